@@ -1,0 +1,92 @@
+// The tour: nanorun's main demo (README: tools/bazel run //docs/examples:tour).
+// A runtime, spawned tasks, .then chains, error handling, combinators and a
+// loop without coroutines. Prints what it does; exits 0 only if every step
+// produced the expected result.
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <thread>
+#include <tuple>
+
+#include "nanorun/nanorun.h"
+
+namespace {
+
+int failures = 0;
+
+void Expect(bool ok, const char* what) {
+  std::printf("  [%s] %s\n", ok ? "ok" : "FAILED", what);
+  if (!ok) ++failures;
+}
+
+}  // namespace
+
+int main() {
+  // 1. A runtime with two worker threads. block_on runs a closure on it and
+  //    waits for the result from this (non-worker) thread.
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  std::printf("runtime: %zu workers\n", rt.num_workers());
+  absl::StatusOr<int> answer = rt.block_on([] { return 40 + 2; });
+  Expect(answer.ok() && *answer == 42, "block_on(closure) -> 42");
+
+  // 2. Spawn tasks from inside the runtime and join them with when_all.
+  absl::StatusOr<int> sum = rt.block_on([] {
+    auto a = nanorun::spawn([] { return 21 + 21; });
+    auto b = nanorun::spawn([] { return 100 - 58; });
+    return nanorun::when_all(std::move(a).into_future(), std::move(b).into_future())
+        .then([](std::tuple<int, int> t) { return std::get<0>(t) + std::get<1>(t); });
+  });
+  Expect(sum.ok() && *sum == 84, "spawn + when_all -> 84");
+
+  // 3. A promise fulfilled from another thread drives a .then chain. The
+  //    chain was attached on a worker, so it runs on a worker.
+  nanorun::Promise<std::string> name;
+  nanorun::Future<std::string> greeting =
+      rt.handle()
+          .spawn([f = name.get_future()]() mutable {
+            return std::move(f)
+                .then([](std::string n) { return "hello, " + n; })
+                .then([](std::string g) { return g + "!"; });
+          })
+          .into_future();
+  std::thread producer([&name] { name.set_value("nanorun"); });
+  producer.join();
+  absl::StatusOr<std::string> hello = rt.block_on(std::move(greeting));
+  Expect(hello.ok() && *hello == "hello, nanorun!", "promise from a thread -> .then chain");
+  if (hello.ok()) std::printf("  %s\n", hello->c_str());
+
+  // 4. Errors are absl::Status values: then() is skipped, on_error recovers.
+  absl::StatusOr<int> recovered = rt.block_on(
+      nanorun::make_error_future<int>(absl::NotFoundError("no such key"))
+          .then([](int v) { return v * 2; })
+          .on_error([](absl::Status s) {
+            std::printf("  recovered from: %s\n", s.ToString().c_str());
+            return -1;
+          }));
+  Expect(recovered.ok() && *recovered == -1, "error skips then, on_error recovers");
+
+  // 5. A loop without coroutines: repeat() calls the step until it says stop.
+  //    yield_now() lets other tasks run between iterations.
+  absl::StatusOr<int> counted = rt.block_on([] {
+    auto count = std::make_shared<int>(0);
+    return nanorun::repeat([count] {
+             return nanorun::yield_now().then([count] { return ++*count == 1000; });
+           })
+        .then([count] { return *count; });
+  });
+  Expect(counted.ok() && *counted == 1000, "repeat + yield_now: 1000 iterations");
+
+  // 6. Abort a task that waits forever: its handle reports CancelledError.
+  nanorun::Promise<int> never;
+  auto stuck = rt.handle().spawn([f = never.get_future()]() mutable { return std::move(f); });
+  stuck.abort();
+  absl::StatusOr<int> aborted = rt.block_on(std::move(stuck));
+  Expect(absl::IsCancelled(aborted.status()), "abort -> CancelledError");
+
+  // 7. Misuse is an error, not undefined behaviour: block_on on a worker.
+  absl::Status nested = rt.block_on([&rt] { return rt.block_on([] {}); });
+  Expect(absl::IsFailedPrecondition(nested), "block_on on a worker -> FailedPrecondition");
+
+  std::printf(failures == 0 ? "tour: all steps ok\n" : "tour: %d step(s) failed\n", failures);
+  return failures == 0 ? 0 : 1;
+}

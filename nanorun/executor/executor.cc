@@ -1,0 +1,245 @@
+// The worker loop, scheduling, stealing, parking and shutdown (see
+// executor.h for the overview and idle.h for the no-lost-wakeup handshake).
+#include "nanorun/executor/executor.h"
+
+#include <cstdio>
+#include <string>
+
+#include "nanorun/sys/misuse.h"
+
+namespace nanorun {
+namespace executor {
+
+// Everything one worker owns. Only its own thread touches `lifo_slot`,
+// `tick`, `rng` and `is_searching`; `queue` is shared with stealers and
+// `parker` with unparkers.
+struct Worker {
+  Worker(Executor* e, size_t i) : executor(e), index(i), rng(0x9e3779b9u * (i + 1)) {}
+
+  Executor* executor;
+  size_t index;
+  LocalQueue queue;
+  task::Header* lifo_slot = nullptr;
+  Parker parker;
+  uint32_t tick = 0;
+  uint32_t rng;
+  bool is_searching = false;
+
+  uint32_t next_random() {  // xorshift32: only picks steal victims.
+    rng ^= rng << 13;
+    rng ^= rng >> 17;
+    rng ^= rng << 5;
+    return rng;
+  }
+};
+
+namespace {
+
+thread_local Worker* tl_worker = nullptr;
+
+// Every kFairnessInterval-th task a worker runs (counting every task it
+// takes from any queue, i.e. every tick of its loop), it looks at the shared
+// injector before its own queue, so tasks from outside cannot starve behind
+// a worker whose local work keeps regenerating. 61 follows tokio: a prime, so
+// it does not fall into step with periodic workloads. Incidental: may change.
+constexpr uint32_t kFairnessInterval = 61;
+
+// Tasks run from the LIFO slot in a row before the slot is flushed to the
+// back of the queue, so two tasks waking each other cannot starve the rest.
+constexpr int kMaxLifoPolls = 3;
+
+}  // namespace
+
+absl::Status Executor::Create(size_t num_workers, Executor** out) {
+  if (num_workers == 0) num_workers = 1;
+  std::unique_ptr<reactor::Reactor> r;
+  absl::Status status = reactor::Reactor::Create(&r);
+  if (!status.ok()) return status;
+  Executor* e = new Executor(num_workers, std::move(r));
+  e->threads_.reserve(num_workers);
+  for (auto& worker : e->workers_) {
+    Worker* w = worker.get();
+    e->threads_.emplace_back([e, w] { e->run_worker(w); });
+  }
+  *out = e;
+  return absl::OkStatus();
+}
+
+Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r)
+    : reactor_(std::move(r)), driver_(reactor_.get()), idle_(num_workers) {
+  workers_.reserve(num_workers);
+  for (size_t i = 0; i < num_workers; ++i) {
+    workers_.push_back(std::make_unique<Worker>(this, i));
+  }
+}
+
+Executor::~Executor() = default;
+
+Executor* Executor::current() {
+  return tl_worker != nullptr ? tl_worker->executor : nullptr;
+}
+
+int Executor::current_worker_index() {
+  return tl_worker != nullptr ? static_cast<int>(tl_worker->index) : -1;
+}
+
+void Executor::drop_ref() {
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+}
+
+void Executor::submit_new(task::Header* t, bool behind_others) {
+  if (!owned_.bind(t)) {
+    // Shutting down: cancel now; drop the owned and Notified references.
+    t->vtable->shutdown(t);
+    task::DropRef(t);
+    task::DropRef(t);
+    return;
+  }
+  schedule(t, behind_others);
+}
+
+bool Executor::release(task::Header* t) { return owned_.remove(t); }
+
+void Executor::schedule(task::Header* t, bool is_yield) {
+  Worker* w = tl_worker;
+  if (w != nullptr && w->executor == this) {
+    // On one of our workers: keep the task local (hot in cache). A newly
+    // woken task goes to the LIFO slot so a message-passing pair runs
+    // back to back; a yielding task goes to the back of the queue.
+    if (is_yield) {
+      w->queue.push_back(t, injector_);
+    } else {
+      task::Header* displaced = w->lifo_slot;
+      w->lifo_slot = t;
+      if (displaced == nullptr) return;
+      w->queue.push_back(displaced, injector_);
+    }
+    // There is stealable work now; make sure someone is looking for it.
+    notify_parked();
+    return;
+  }
+  if (!injector_.push(t)) {
+    // Closed by shutdown, which cancels the task through the owned list.
+    task::DropRef(t);
+    return;
+  }
+  notify_parked();
+}
+
+void Executor::notify_parked() {
+  // Pairs with the seq_cst RMW in Idle::transition_worker_to_parked.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  int worker = idle_.worker_to_notify();
+  if (worker >= 0) workers_[static_cast<size_t>(worker)]->parker.unpark(driver_);
+}
+
+void Executor::run_worker(Worker* w) {
+  tl_worker = w;
+  while (!shutdown_.load(std::memory_order_acquire)) {
+    ++w->tick;
+    task::Header* t = next_task(w);
+    if (t == nullptr) t = steal_work(w);
+    if (t != nullptr) {
+      run_task(w, t);
+      continue;
+    }
+    park(w);
+  }
+  tl_worker = nullptr;
+}
+
+task::Header* Executor::next_task(Worker* w) {
+  if (w->tick % kFairnessInterval == 0) {
+    if (task::Header* t = injector_.pop()) return t;
+  }
+  if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
+  if (task::Header* t = w->queue.pop()) return t;
+  return injector_.pop();
+}
+
+task::Header* Executor::steal_work(Worker* w) {
+  if (!w->is_searching) {
+    if (!idle_.transition_worker_to_searching()) return nullptr;
+    w->is_searching = true;
+  }
+  size_t n = workers_.size();
+  size_t start = w->next_random() % n;
+  for (size_t i = 0; i < n; ++i) {
+    Worker* peer = workers_[(start + i) % n].get();
+    if (peer == w) continue;
+    if (task::Header* t = peer->queue.steal_into(w->queue)) return t;
+  }
+  return injector_.pop();
+}
+
+void Executor::run_task(Worker* w, task::Header* t) {
+  if (w->is_searching) {
+    w->is_searching = false;
+    // The last searcher found work: there may be more, so wake another.
+    if (idle_.transition_worker_from_searching()) notify_parked();
+  }
+  t->vtable->poll(t);
+  for (int i = 0; i < kMaxLifoPolls && w->lifo_slot != nullptr; ++i) {
+    ++w->tick;
+    t = std::exchange(w->lifo_slot, nullptr);
+    t->vtable->poll(t);
+  }
+  if (w->lifo_slot != nullptr) {
+    w->queue.push_back(std::exchange(w->lifo_slot, nullptr), injector_);
+  }
+}
+
+bool Executor::has_visible_work() const {
+  if (!injector_.empty()) return true;
+  for (const auto& peer : workers_) {
+    if (!peer->queue.empty()) return true;
+  }
+  return false;
+}
+
+void Executor::park(Worker* w) {
+  // A searching worker stops searching as it goes to sleep.
+  bool last_searcher = idle_.transition_worker_to_parked(w->index, w->is_searching);
+  w->is_searching = false;
+  if (last_searcher && has_visible_work()) notify_parked();
+  w->parker.park(driver_);
+  if (shutdown_.load(std::memory_order_acquire)) return;
+  if (idle_.unpark_worker_by_id(w->index)) {
+    // Not chosen by a notifier (a reactor or spurious wake): we are
+    // unparked but not searching. Go and look for work anyway.
+    return;
+  }
+  // Chosen by worker_to_notify: already counted as unparked + searching.
+  w->is_searching = true;
+}
+
+void Executor::shutdown() {
+  if (tl_worker != nullptr && tl_worker->executor == this) {
+    ReportMisuse(
+        "a Runtime was shut down (destroyed) from one of its own worker "
+        "threads; it would have to join itself. Destroy it from the thread "
+        "that created it.");
+    return;
+  }
+  if (joined_.exchange(true)) return;
+  shutdown_.store(true, std::memory_order_release);
+  for (auto& worker : workers_) worker->parker.unpark(driver_);
+  for (auto& thread : threads_) thread.join();
+  // No worker runs any more. Refuse new work, cancel every live task (each
+  // join handle sees CancelledError), then drop the Notified references
+  // still sitting in queues.
+  task::Header* queued = injector_.close();
+  owned_.close_and_shutdown_all();
+  while (queued != nullptr) {
+    task::Header* next = queued->queue_next;
+    task::DropRef(queued);
+    queued = next;
+  }
+  for (auto& worker : workers_) {
+    if (worker->lifo_slot != nullptr) task::DropRef(std::exchange(worker->lifo_slot, nullptr));
+    while (task::Header* t = worker->queue.pop()) task::DropRef(t);
+  }
+}
+
+}  // namespace executor
+}  // namespace nanorun

@@ -1,0 +1,113 @@
+// The multi-worker, work-stealing executor: the engine under Runtime.
+//
+// It runs tasks (the task layer's Header*) on N worker threads. Each worker
+// has a bounded lock-free LocalQueue plus a LIFO slot; tasks spawned or woken
+// from outside a worker go to the shared Injector. An idle worker steals half
+// of a random peer's queue before going to sleep; one sleeping worker holds
+// the driver token and sleeps in the reactor, the others on their own
+// condition variables (parker.h). Wakes never allocate.
+//
+// Layering: the executor sits below the future layer and knows nothing of
+// Future<T>. Runtime, Handle and spawn(F) speak in futures, so they live in
+// nanorun/future/runtime.h and drive this class.
+#ifndef NANORUN_EXECUTOR_EXECUTOR_H_
+#define NANORUN_EXECUTOR_EXECUTOR_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "nanorun/executor/idle.h"
+#include "nanorun/executor/injector.h"
+#include "nanorun/executor/local_queue.h"
+#include "nanorun/executor/owned_tasks.h"
+#include "nanorun/executor/parker.h"
+#include "nanorun/reactor/reactor.h"
+#include "nanorun/task/header.h"
+#include "nanorun/task/join_handle.h"
+#include "nanorun/task/task.h"
+
+namespace nanorun {
+namespace executor {
+
+struct Worker;
+
+class Executor final : public task::Scheduler {
+ public:
+  // Starts `num_workers` (>= 1) worker threads. The returned executor holds
+  // one reference for the caller (drop_ref() it after shutdown()).
+  static absl::Status Create(size_t num_workers, Executor** out);
+
+  // The executor whose worker is the calling thread, or nullptr.
+  static Executor* current();
+  // The calling thread's worker index if it is a worker of any executor.
+  static int current_worker_index();
+
+  // Spawns `body` as a new task. After shutdown the task is cancelled at
+  // once and its handle yields absl::CancelledError. `behind_others`: queue
+  // it behind runnable work instead of in the LIFO slot (for yield_now).
+  template <class Body>
+  task::RawJoinHandle<typename Body::Output> spawn(Body body,
+                                                   bool behind_others = false) {
+    retain();  // Released in task_freed().
+    task::Header* t = task::Task<Body>::Create(std::move(body), this);
+    submit_new(t, behind_others);
+    return task::RawJoinHandle<typename Body::Output>(t);
+  }
+
+  // Stops the workers (the tasks they are polling finish that poll), joins
+  // them, then cancels every task that has not completed: their join
+  // handles see absl::CancelledError. Idempotent. Must not be called from a
+  // worker of this executor (it would join itself); that is reported as
+  // misuse and ignored.
+  void shutdown();
+  bool is_shut_down() const {
+    return shutdown_.load(std::memory_order_acquire);
+  }
+
+  size_t num_workers() const { return workers_.size(); }
+
+  // Reference counting: the Runtime, every Handle, and every live task hold
+  // one. The executor frees itself when the count reaches zero.
+  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void drop_ref();
+
+  // task::Scheduler.
+  void schedule(task::Header* task, bool is_yield) override;
+  bool release(task::Header* task) override;
+  void task_freed() override { drop_ref(); }
+
+ private:
+  explicit Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r);
+  ~Executor();
+
+  void submit_new(task::Header* task, bool behind_others);
+  void run_worker(Worker* worker);
+  void run_task(Worker* worker, task::Header* task);
+  task::Header* next_task(Worker* worker);
+  task::Header* steal_work(Worker* worker);
+  void park(Worker* worker);
+  bool has_visible_work() const;
+  void notify_parked();
+
+  std::unique_ptr<reactor::Reactor> reactor_;
+  Driver driver_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<std::thread> threads_;
+  Injector injector_;
+  OwnedTasks owned_;
+  Idle idle_;
+  std::atomic<bool> shutdown_{false};
+  std::atomic<bool> joined_{false};
+  std::atomic<size_t> refs_{1};
+};
+
+}  // namespace executor
+}  // namespace nanorun
+
+#endif  // NANORUN_EXECUTOR_EXECUTOR_H_

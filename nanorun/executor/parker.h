@@ -1,0 +1,106 @@
+// How one worker sleeps. Whoever gets the runtime's driver token sleeps in
+// the reactor (so I/O and timers can wake it); the others sleep on their own
+// condition variable. unpark() costs a syscall only if the target is really
+// asleep: a worker that is awake just finds NOTIFIED on its next park().
+#ifndef NANORUN_EXECUTOR_PARKER_H_
+#define NANORUN_EXECUTOR_PARKER_H_
+
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "nanorun/reactor/reactor.h"
+
+namespace nanorun {
+namespace executor {
+
+// The runtime-wide token: at most one worker blocks in the reactor.
+class Driver {
+ public:
+  explicit Driver(reactor::Reactor* reactor) : reactor_(reactor) {}
+  bool try_acquire() {
+    return !taken_.exchange(true, std::memory_order_acquire);
+  }
+  void release() { taken_.store(false, std::memory_order_release); }
+  reactor::Reactor& reactor() { return *reactor_; }
+
+ private:
+  reactor::Reactor* reactor_;
+  std::atomic<bool> taken_{false};
+};
+
+class Parker {
+ public:
+  // Sleeps until unpark() (or, for the driver, until the reactor returns).
+  // Returns at once if unpark() was called since the last park().
+  void park(Driver& driver) {
+    int expected = kNotified;
+    if (state_.compare_exchange_strong(expected, kEmpty,
+                                       std::memory_order_acquire)) {
+      return;
+    }
+    if (driver.try_acquire()) {
+      park_on_driver(driver);
+      driver.release();
+    } else {
+      park_on_condvar();
+    }
+  }
+
+  void unpark(Driver& driver) {
+    // acq_rel: the work the unparker published before this call is visible
+    // to the parked worker once it sees NOTIFIED.
+    int prev = state_.exchange(kNotified, std::memory_order_acq_rel);
+    if (prev == kParkedCondvar) {
+      // Taking the lock orders us after the sleeper's check-then-wait.
+      mu_.Lock();
+      mu_.Unlock();
+      cv_.Signal();
+    } else if (prev == kParkedDriver) {
+      driver.reactor().wake();
+    }
+  }
+
+ private:
+  enum : int { kEmpty, kParkedCondvar, kParkedDriver, kNotified };
+
+  void park_on_driver(Driver& driver) {
+    int expected = kEmpty;
+    if (!state_.compare_exchange_strong(expected, kParkedDriver,
+                                        std::memory_order_acq_rel)) {
+      state_.store(kEmpty, std::memory_order_release);  // Was NOTIFIED.
+      return;
+    }
+    driver.reactor().park(absl::InfiniteDuration());
+    // Woken by unpark() or by the reactor itself: either way we are awake.
+    state_.exchange(kEmpty, std::memory_order_acq_rel);
+  }
+
+  void park_on_condvar() {
+    absl::MutexLock lock(&mu_);
+    int expected = kEmpty;
+    if (!state_.compare_exchange_strong(expected, kParkedCondvar,
+                                        std::memory_order_acq_rel)) {
+      state_.store(kEmpty, std::memory_order_release);  // Was NOTIFIED.
+      return;
+    }
+    for (;;) {
+      cv_.Wait(&mu_);
+      expected = kNotified;
+      if (state_.compare_exchange_strong(expected, kEmpty,
+                                         std::memory_order_acq_rel)) {
+        return;
+      }
+      // Spurious wake-up: still parked.
+    }
+  }
+
+  std::atomic<int> state_{kEmpty};
+  absl::Mutex mu_;
+  absl::CondVar cv_;
+};
+
+}  // namespace executor
+}  // namespace nanorun
+
+#endif  // NANORUN_EXECUTOR_PARKER_H_

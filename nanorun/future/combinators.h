@@ -1,0 +1,214 @@
+// Combinators over futures: when_all (first error wins), when_any (first to
+// settle wins) and repeat (the loop idiom without coroutines).
+//
+// Each input's continuation follows the usual policy (future.h): attached on
+// a worker it runs on that runtime, attached elsewhere it runs where the
+// input completes. Results are combined with atomics; no locks.
+#ifndef NANORUN_FUTURE_COMBINATORS_H_
+#define NANORUN_FUTURE_COMBINATORS_H_
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "nanorun/future/future.h"
+
+namespace nanorun {
+
+namespace detail {
+// void has no value to store; combinators use std::monostate in its place.
+template <class T>
+using ValueOrUnit = std::conditional_t<std::is_void<T>::value, std::monostate, T>;
+
+// Calls attach(integral_constant<I>, future_I) for each future.
+template <class Attach, size_t... I, class... Fs>
+void ForEachIndexed(Attach& attach, std::index_sequence<I...>, Fs&&... fs) {
+  (attach(std::integral_constant<size_t, I>{}, std::forward<Fs>(fs)), ...);
+}
+
+template <class T>
+ValueOrUnit<T> TakeValue(Result<T>& r) {
+  if constexpr (std::is_void<T>::value) {
+    return std::monostate{};
+  } else {
+    return std::move(*r);
+  }
+}
+}  // namespace detail
+
+// All of `futures`, in order; fails with the first error as soon as it
+// happens (the other inputs still run to completion, unobserved). An empty
+// vector gives an empty result at once. Future<void> inputs give
+// Future<void>.
+template <class T>
+auto when_all(std::vector<Future<T>> futures) {
+  using Out = std::conditional_t<std::is_void<T>::value, void, std::vector<T>>;
+  if (futures.empty()) {
+    if constexpr (std::is_void<T>::value) {
+      return make_ready_future();
+    } else {
+      return make_ready_future(std::vector<T>());
+    }
+  }
+  struct Shared {
+    explicit Shared(size_t n) : values(n), remaining(n) {}
+    std::vector<std::optional<detail::ValueOrUnit<T>>> values;
+    std::atomic<size_t> remaining;
+    std::atomic<bool> failed{false};
+    Promise<Out> promise;
+  };
+  auto shared = std::make_shared<Shared>(futures.size());
+  Future<Out> result = shared->promise.get_future();
+  for (size_t i = 0; i < futures.size(); ++i) {
+    Future<void> ignored = std::move(futures[i]).then_result(
+        [shared, i](detail::Result<T> r) {
+          if (!r.ok()) {
+            if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
+              shared->promise.set_error(detail::StatusOf(r));
+            }
+          } else {
+            shared->values[i] = detail::TakeValue<T>(r);
+          }
+          if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+          if (shared->failed.load(std::memory_order_acquire)) return;
+          if constexpr (std::is_void<T>::value) {
+            shared->promise.set_value();
+          } else {
+            std::vector<T> out;
+            out.reserve(shared->values.size());
+            for (auto& v : shared->values) out.push_back(std::move(*v));
+            shared->promise.set_value(std::move(out));
+          }
+        });
+  }
+  return result;
+}
+
+// All of the futures, as a tuple (void members become std::monostate);
+// fails with the first error.
+template <class... Ts>
+Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
+  using Tuple = std::tuple<detail::ValueOrUnit<Ts>...>;
+  struct Shared {
+    std::tuple<std::optional<detail::ValueOrUnit<Ts>>...> values;
+    std::atomic<size_t> remaining{sizeof...(Ts)};
+    std::atomic<bool> failed{false};
+    Promise<Tuple> promise;
+  };
+  auto shared = std::make_shared<Shared>();
+  Future<Tuple> result = shared->promise.get_future();
+  auto finish = [shared] {
+    if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (shared->failed.load(std::memory_order_acquire)) return;
+    shared->promise.set_value(std::apply(
+        [](auto&... v) { return Tuple(std::move(*v)...); }, shared->values));
+  };
+  auto attach = [&](auto index, auto future) {
+    using T = typename decltype(future)::value_type;
+    constexpr size_t kIndex = decltype(index)::value;
+    Future<void> ignored = std::move(future).then_result(
+        [shared, finish](detail::Result<T> r) {
+          if (!r.ok()) {
+            if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
+              shared->promise.set_error(detail::StatusOf(r));
+            }
+          } else {
+            std::get<kIndex>(shared->values) = detail::TakeValue<T>(r);
+          }
+          finish();
+        });
+  };
+  if constexpr (sizeof...(Ts) == 0) {
+    shared->promise.set_value(Tuple());
+  } else {
+    detail::ForEachIndexed(attach, std::index_sequence_for<Ts...>{},
+                           std::move(futures)...);
+  }
+  return result;
+}
+
+// The first of `futures` to settle, with its index; an error settles too.
+// An empty vector fails with InvalidArgument. Future<void> inputs give
+// Future<size_t>.
+template <class T>
+auto when_any(std::vector<Future<T>> futures) {
+  using Out = std::conditional_t<std::is_void<T>::value, size_t,
+                                 std::pair<size_t, detail::ValueOrUnit<T>>>;
+  if (futures.empty()) {
+    return make_error_future<Out>(absl::InvalidArgumentError(
+        "when_any of an empty vector can never complete"));
+  }
+  struct Shared {
+    std::atomic<bool> settled{false};
+    Promise<Out> promise;
+  };
+  auto shared = std::make_shared<Shared>();
+  Future<Out> result = shared->promise.get_future();
+  for (size_t i = 0; i < futures.size(); ++i) {
+    Future<void> ignored = std::move(futures[i]).then_result(
+        [shared, i](detail::Result<T> r) {
+          if (shared->settled.exchange(true, std::memory_order_acq_rel)) return;
+          if (!r.ok()) {
+            shared->promise.set_error(detail::StatusOf(r));
+          } else if constexpr (std::is_void<T>::value) {
+            shared->promise.set_value(i);
+          } else {
+            shared->promise.set_value(Out(i, std::move(*r)));
+          }
+        });
+  }
+  return result;
+}
+
+// Calls f() (returning Future<bool>, or bool) again and again until it yields
+// true, or fails (the loop then fails with that error). Each step starts
+// after the previous one settled; steps that are ready at once run in a
+// loop, not by recursion. A step that never yields pending never gives the
+// thread back: put a yield_now() in such loops.
+template <class F>
+Future<void> repeat(F f) {
+  struct Loop {
+    explicit Loop(F fn) : f(std::move(fn)) {}
+    F f;
+    Promise<void> done;
+
+    // Returns true when the loop is over.
+    bool settle(absl::StatusOr<bool> r) {
+      if (!r.ok()) {
+        done.set_error(r.status());
+        return true;
+      }
+      if (*r) done.set_value();
+      return *r;
+    }
+
+    static void step(std::shared_ptr<Loop> loop) {
+      for (;;) {
+        Future<bool> next = detail::CallToFuture<bool>(loop->f);
+        if (next.is_ready()) {
+          if (loop->settle(next.take_result())) return;
+          continue;
+        }
+        Future<void> ignored =
+            std::move(next).then_result([loop](absl::StatusOr<bool> r) {
+              if (!loop->settle(std::move(r))) step(loop);
+            });
+        return;
+      }
+    }
+  };
+  auto loop = std::make_shared<Loop>(std::move(f));
+  Future<void> result = loop->done.get_future();
+  Loop::step(std::move(loop));
+  return result;
+}
+
+}  // namespace nanorun
+
+#endif  // NANORUN_FUTURE_COMBINATORS_H_

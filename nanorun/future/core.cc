@@ -1,0 +1,90 @@
+// Running continuations: the trampoline that keeps long chains off the
+// stack, and the hand-over to a runtime a continuation is bound to.
+#include <deque>
+#include <utility>
+
+#include "nanorun/future/core.h"
+#include "nanorun/waker/poll.h"
+
+namespace nanorun {
+namespace detail {
+namespace {
+
+// Nested dispatches (user code inside a continuation fulfilling another
+// promise, whose continuation fulfils another, ...) beyond this depth are
+// queued and run by the outermost dispatch on this thread. Incidental.
+constexpr int kMaxNestedDispatch = 16;
+
+struct Deferred {
+  Continuation* continuation;
+  StateBase* source;
+};
+
+thread_local int tl_dispatch_depth = 0;
+thread_local std::deque<Deferred> tl_deferred;
+
+// A continuation that must run on another runtime travels there as a task.
+// If that runtime has shut down, the task is cancelled without running, and
+// the destructor cancels the continuation (no user code runs; its future
+// fails with CancelledError).
+class PostedContinuation {
+ public:
+  using Output = absl::Status;
+
+  PostedContinuation(Continuation* c, StateBase* source) : c_(c), source_(source) {}
+  PostedContinuation(PostedContinuation&& other) noexcept
+      : c_(std::exchange(other.c_, nullptr)), source_(other.source_) {}
+  PostedContinuation& operator=(PostedContinuation&&) = delete;
+  ~PostedContinuation() {
+    if (c_ == nullptr) return;
+    StateBase* next_source = nullptr;
+    Continuation* next = c_->fn(c_, source_, /*cancelled=*/true, &next_source);
+    if (next != nullptr) Dispatch(next, next_source);
+  }
+
+  Poll<Output> poll(Context&) {
+    Dispatch(std::exchange(c_, nullptr), source_);
+    return Poll<Output>::ready(absl::OkStatus());
+  }
+
+ private:
+  Continuation* c_;
+  StateBase* source_;
+};
+
+// Runs a chain until it ends or reaches a continuation bound elsewhere.
+void RunChain(Continuation* c, StateBase* source) {
+  while (c != nullptr) {
+    executor::Executor* bound = c->executor;
+    if (bound != nullptr && executor::Executor::current() != bound) {
+      // Detached: the continuation's own future reports the outcome.
+      bound->spawn(PostedContinuation(c, source));
+      return;
+    }
+    StateBase* next_source = nullptr;
+    c = c->fn(c, source, /*cancelled=*/false, &next_source);
+    source = next_source;
+  }
+}
+
+}  // namespace
+
+void Dispatch(Continuation* c, StateBase* source) {
+  if (tl_dispatch_depth >= kMaxNestedDispatch) {
+    tl_deferred.push_back(Deferred{c, source});
+    return;
+  }
+  ++tl_dispatch_depth;
+  RunChain(c, source);
+  if (tl_dispatch_depth == 1) {
+    while (!tl_deferred.empty()) {
+      Deferred next = tl_deferred.front();
+      tl_deferred.pop_front();
+      RunChain(next.continuation, next.source);
+    }
+  }
+  --tl_dispatch_depth;
+}
+
+}  // namespace detail
+}  // namespace nanorun

@@ -1,0 +1,141 @@
+// The shared state between a Promise<T> (producer) and a Future<T>
+// (consumer), and the continuation that runs when the result arrives.
+//
+//                 producer: publish()                 consumer: attach(c)
+//   [empty] ---------------------------> [RESULT] ---------------------------+
+//      |                                     |   consumer takes the result    |
+//      | consumer: attach(c)                 |   itself (is_ready / then on a |
+//      v                                     |   ready state): frees state    |
+//  [CALLBACK] -- producer: publish() -->  dispatch(c, state): c takes the <--+
+//      |                                  result and frees the state
+//      | consumer dropped the future: [CONSUMER_GONE]; publish() then
+//      +-- destroys the result and frees the state itself.
+//
+// Each side sets its bit with one acq_rel fetch_or; whoever sets the second
+// bit finishes the job. The producer writes the result before setting RESULT
+// (release) and the consumer reads it after seeing RESULT (acquire); the
+// same holds for the continuation pointer and CALLBACK. No locks, and no
+// reference count: exactly two parties, each acts once.
+//
+// A state is always the first base of its allocation, and everything else
+// in that allocation is destroyed before the state is freed, so freeing is
+// ::operator delete on the state's address whatever the allocation was.
+#ifndef NANORUN_FUTURE_CORE_H_
+#define NANORUN_FUTURE_CORE_H_
+
+#include <atomic>
+#include <cstdint>
+#include <new>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nanorun/executor/executor.h"
+
+namespace nanorun {
+namespace detail {
+
+// The result a Future<T> settles with: absl::StatusOr<T>, or absl::Status
+// for void.
+template <class T>
+struct ResultOf {
+  using type = absl::StatusOr<T>;
+};
+template <>
+struct ResultOf<void> {
+  using type = absl::Status;
+};
+template <class T>
+using Result = typename ResultOf<T>::type;
+
+struct StateBase;
+
+// What a consumer attaches: a function pointer plus where it must run.
+struct Continuation {
+  // Called exactly once, with `source` holding its result; takes ownership
+  // of `source` (takes the result and frees it). `cancelled`: the executor
+  // this continuation was bound to shut down, so no user code may run; the
+  // continuation fails its output with absl::CancelledError instead. May
+  // return a further continuation (with *next_source) that became runnable,
+  // which the caller runs in the same loop: this is what keeps a chain of a
+  // million `.then`s off the stack.
+  using Fn = Continuation* (*)(Continuation* self, StateBase* source,
+                               bool cancelled, StateBase** next_source);
+  Fn fn;
+  // Where the continuation must run, or nullptr for "wherever the source
+  // completes". Holds a reference on the executor while set.
+  executor::Executor* executor;
+};
+
+struct StateBase {
+  static constexpr uint32_t kResult = 1;
+  static constexpr uint32_t kCallback = 2;
+  static constexpr uint32_t kConsumerGone = 4;
+
+  std::atomic<uint32_t> flags{0};
+  Continuation* continuation = nullptr;  // Valid once kCallback is set.
+
+  bool has_result() const {
+    return flags.load(std::memory_order_acquire) & kResult;
+  }
+};
+
+template <class T>
+struct SharedState : StateBase {
+  SharedState() {}
+  ~SharedState() {}  // The result is destroyed by whoever takes it.
+
+  void store(Result<T> r) { new (&result) Result<T>(std::move(r)); }
+  // Moves the result out, destroys it, and frees the state.
+  Result<T> take_and_free() {
+    Result<T> r = std::move(result);
+    destroy_and_free();
+    return r;
+  }
+  void destroy_and_free() {
+    result.~Result<T>();
+    this->~SharedState();
+    ::operator delete(static_cast<void*>(this));
+  }
+
+  union {
+    Result<T> result;
+  };
+};
+
+// Runs `c` on `source` where its executor says, then every continuation that
+// becomes runnable as a result, in a loop (see Continuation::Fn). Nested
+// dispatches (a continuation fulfilling another promise) are depth-limited:
+// past the limit they are queued and run by the outermost dispatch.
+void Dispatch(Continuation* c, StateBase* source);
+
+// Producer side: marks the result stored. Returns the continuation to run
+// (with `state` as its source) if one is attached, else nullptr; frees the
+// state if the consumer is gone.
+template <class T>
+Continuation* Publish(SharedState<T>* state) {
+  uint32_t old = state->flags.fetch_or(StateBase::kResult, std::memory_order_acq_rel);
+  if (old & StateBase::kCallback) return state->continuation;
+  if (old & StateBase::kConsumerGone) state->destroy_and_free();
+  return nullptr;
+}
+
+// Consumer side: attaches `c`. If the result is already there, dispatches
+// it right away on the calling thread (subject to c->executor).
+inline void Attach(StateBase* state, Continuation* c) {
+  state->continuation = c;
+  uint32_t old = state->flags.fetch_or(StateBase::kCallback, std::memory_order_acq_rel);
+  if (old & StateBase::kResult) Dispatch(c, state);
+}
+
+// Consumer side: gives up without attaching.
+template <class T>
+void Abandon(SharedState<T>* state) {
+  uint32_t old = state->flags.fetch_or(StateBase::kConsumerGone, std::memory_order_acq_rel);
+  if (old & StateBase::kResult) state->destroy_and_free();
+}
+
+}  // namespace detail
+}  // namespace nanorun
+
+#endif  // NANORUN_FUTURE_CORE_H_

@@ -1,0 +1,522 @@
+// Future<T> and Promise<T>: values that arrive later, chained with .then().
+//
+// A Future<T> settles once, with a T or a failing absl::Status (Result<T> is
+// absl::StatusOr<T>; absl::Status for void). Both types are move-only.
+//
+// Continuation policy (docs/futures.md has the full rules and examples):
+//  1. A future that is already complete runs a continuation at once, on the
+//     thread calling .then(), and allocates nothing.
+//  2. Otherwise the continuation is stored and runs when the result arrives:
+//     - attached on a worker of runtime R (or after .via(R)): it runs on a
+//       worker of R: inline if the result arrives on such a worker, else it
+//       is scheduled onto R. It never runs on a foreign thread.
+//     - attached on a thread outside any runtime: it runs on whichever
+//       thread completes the future.
+//  3. Chains run in a loop, never by recursion: a million .then steps on an
+//     unfulfilled promise complete on a default 8 MiB stack.
+// User callbacks that throw (with exceptions enabled) fail the future they
+// produce with absl::UnknownError carrying the exception's message.
+#ifndef NANORUN_FUTURE_FUTURE_H_
+#define NANORUN_FUTURE_FUTURE_H_
+
+#include <functional>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "nanorun/executor/executor.h"
+#include "nanorun/future/core.h"
+#include "nanorun/sys/misuse.h"
+#include "nanorun/task/user_code.h"
+
+namespace nanorun {
+
+template <class T>
+class Future;
+template <class T>
+class Promise;
+template <class T>
+class JoinHandle;
+class Handle;
+
+template <class T>
+Future<T> make_error_future(absl::Status status);
+Future<void> make_ready_future();
+template <class T>
+Future<std::decay_t<T>> make_ready_future(T&& value);
+
+namespace detail {
+
+// What a callback's return type R makes the next future hold.
+template <class R>
+struct Unwrap {
+  using type = R;
+};
+template <class X>
+struct Unwrap<Future<X>> {
+  using type = X;
+};
+template <class X>
+struct Unwrap<JoinHandle<X>> {
+  using type = X;
+};
+template <class X>
+struct Unwrap<absl::StatusOr<X>> {
+  using type = X;
+};
+template <>
+struct Unwrap<absl::Status> {
+  using type = void;
+};
+
+template <class R>
+struct IsFuture : std::false_type {};
+template <class X>
+struct IsFuture<Future<X>> : std::true_type {};
+template <class R>
+struct IsJoinHandle : std::false_type {};
+template <class X>
+struct IsJoinHandle<JoinHandle<X>> : std::true_type {};
+template <class R>
+struct IsStatusOr : std::false_type {};
+template <class X>
+struct IsStatusOr<absl::StatusOr<X>> : std::true_type {};
+
+inline absl::Status StatusOf(const absl::Status& s) { return s; }
+template <class X>
+absl::Status StatusOf(const absl::StatusOr<X>& r) {
+  return r.status();
+}
+
+// A failing status for an error future. An OK status here is a bug in the
+// caller; it becomes an error rather than a StatusOr holding nothing.
+inline absl::Status NonOk(absl::Status s) {
+  if (s.ok()) {
+    return absl::InternalError(
+        "nanorun: an error future was made from an OK status");
+  }
+  return s;
+}
+
+// Converts whatever a user callback returned into Future<U>.
+template <class U, class R>
+Future<U> ToFuture(R&& r) {
+  using D = std::decay_t<R>;
+  if constexpr (IsFuture<D>::value) {
+    return std::forward<R>(r);
+  } else if constexpr (IsJoinHandle<D>::value) {
+    return std::forward<R>(r).into_future();
+  } else if constexpr (std::is_same<D, absl::Status>::value) {
+    // Spelled with U (== void) so the call stays dependent: Future<void> is
+    // not complete yet at this point of the header.
+    return Future<U>::FromResult(std::forward<R>(r));
+  } else if constexpr (IsStatusOr<D>::value) {
+    if (!r.ok()) return make_error_future<U>(r.status());
+    return make_ready_future(std::move(*r));
+  } else {
+    return make_ready_future(std::forward<R>(r));
+  }
+}
+
+// Calls f(args...) and converts what it returns into Future<U>; an
+// exception becomes an error future.
+template <class U, class F, class... Args>
+Future<U> CallToFuture(F& f, Args&&... args) {
+  using R = std::invoke_result_t<F&, Args...>;
+#if NANORUN_HAS_EXCEPTIONS
+  try {
+#endif
+    if constexpr (std::is_void<R>::value) {
+      std::invoke(f, std::forward<Args>(args)...);
+      return Future<U>::FromResult(absl::OkStatus());  // U == void.
+    } else {
+      return ToFuture<U>(std::invoke(f, std::forward<Args>(args)...));
+    }
+#if NANORUN_HAS_EXCEPTIONS
+  } catch (...) {
+    return make_error_future<U>(task::StatusFromCurrentException());
+  }
+#endif
+}
+
+template <class T, class U, class G>
+class ChainNode;
+template <class U>
+Continuation* Deliver(SharedState<U>* target, Future<U> out,
+                      StateBase** next_source);
+
+}  // namespace detail
+
+template <class T>
+class [[nodiscard]] Future {
+ public:
+  using value_type = T;
+  using result_type = detail::Result<T>;
+
+  // An empty future; chaining on it yields a FailedPrecondition error.
+  Future() noexcept : kind_(kEmpty) {}
+  Future(Future&& other) noexcept { move_from(std::move(other)); }
+  Future& operator=(Future&& other) noexcept {
+    if (this != &other) {
+      reset();
+      move_from(std::move(other));
+    }
+    return *this;
+  }
+  Future(const Future&) = delete;
+  Future& operator=(const Future&) = delete;
+  ~Future() { reset(); }
+
+  // False for a default-constructed, moved-from or consumed future.
+  bool valid() const { return kind_ != kEmpty; }
+  // True once the result is there (a valid future only).
+  bool is_ready() const {
+    return kind_ == kReady || (kind_ == kShared && state_->has_result());
+  }
+
+  // F: T -> U | Future<U> | absl::StatusOr<U> | absl::Status | void
+  // (Future<void>: F()). Skipped on error, which propagates.
+  template <class F>
+  auto then(F f) {
+    using R = typename std::conditional_t<std::is_void<T>::value,
+                                          std::invoke_result<F&>,
+                                          std::invoke_result<F&, T>>::type;
+    using U = typename detail::Unwrap<R>::type;
+    return chain<U>([f = std::move(f)](result_type&& in) mutable -> Future<U> {
+      if (!in.ok()) return make_error_future<U>(detail::StatusOf(in));
+      if constexpr (std::is_void<T>::value) {
+        return detail::CallToFuture<U>(f);
+      } else {
+        return detail::CallToFuture<U>(f, std::move(*in));
+      }
+    });
+  }
+
+  // F: absl::StatusOr<T> (void: absl::Status) -> ...; always runs.
+  template <class F>
+  auto then_result(F f) {
+    using R = std::invoke_result_t<F&, result_type>;
+    using U = typename detail::Unwrap<R>::type;
+    return chain<U>([f = std::move(f)](result_type&& in) mutable -> Future<U> {
+      return detail::CallToFuture<U>(f, std::move(in));
+    });
+  }
+
+  // F: absl::Status -> T | Future<T> | absl::StatusOr<T>; runs only on
+  // error, to recover. A value passes through untouched.
+  template <class F>
+  Future<T> on_error(F f) {
+    return chain<T>([f = std::move(f)](result_type&& in) mutable -> Future<T> {
+      if (in.ok()) return FromResult(std::move(in));
+      return detail::CallToFuture<T>(f, detail::StatusOf(in));
+    });
+  }
+
+  // F: () -> void; runs either way; the result passes through (unless F
+  // throws, which fails the future with that exception's message).
+  template <class F>
+  Future<T> finally(F f) {
+    return chain<T>([f = std::move(f)](result_type&& in) mutable -> Future<T> {
+      Future<void> done = detail::CallToFuture<void>(f);
+      if (done.is_ready()) {
+        absl::Status s = done.take_result();
+        // f returns void: only an exception (with exceptions on) fails here.
+        if (!s.ok()) return make_error_future<T>(std::move(s));
+      }
+      return FromResult(std::move(in));
+    });
+  }
+
+  // Later continuations (attached to the returned future and its
+  // successors) run on `handle`'s runtime. Defined in runtime.h.
+  Future<T> via(const Handle& handle);
+
+  // Internal: the result of a ready future (is_ready() required); consumes.
+  result_type take_result() {
+    result_type r = kind_ == kReady ? std::move(ready_)
+                                    : state_->take_and_free();
+    if (kind_ == kReady) ready_.~result_type();
+    kind_ = kEmpty;
+    state_ = nullptr;
+    return r;
+  }
+  // Internal: a future already holding `r`.
+  static Future FromResult(result_type r) {
+    Future f;
+    new (&f.ready_) result_type(std::move(r));
+    f.kind_ = kReady;
+    return f;
+  }
+  // Internal: the pending state (kind kShared), handed over to the caller.
+  detail::SharedState<T>* release_state() {
+    detail::SharedState<T>* s = state_;
+    state_ = nullptr;
+    kind_ = kEmpty;
+    return s;
+  }
+  executor::Executor* via_executor() const { return via_; }
+  void set_via(executor::Executor* e) {
+    if (e != nullptr) e->retain();
+    if (via_ != nullptr) via_->drop_ref();
+    via_ = e;
+  }
+
+  // Internal: chains g (Result<T> -> Future<U>, never throws) after this.
+  template <class U, class G>
+  Future<U> chain(G g);
+
+ private:
+  template <class U>
+  friend class Future;
+  template <class U>
+  friend class Promise;
+
+  explicit Future(detail::SharedState<T>* state) : kind_(kShared), state_(state) {}
+
+  enum Kind : unsigned char { kEmpty, kReady, kShared };
+
+  void move_from(Future&& other) {
+    kind_ = other.kind_;
+    if (kind_ == kReady) {
+      new (&ready_) result_type(std::move(other.ready_));
+      other.ready_.~result_type();
+    }
+    state_ = std::exchange(other.state_, nullptr);
+    via_ = std::exchange(other.via_, nullptr);
+    other.kind_ = kEmpty;
+  }
+
+  void reset() {
+    if (kind_ == kReady) {
+      ready_.~result_type();
+    } else if (kind_ == kShared) {
+      detail::Abandon(state_);
+      state_ = nullptr;
+    }
+    kind_ = kEmpty;
+    if (via_ != nullptr) std::exchange(via_, nullptr)->drop_ref();
+  }
+
+  Kind kind_;
+  union {
+    result_type ready_;
+  };
+  detail::SharedState<T>* state_ = nullptr;
+  executor::Executor* via_ = nullptr;  // Holds a reference when set.
+};
+
+template <class T>
+class Promise {
+ public:
+  Promise() : producer_(new detail::SharedState<T>()), unclaimed_(producer_) {}
+  Promise(Promise&& other) noexcept
+      : producer_(std::exchange(other.producer_, nullptr)),
+        unclaimed_(std::exchange(other.unclaimed_, nullptr)) {}
+  Promise& operator=(Promise&& other) noexcept {
+    if (this != &other) {
+      this->~Promise();
+      new (this) Promise(std::move(other));
+    }
+    return *this;
+  }
+  Promise(const Promise&) = delete;
+  Promise& operator=(const Promise&) = delete;
+  // An unfulfilled promise fails its future: "broken promise".
+  ~Promise() {
+    if (producer_ != nullptr) {
+      fulfil(absl::CancelledError(
+          "broken promise: the Promise was destroyed without a value or "
+          "error"));
+    }
+    if (unclaimed_ != nullptr) detail::Abandon(unclaimed_);
+  }
+
+  // The future of this promise; once. A second call returns a future that
+  // fails with FailedPrecondition.
+  Future<T> get_future() {
+    if (unclaimed_ == nullptr) {
+      return make_error_future<T>(absl::FailedPreconditionError(
+          "Promise::get_future() called twice (or on a moved-from promise): "
+          "a promise has exactly one future"));
+    }
+    return Future<T>(std::exchange(unclaimed_, nullptr));
+  }
+
+  // Fulfils the future. Fulfilling twice is misuse: reported through
+  // ReportMisuse (default: print and abort); the second value is dropped.
+  template <class U = T, class = std::enable_if_t<!std::is_void<U>::value>>
+  void set_value(U value) {
+    fulfil(detail::Result<T>(std::move(value)));
+  }
+  template <class U = T, class = std::enable_if_t<std::is_void<U>::value>>
+  void set_value() {
+    fulfil(absl::OkStatus());
+  }
+  void set_error(absl::Status status) {
+    fulfil(detail::Result<T>(detail::NonOk(std::move(status))));
+  }
+  // Either, from a result.
+  void set_result(detail::Result<T> result) { fulfil(std::move(result)); }
+
+  bool is_fulfilled() const { return producer_ == nullptr; }
+
+ private:
+  void fulfil(detail::Result<T> result) {
+    if (producer_ == nullptr) {
+      ReportMisuse(
+          "Promise fulfilled twice (set_value/set_error after the promise "
+          "already had a result, or on a moved-from promise); the second "
+          "result is dropped");
+      return;
+    }
+    detail::SharedState<T>* state = std::exchange(producer_, nullptr);
+    state->store(std::move(result));
+    if (detail::Continuation* c = detail::Publish(state)) {
+      detail::Dispatch(c, state);
+    }
+  }
+
+  detail::SharedState<T>* producer_;   // Until fulfilled.
+  detail::SharedState<T>* unclaimed_;  // Until get_future().
+};
+
+inline Future<void> make_ready_future() {
+  return Future<void>::FromResult(absl::OkStatus());
+}
+template <class T>
+Future<std::decay_t<T>> make_ready_future(T&& value) {
+  using D = std::decay_t<T>;
+  return Future<D>::FromResult(detail::Result<D>(std::forward<T>(value)));
+}
+template <class T>
+Future<T> make_error_future(absl::Status status) {
+  return Future<T>::FromResult(detail::Result<T>(detail::NonOk(std::move(status))));
+}
+
+namespace detail {
+
+// A continuation node: the stored callback and the state of the future it
+// produces, in one allocation (48-64 bytes for small T and an empty lambda).
+template <class T, class U, class G>
+class ChainNode final : public SharedState<U>, public Continuation {
+ public:
+  static ChainNode* Create(G g, executor::Executor* e) {
+    void* memory = ::operator new(sizeof(ChainNode));
+    return new (memory) ChainNode(std::move(g), e);
+  }
+  SharedState<U>* output() { return this; }
+
+ private:
+  ChainNode(G g, executor::Executor* e) : Continuation{&Run, e}, g_(std::move(g)) {
+    if (e != nullptr) e->retain();
+  }
+  ~ChainNode() {}  // Never runs: the output state frees the allocation.
+
+  static Continuation* Run(Continuation* self, StateBase* source,
+                           bool cancelled, StateBase** next_source) {
+    ChainNode* node = static_cast<ChainNode*>(self);
+    auto* in = static_cast<SharedState<T>*>(source);
+    Future<U> out;
+    if (cancelled) {
+      in->destroy_and_free();
+      out = make_error_future<U>(absl::CancelledError(
+          "the runtime this continuation was bound to shut down before it "
+          "could run"));
+    } else {
+      out = node->g_(in->take_and_free());
+    }
+    node->g_.~G();
+    if (executor::Executor* e = std::exchange(node->executor, nullptr)) {
+      e->drop_ref();
+    }
+    // From here on the allocation is only the output state.
+    return Deliver<U>(node->output(), std::move(out), next_source);
+  }
+
+  union {
+    G g_;
+  };
+};
+
+// Forwards a pending inner future's result into `target` (for callbacks
+// that return a Future).
+template <class U>
+struct Forwarder final : Continuation {
+  explicit Forwarder(SharedState<U>* t) : Continuation{&Run, nullptr}, target(t) {}
+  static Continuation* Run(Continuation* self, StateBase* source, bool,
+                           StateBase** next_source) {
+    Forwarder* fw = static_cast<Forwarder*>(self);
+    SharedState<U>* target = fw->target;
+    delete fw;
+    target->store(static_cast<SharedState<U>*>(source)->take_and_free());
+    *next_source = target;
+    return Publish(target);
+  }
+  SharedState<U>* target;
+};
+
+template <class U>
+Continuation* Deliver(SharedState<U>* target, Future<U> out,
+                      StateBase** next_source) {
+  if (!out.valid()) {
+    out = make_error_future<U>(absl::FailedPreconditionError(
+        "a continuation returned an empty (moved-from) Future"));
+  }
+  if (out.is_ready()) {
+    target->store(out.take_result());
+    *next_source = target;
+    return Publish(target);
+  }
+  Attach(out.release_state(), new Forwarder<U>(target));
+  return nullptr;
+}
+
+}  // namespace detail
+
+template <class T>
+template <class U, class G>
+Future<U> Future<T>::chain(G g) {
+  if (kind_ == kReady && via_ == nullptr) {
+    // Rule 1 (the common case): ready and unbound; run now, allocate nothing.
+    kind_ = kEmpty;
+    Future<U> out = g(std::move(ready_));
+    ready_.~result_type();
+    return out;
+  }
+  if (kind_ == kEmpty) {
+    return make_error_future<U>(absl::FailedPreconditionError(
+        "then()/then_result()/on_error()/finally() called on an empty Future "
+        "(default-constructed, moved-from, or already chained)"));
+  }
+  executor::Executor* here = executor::Executor::current();
+  executor::Executor* target = via_ != nullptr ? via_ : here;
+  executor::Executor* keep_via = via_;
+  if ((via_ == nullptr || via_ == here) && is_ready()) {
+    // Rule 1: already complete, run now on this thread; no allocation.
+    Future<U> out = g(take_result());
+    out.set_via(keep_via);
+    reset();
+    return out;
+  }
+  auto* node = detail::ChainNode<T, U, G>::Create(std::move(g), target);
+  Future<U> out(node->output());
+  out.set_via(keep_via);
+  detail::SharedState<T>* source;
+  if (kind_ == kReady) {
+    // Ready, but bound to another runtime: hand it over through a state.
+    source = new detail::SharedState<T>();
+    source->store(take_result());
+    source->flags.store(detail::StateBase::kResult, std::memory_order_relaxed);
+  } else {
+    source = release_state();
+  }
+  reset();
+  detail::Attach(source, node);
+  return out;
+}
+
+}  // namespace nanorun
+
+#endif  // NANORUN_FUTURE_FUTURE_H_

@@ -1,0 +1,462 @@
+// Runtime, Handle, JoinHandle<T>, spawn, block_on, yield_now, poll_fn: the
+// public face of the executor, in terms of futures.
+//
+// These live in the future layer, not the executor layer, because their
+// signatures speak of Future<T>: spawn(F) accepts F returning Future<T>, a
+// JoinHandle<T> is usable wherever a Future<T> is, and block_on waits for a
+// future. The executor underneath knows only type-erased tasks.
+#ifndef NANORUN_FUTURE_RUNTIME_H_
+#define NANORUN_FUTURE_RUNTIME_H_
+
+#include <atomic>
+#include <cstddef>
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "nanorun/executor/executor.h"
+#include "nanorun/future/core.h"
+#include "nanorun/future/future.h"
+#include "nanorun/task/join_handle.h"
+#include "nanorun/waker/poll.h"
+#include "nanorun/waker/waker.h"
+
+namespace nanorun {
+
+namespace detail {
+
+// The task body of spawn(f): calls f once; if f returned a pending future,
+// waits for it through a Waiter (a separate small allocation, because the
+// future may outlive an aborted body).
+template <class U, class F>
+class SpawnBody {
+ public:
+  using Output = Result<U>;
+
+  explicit SpawnBody(F f) : f_(std::move(f)) {}
+  SpawnBody(SpawnBody&& other) noexcept
+      : f_(std::move(other.f_)), waiter_(std::exchange(other.waiter_, nullptr)) {}
+  SpawnBody& operator=(SpawnBody&&) = delete;
+  ~SpawnBody() {
+    if (waiter_ != nullptr) waiter_->drop();
+  }
+
+  Poll<Output> poll(Context& cx) {
+    if (waiter_ == nullptr) {
+      if (!f_.has_value()) return Poll<Output>::pending();
+      Future<U> out = CallToFuture<U>(*f_);
+      f_.reset();
+      if (out.is_ready()) return Poll<Output>::ready(out.take_result());
+      waiter_ = new Waiter(cx.waker());
+      Attach(out.release_state(), waiter_);
+      return Poll<Output>::pending();
+    }
+    StateBase* source = waiter_->source.load(std::memory_order_acquire);
+    if (source == nullptr) return Poll<Output>::pending();
+    Output result = static_cast<SharedState<U>*>(source)->take_and_free();
+    waiter_->source.store(nullptr, std::memory_order_relaxed);
+    std::exchange(waiter_, nullptr)->drop();
+    return Poll<Output>::ready(std::move(result));
+  }
+
+ private:
+  // Owned by two parties (the body and the future it waits on); whichever
+  // lets go second frees it, and the result with it if nobody took it.
+  struct Waiter final : Continuation {
+    explicit Waiter(const Waker& w) : Continuation{&Run, nullptr}, waker(w) {}
+    static Continuation* Run(Continuation* self, StateBase* source, bool,
+                             StateBase**) {
+      Waiter* w = static_cast<Waiter*>(self);
+      Waker waker = std::move(w->waker);
+      w->source.store(source, std::memory_order_release);
+      w->drop();
+      waker.wake();
+      return nullptr;
+    }
+    void drop() {
+      if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+      if (StateBase* s = source.load(std::memory_order_acquire)) {
+        static_cast<SharedState<U>*>(s)->destroy_and_free();
+      }
+      delete this;
+    }
+    Waker waker;
+    std::atomic<StateBase*> source{nullptr};
+    std::atomic<int> refs{2};
+  };
+
+  std::optional<F> f_;
+  Waiter* waiter_ = nullptr;
+};
+
+template <class T, class F>
+class PollFnBody {
+ public:
+  using Output = Result<T>;
+  explicit PollFnBody(F f) : f_(std::move(f)) {}
+  Poll<Output> poll(Context& cx) {
+    if constexpr (std::is_void<T>::value) {
+      Poll<void> p = f_(cx);
+      if (p.is_pending()) return Poll<Output>::pending();
+      return Poll<Output>::ready(absl::OkStatus());
+    } else {
+      Poll<T> p = f_(cx);
+      if (p.is_pending()) return Poll<Output>::pending();
+      return Poll<Output>::ready(Output(std::move(p).value()));
+    }
+  }
+
+ private:
+  F f_;
+};
+
+// block_on's continuation: lives on the blocked thread's stack.
+template <class T>
+struct BlockingWaiter final : Continuation {
+  BlockingWaiter() : Continuation{&Run, nullptr} {}
+  static Continuation* Run(Continuation* self, StateBase* source, bool,
+                           StateBase**) {
+    BlockingWaiter* w = static_cast<BlockingWaiter*>(self);
+    w->source = source;
+    w->done.Notify();  // Last touch: the waiter may return and go away.
+    return nullptr;
+  }
+  StateBase* source = nullptr;
+  absl::Notification done;
+};
+
+// Waits on this (non-worker) thread for `f`.
+template <class T>
+Result<T> BlockOn(Future<T> f) {
+  if (executor::Executor::current() != nullptr) {
+    return absl::FailedPreconditionError(
+        "block_on called on a worker thread of a nanorun runtime: blocking a "
+        "worker can deadlock the runtime. Chain with .then() or spawn() "
+        "instead, and call block_on only from outside the runtime");
+  }
+  if (!f.valid()) {
+    return absl::FailedPreconditionError(
+        "block_on called with an empty (moved-from or consumed) Future");
+  }
+  if (f.is_ready()) return f.take_result();
+  BlockingWaiter<T> waiter;
+  Attach(f.release_state(), &waiter);
+  waiter.done.WaitForNotification();
+  return static_cast<SharedState<T>*>(waiter.source)->take_and_free();
+}
+
+}  // namespace detail
+
+template <class T>
+class JoinHandle;
+
+// A cheap, copyable reference to a runtime, for spawning from any thread. A
+// Handle outliving its Runtime stays safe: spawn then returns a handle that
+// fails with CancelledError.
+class Handle {
+ public:
+  Handle() = default;
+  Handle(const Handle& other) : e_(other.e_) {
+    if (e_ != nullptr) e_->retain();
+  }
+  Handle(Handle&& other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
+  Handle& operator=(Handle other) noexcept {
+    std::swap(e_, other.e_);
+    return *this;
+  }
+  ~Handle() {
+    if (e_ != nullptr) e_->drop_ref();
+  }
+
+  // The runtime whose worker is calling. Off a runtime this is misuse
+  // (reported; default: abort); use try_current() to ask.
+  static Handle current() {
+    std::optional<Handle> h = try_current();
+    if (h.has_value()) return *std::move(h);
+    ReportMisuse(
+        "Handle::current() called on a thread that is not a worker of any "
+        "runtime; use Handle::try_current(), or pass Runtime::handle() in");
+    return Handle();
+  }
+  static std::optional<Handle> try_current() {
+    executor::Executor* e = executor::Executor::current();
+    if (e == nullptr) return std::nullopt;
+    return Handle(e);
+  }
+
+  bool valid() const { return e_ != nullptr; }
+
+  // Runs f() as a new task on this runtime. F returns T, Future<T>,
+  // absl::StatusOr<T>, absl::Status or void. Safe from any thread.
+  template <class F>
+  auto spawn(F f) const;
+
+  // Internal.
+  explicit Handle(executor::Executor* e) : e_(e) {
+    if (e_ != nullptr) e_->retain();
+  }
+  executor::Executor* executor() const { return e_; }
+
+ private:
+  executor::Executor* e_ = nullptr;
+};
+
+// The spawner's side of a task: usable wherever a Future<T> is (then,
+// block_on, when_all), plus abort(). Dropping it detaches the task.
+template <class T>
+class [[nodiscard]] JoinHandle {
+ public:
+  using value_type = T;
+  using Output = detail::Result<T>;
+
+  explicit JoinHandle(task::RawJoinHandle<Output> raw) : raw_(std::move(raw)) {}
+  // A handle that fails at once (spawn off a runtime).
+  static JoinHandle failed(absl::Status error) {
+    JoinHandle h{task::RawJoinHandle<Output>()};
+    h.error_ = detail::NonOk(std::move(error));
+    return h;
+  }
+
+  bool is_ready() const { return !error_.ok() || raw_.is_finished(); }
+  bool is_finished() const { return is_ready(); }
+
+  // Cancels the task: it stops at its next poll (at once if idle) and its
+  // result becomes absl::CancelledError. No effect once finished.
+  void abort() { raw_.abort(); }
+
+  // Polls for the result (for use inside poll_fn).
+  Poll<Output> poll(Context& cx) {
+    if (!raw_.valid()) {
+      Output out = detail::Result<T>(error_.ok()
+          ? absl::FailedPreconditionError("JoinHandle polled after it returned its result")
+          : error_);
+      return Poll<Output>::ready(std::move(out));
+    }
+    return raw_.poll(cx);
+  }
+
+  // The task's result as a future. No allocation if already finished.
+  Future<T> into_future() && {
+    if (!raw_.valid()) {
+      return make_error_future<T>(error_.ok()
+          ? absl::FailedPreconditionError("JoinHandle already consumed")
+          : error_);
+    }
+    if (raw_.is_finished()) {
+      Waker noop;
+      Context cx(noop);
+      Poll<Output> p = raw_.poll(cx);
+      return Future<T>::FromResult(std::move(p).value());
+    }
+    return Bridge::Start(std::move(raw_));
+  }
+  operator Future<T>() && { return std::move(*this).into_future(); }
+
+  template <class F>
+  auto then(F f) && {
+    return std::move(*this).into_future().then(std::move(f));
+  }
+  template <class F>
+  auto then_result(F f) && {
+    return std::move(*this).into_future().then_result(std::move(f));
+  }
+  template <class F>
+  Future<T> on_error(F f) && {
+    return std::move(*this).into_future().on_error(std::move(f));
+  }
+  template <class F>
+  Future<T> finally(F f) && {
+    return std::move(*this).into_future().finally(std::move(f));
+  }
+
+ private:
+  // Turns the task's completion into a Promise fulfilment. The bridge is
+  // the task's join waker; wakers hold references on it.
+  class Bridge {
+   public:
+    static Future<T> Start(task::RawJoinHandle<Output> raw) {
+      Bridge* b = new Bridge(std::move(raw));
+      Future<T> f = b->promise_.get_future();
+      b->poll_once();
+      b->drop_ref();
+      return f;
+    }
+
+   private:
+    explicit Bridge(task::RawJoinHandle<Output> raw) : raw_(std::move(raw)) {}
+
+    // Polls the task until done. Wakes that arrive while a poll runs make
+    // that poller go round again, so none is lost.
+    void poll_once() {
+      if (polls_.fetch_add(1, std::memory_order_acq_rel) != 0) return;
+      do {
+        if (!finished_) {
+          refs_.fetch_add(1, std::memory_order_relaxed);  // Owned by `self`.
+          Waker self = Waker::from_raw(RawWaker{this, &kVTable});
+          Context cx(self);
+          Poll<Output> p = raw_.poll(cx);
+          if (p.is_ready()) {
+            finished_ = true;
+            promise_.set_result(std::move(p).value());
+          }
+        }
+      } while (polls_.fetch_sub(1, std::memory_order_acq_rel) != 1);
+    }
+    void drop_ref() {
+      if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    }
+
+    static Bridge* cast(const void* p) {
+      return static_cast<Bridge*>(const_cast<void*>(p));
+    }
+    static RawWaker Clone(const void* p) {
+      cast(p)->refs_.fetch_add(1, std::memory_order_relaxed);
+      return RawWaker{p, &kVTable};
+    }
+    static void WakeByRef(const void* p) {
+      Bridge* b = cast(p);
+      b->refs_.fetch_add(1, std::memory_order_relaxed);  // Keep alive.
+      b->poll_once();
+      b->drop_ref();
+    }
+    static void Wake(const void* p) {
+      WakeByRef(p);
+      cast(p)->drop_ref();
+    }
+    static void Drop(const void* p) { cast(p)->drop_ref(); }
+    static constexpr RawWakerVTable kVTable = {&Clone, &Wake, &WakeByRef, &Drop};
+
+    task::RawJoinHandle<Output> raw_;
+    Promise<T> promise_;
+    std::atomic<int> refs_{1};
+    std::atomic<int> polls_{0};  // Polls requested; > 0 while one runs.
+    bool finished_ = false;      // Touched only by the running poller.
+  };
+
+  task::RawJoinHandle<Output> raw_;
+  absl::Status error_;
+};
+
+namespace detail {
+template <class F>
+using SpawnResult = typename Unwrap<std::invoke_result_t<F&>>::type;
+
+template <class F>
+JoinHandle<SpawnResult<F>> SpawnOn(executor::Executor* e, F f) {
+  using U = SpawnResult<F>;
+  if (e == nullptr) {
+    return JoinHandle<U>::failed(absl::FailedPreconditionError(
+        "spawn called outside a runtime (no current worker and no valid "
+        "Handle): call nanorun::spawn from a task, or use "
+        "Runtime::handle().spawn(...)"));
+  }
+  return JoinHandle<U>(e->spawn(SpawnBody<U, F>(std::move(f))));
+}
+}  // namespace detail
+
+template <class F>
+auto Handle::spawn(F f) const {
+  return detail::SpawnOn(e_, std::move(f));
+}
+
+// Spawns f() on the current runtime. Off a runtime: a handle that fails
+// with FailedPrecondition, never a crash.
+template <class F>
+auto spawn(F f) {
+  return detail::SpawnOn(executor::Executor::current(), std::move(f));
+}
+
+// A future that completes after the tasks already queued on this worker
+// had a turn. Off a runtime it is ready at once.
+inline Future<void> yield_now() {
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) return make_ready_future();
+  Promise<void> p;
+  Future<void> f = p.get_future();
+  auto body = [p = std::move(p)]() mutable { p.set_value(); };
+  (void)e->spawn(detail::SpawnBody<void, decltype(body)>(std::move(body)),
+                 /*behind_others=*/true);
+  return f;
+}
+
+// A custom leaf future: f(cx) is polled as a task on the current runtime
+// until it returns Poll<T>::ready. Off a runtime: a failed future.
+template <class T, class F>
+Future<T> poll_fn(F f) {
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) {
+    return make_error_future<T>(absl::FailedPreconditionError(
+        "poll_fn called outside a runtime: call it from a task, or spawn "
+        "a task that calls it"));
+  }
+  return JoinHandle<T>(e->spawn(detail::PollFnBody<T, F>(std::move(f))))
+      .into_future();
+}
+
+class Runtime {
+ public:
+  // std::thread::hardware_concurrency() workers (at least 1).
+  Runtime();
+  static Runtime with_workers(size_t n);
+  // The same, reporting failure (the OS refused a thread or an fd) as a
+  // status instead of aborting.
+  static absl::StatusOr<Runtime> create(size_t workers);
+
+  Runtime(Runtime&& other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
+  Runtime& operator=(Runtime&& other) noexcept;
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+  // Joins the workers; tasks that have not completed are cancelled (their
+  // JoinHandles fail with CancelledError). Must not run on a worker.
+  ~Runtime();
+
+  Handle handle() const { return Handle(e_); }
+  size_t num_workers() const { return e_ != nullptr ? e_->num_workers() : 0; }
+
+  // Waits for a future on the calling thread (which must not be a worker of
+  // any runtime: that returns FailedPrecondition).
+  template <class T>
+  detail::Result<T> block_on(Future<T> f) {
+    return detail::BlockOn(std::move(f));
+  }
+  template <class T>
+  detail::Result<T> block_on(JoinHandle<T> h) {
+    return detail::BlockOn(std::move(h).into_future());
+  }
+  // Runs f() on the runtime and waits for it (and for the future it
+  // returns, if any).
+  template <class F, class = std::enable_if_t<std::is_invocable<F&>::value>>
+  auto block_on(F f) {
+    return detail::BlockOn(handle().spawn(std::move(f)).into_future());
+  }
+
+ private:
+  explicit Runtime(executor::Executor* e) : e_(e) {}
+  executor::Executor* e_ = nullptr;
+};
+
+// block_on on a runtime made for this call (hardware_concurrency workers).
+template <class T>
+detail::Result<T> block_on(Future<T> f) {
+  Runtime rt;
+  return rt.block_on(std::move(f));
+}
+template <class F, class = std::enable_if_t<std::is_invocable<F&>::value>>
+auto block_on(F f) {
+  Runtime rt;
+  return rt.block_on(std::move(f));
+}
+
+template <class T>
+Future<T> Future<T>::via(const Handle& handle) {
+  Future<T> out = std::move(*this);
+  out.set_via(handle.executor());
+  return out;
+}
+
+}  // namespace nanorun
+
+#endif  // NANORUN_FUTURE_RUNTIME_H_

@@ -1,0 +1,19 @@
+// nanorun: an async runtime for C++17 without coroutines.
+//
+// Include this one header and depend on //nanorun (or @nanorun//nanorun).
+//   Runtime / Handle / spawn / JoinHandle / block_on / yield_now  - running work
+//   Future<T> / Promise<T> / then / on_error / finally / via        - chaining it
+//   when_all / when_any / repeat / poll_fn                          - combining it
+// docs/architecture.md explains the layers; docs/futures.md the rules for
+// where continuations run.
+#ifndef NANORUN_NANORUN_H_
+#define NANORUN_NANORUN_H_
+
+#include "nanorun/future/combinators.h"
+#include "nanorun/future/future.h"
+#include "nanorun/future/runtime.h"
+#include "nanorun/sys/misuse.h"
+#include "nanorun/waker/poll.h"
+#include "nanorun/waker/waker.h"
+
+#endif  // NANORUN_NANORUN_H_

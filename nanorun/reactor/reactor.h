@@ -1,0 +1,38 @@
+// The reactor contract: what every backend (epoll.cc, fallback.cc, and later
+// iocp.cc) provides. One Reactor per runtime; one worker at a time (the one
+// holding the driver token) blocks in park(); any thread may call wake().
+#ifndef NANORUN_REACTOR_REACTOR_H_
+#define NANORUN_REACTOR_REACTOR_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace nanorun {
+namespace reactor {
+
+class Reactor {
+ public:
+  // Creates the backend for this platform. Fails (with the OS error) only if
+  // the kernel refuses the resources (e.g. out of file descriptors).
+  static absl::Status Create(std::unique_ptr<Reactor>* out);
+  virtual ~Reactor() = default;
+
+  // Blocks until wake() is called or `timeout` passes (InfiniteDuration:
+  // no timeout; ZeroDuration: just look). A wake() that happened before
+  // park() makes it return at once. Spurious returns are allowed. Called by
+  // one thread at a time.
+  virtual void park(absl::Duration timeout) = 0;
+
+  // Makes the current or next park() return. Thread-safe; never allocates.
+  virtual void wake() = 0;
+
+  // The backend's name, for logs and benchmarks ("epoll", "fallback").
+  virtual const char* name() const = 0;
+};
+
+}  // namespace reactor
+}  // namespace nanorun
+
+#endif  // NANORUN_REACTOR_REACTOR_H_

@@ -1,0 +1,73 @@
+// Linux: epoll + eventfd wrappers (see event_poll.h).
+#include "nanorun/sys/linux/event_poll.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace nanorun {
+namespace sys {
+namespace {
+
+absl::Status ErrnoStatus(const char* operation) {
+  int err = errno;
+  return absl::InternalError(std::string(operation) + ": " + strerror(err));
+}
+
+}  // namespace
+
+EventPoll::~EventPoll() {
+  if (wake_fd_ >= 0) close(wake_fd_);
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+}
+
+absl::Status EventPoll::Open() {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  if (epoll_fd_ < 0) return ErrnoStatus("epoll_create1");
+  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (wake_fd_ < 0) return ErrnoStatus("eventfd");
+  struct epoll_event event;
+  memset(&event, 0, sizeof(event));
+  // Edge-triggered: a wake written while nobody waits is seen by the next
+  // Wait once; the counter is drained there so it cannot stay readable.
+  event.events = EPOLLIN | EPOLLET;
+  event.data.u64 = kWakeToken;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &event) != 0) {
+    return ErrnoStatus("epoll_ctl(ADD eventfd)");
+  }
+  return absl::OkStatus();
+}
+
+int EventPoll::Wait(uint64_t* tokens, int capacity, int timeout_ms) {
+  constexpr int kMaxEvents = 64;
+  struct epoll_event events[kMaxEvents];
+  int limit = capacity < kMaxEvents ? capacity : kMaxEvents;
+  int n = epoll_wait(epoll_fd_, events, limit, timeout_ms);
+  if (n < 0) return 0;  // EINTR: an early, empty return.
+  for (int i = 0; i < n; ++i) {
+    tokens[i] = events[i].data.u64;
+    if (tokens[i] == kWakeToken) {
+      uint64_t drained;
+      ssize_t r = read(wake_fd_, &drained, sizeof(drained));
+      (void)r;  // EAGAIN: another waiter drained it first; still a wake.
+    }
+  }
+  return n;
+}
+
+void EventPoll::Wake() {
+  uint64_t one = 1;
+  ssize_t r;
+  do {
+    r = write(wake_fd_, &one, sizeof(one));
+  } while (r < 0 && errno == EINTR);
+  // EAGAIN means the counter is saturated: it is readable, so a wake is
+  // already pending. Nothing else can fail for a valid eventfd.
+}
+
+}  // namespace sys
+}  // namespace nanorun

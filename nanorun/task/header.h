@@ -1,0 +1,82 @@
+// The type-erased part of every task: the Header at offset 0 of the task's
+// single allocation, the per-type vtable, and the Scheduler interface through
+// which a woken task is queued. Queues, wakers and join handles all hold a
+// Header* and never know the task's body type.
+#ifndef NANORUN_TASK_HEADER_H_
+#define NANORUN_TASK_HEADER_H_
+
+#include "nanorun/task/state.h"
+#include "nanorun/waker/waker.h"
+
+namespace nanorun {
+namespace task {
+
+struct Header;
+
+// Implemented by the executor. The task layer sits below the executor, so it
+// reaches the executor only through this interface.
+class Scheduler {
+ public:
+  // Queues `task`, taking ownership of one reference (its Notified
+  // reference). `is_yield`: the task woke itself while running, so it goes
+  // behind other runnable work rather than into a LIFO slot.
+  virtual void schedule(Header* task, bool is_yield) = 0;
+  // The task completed: remove it from the scheduler's set of live tasks.
+  // Returns true if the set held a reference, which the caller then drops.
+  virtual bool release(Header* task) = 0;
+  // The task's memory is being freed. The scheduler must stay alive until
+  // every task it scheduled was freed, because a wake racing shutdown may
+  // still call schedule().
+  virtual void task_freed() = 0;
+
+ protected:
+  ~Scheduler() = default;
+};
+
+// One per body type (a static table), so the header stays small.
+struct TaskVTable {
+  // Worker: poll once. Consumes the caller's Notified reference.
+  void (*poll)(Header*);
+  // Runtime shutdown: cancel the task if it is idle. Consumes nothing.
+  void (*shutdown)(Header*);
+  // Frees the allocation (refs reached zero).
+  void (*dealloc)(Header*);
+  // JoinHandle: move the output into *out (of the task's Output type).
+  void (*read_output)(Header*, void* out);
+  // JoinHandle dropped after completion: destroy the unread output.
+  void (*drop_output)(Header*);
+};
+
+struct Header {
+  Header(const TaskVTable* vt, Scheduler* sched, uint64_t refs)
+      : state(refs), vtable(vt), scheduler(sched) {}
+
+  State state;
+  const TaskVTable* vtable;
+  // Where wakes send the task. Outlives the task (the executor waits for
+  // every task to be freed before it frees itself).
+  Scheduler* scheduler;
+  // Intrusive link used by whichever shared queue holds the Notified
+  // reference (at most one at a time, guaranteed by NOTIFIED).
+  Header* queue_next = nullptr;
+  // Intrusive links of the scheduler's owned-task list; written only under
+  // that list's lock.
+  Header* owned_prev = nullptr;
+  Header* owned_next = nullptr;
+  // The JoinHandle's waker; see JOIN_WAKER in state.h for who may touch it.
+  RawWaker join_waker{nullptr, &detail::kNoopWakerVTable};
+};
+
+// The waker of a task: data is the Header*, each clone is one reference.
+extern const RawWakerVTable kTaskWakerVTable;
+
+// Wakes `task` consuming one reference / without consuming it.
+void WakeByVal(Header* task);
+void WakeByRef(Header* task);
+// Drops one reference, freeing the task if it was the last.
+void DropRef(Header* task);
+
+}  // namespace task
+}  // namespace nanorun
+
+#endif  // NANORUN_TASK_HEADER_H_

@@ -1,0 +1,102 @@
+// RawJoinHandle<Output>: the spawner's side of a task. It can poll for the
+// output (registering a waker), abort the task, or be dropped (detaching the
+// task, which keeps running). One reference to the task.
+#ifndef NANORUN_TASK_JOIN_HANDLE_H_
+#define NANORUN_TASK_JOIN_HANDLE_H_
+
+#include <utility>
+
+#include "nanorun/task/header.h"
+#include "nanorun/waker/poll.h"
+#include "nanorun/waker/waker.h"
+
+namespace nanorun {
+namespace task {
+
+template <class Output>
+class RawJoinHandle {
+ public:
+  RawJoinHandle() = default;
+  // Adopts the JoinHandle reference of a new task.
+  explicit RawJoinHandle(Header* task) : task_(task) {}
+  RawJoinHandle(RawJoinHandle&& other) noexcept
+      : task_(std::exchange(other.task_, nullptr)) {}
+  RawJoinHandle& operator=(RawJoinHandle&& other) noexcept {
+    if (this != &other) {
+      reset();
+      task_ = std::exchange(other.task_, nullptr);
+    }
+    return *this;
+  }
+  ~RawJoinHandle() { reset(); }
+
+  bool valid() const { return task_ != nullptr; }
+  bool is_finished() const {
+    return task_ != nullptr && (task_->state.load() & State::kComplete);
+  }
+
+  // Ready with the output once the task completed; otherwise registers
+  // cx.waker() to be woken at completion. Requires valid(); after Ready the
+  // handle is empty.
+  Poll<Output> poll(Context& cx) {
+    uint64_t word = task_->state.load();
+    if ((word & State::kComplete) == 0) {
+      if (register_waker(word, cx.waker())) return Poll<Output>::pending();
+    }
+    Output out(absl::UnknownError("unreachable"));
+    task_->vtable->read_output(task_, &out);
+    reset();
+    return Poll<Output>::ready(std::move(out));
+  }
+
+  // Requests cancellation: the task's body is dropped by the next worker to
+  // own it (at once if idle, after its current poll if running) and its
+  // output becomes absl::CancelledError. No effect once complete.
+  void abort() {
+    if (task_ != nullptr && task_->state.transition_to_notified_and_cancel()) {
+      task_->scheduler->schedule(task_, /*is_yield=*/false);
+    }
+  }
+
+ private:
+  // Returns false if the task completed meanwhile (read the output).
+  bool register_waker(uint64_t word, const Waker& waker) {
+    if (word & State::kJoinWaker) {
+      // The slot is the task's; replace it only if it would wake elsewhere.
+      const RawWaker& stored = task_->join_waker;
+      if (stored.data == waker.as_raw().data &&
+          stored.vtable == waker.as_raw().vtable) {
+        return true;
+      }
+      if (!task_->state.unset_join_waker()) return false;
+    }
+    // The slot is ours now (JOIN_WAKER clear).
+    RawWaker old = task_->join_waker;
+    task_->join_waker = Waker(waker).into_raw();
+    old.vtable->drop(old.data);
+    return task_->state.set_join_waker();
+  }
+
+  void reset() {
+    if (task_ == nullptr) return;
+    bool had_waker = false;
+    if (!task_->state.unset_join_interest(&had_waker)) {
+      task_->vtable->drop_output(task_);
+    } else if (had_waker) {
+      // The slot is ours again; release the waker now rather than at
+      // dealloc, which breaks waker -> task reference cycles early.
+      RawWaker old = task_->join_waker;
+      task_->join_waker = RawWaker{nullptr, &detail::kNoopWakerVTable};
+      old.vtable->drop(old.data);
+    }
+    DropRef(task_);
+    task_ = nullptr;
+  }
+
+  Header* task_ = nullptr;
+};
+
+}  // namespace task
+}  // namespace nanorun
+
+#endif  // NANORUN_TASK_JOIN_HANDLE_H_

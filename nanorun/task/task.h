@@ -1,0 +1,179 @@
+// Task<Body>: a spawned unit of work in exactly one heap allocation.
+//
+//   +-----------------------+  offset 0
+//   | Header (state, vtable,|  <- queues, wakers and join handles hold this
+//   |  scheduler, links,    |
+//   |  join waker)          |
+//   +-----------------------+
+//   | stage: Body | Output  |  the body until it is Ready, then its output
+//   +-----------------------+
+//
+// A Body is any type with
+//     using Output = ...;                     // constructible from absl::Status
+//     Poll<Output> poll(Context& cx);
+// An aborted or shut-down task gets Output(absl::CancelledError(...)); an
+// exception escaping poll becomes Output(absl::UnknownError(what)).
+#ifndef NANORUN_TASK_TASK_H_
+#define NANORUN_TASK_TASK_H_
+
+#include <new>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "nanorun/task/header.h"
+#include "nanorun/task/user_code.h"
+#include "nanorun/waker/poll.h"
+#include "nanorun/waker/waker.h"
+
+namespace nanorun {
+namespace task {
+
+// References a new task starts with: its Notified (about to be queued), its
+// JoinHandle, and the scheduler's owned list.
+constexpr uint64_t kInitialRefs = 3;
+
+template <class Body>
+class Task final : public Header {
+ public:
+  using Output = typename Body::Output;
+
+  // Returns the new task's header, carrying kInitialRefs references.
+  static Header* Create(Body body, Scheduler* scheduler) {
+    return new Task(std::move(body), scheduler);
+  }
+
+ private:
+  enum class Stage : unsigned char { kBody, kOutput, kConsumed };
+
+  Task(Body body, Scheduler* scheduler)
+      : Header(&kVTable, scheduler, kInitialRefs), stage_(Stage::kBody) {
+    new (&body_) Body(std::move(body));
+  }
+  ~Task() {
+    drop_stage();
+    RawWaker waker = join_waker;
+    waker.vtable->drop(waker.data);
+    scheduler->task_freed();
+  }
+
+  static Task* cast(Header* h) { return static_cast<Task*>(h); }
+
+  void drop_stage() {
+    if (stage_ == Stage::kBody) body_.~Body();
+    if (stage_ == Stage::kOutput) output_.~Output();
+    stage_ = Stage::kConsumed;
+  }
+
+  void store_output(Output output) {
+    drop_stage();
+    new (&output_) Output(std::move(output));
+    stage_ = Stage::kOutput;
+  }
+
+  // The caller owns the task (RUNNING), holds one reference, and has stored
+  // the output.
+  void complete() {
+    uint64_t before = state.transition_to_complete();
+    if ((before & State::kJoinInterest) == 0) {
+      drop_stage();  // Nobody will read it.
+    } else if (before & State::kJoinWaker) {
+      join_waker.vtable->wake_by_ref(join_waker.data);
+    }
+    uint64_t to_drop = 1 + (scheduler->release(this) ? 1 : 0);
+    if (state.ref_dec(to_drop)) delete this;
+  }
+
+  void cancel(const char* why) {
+    store_output(Output(absl::CancelledError(why)));
+    complete();
+  }
+
+  static void Poll(Header* h) {
+    Task* t = cast(h);
+    switch (t->state.transition_to_running()) {
+      case State::RunResult::kSuccess:
+        break;
+      case State::RunResult::kCancelled:
+        t->cancel("task aborted by JoinHandle::abort()");
+        return;
+      case State::RunResult::kFailed:
+        return;
+      case State::RunResult::kDealloc:
+        delete t;
+        return;
+    }
+    // The waker borrows the poller's reference: it is never dropped here;
+    // clones made by the body take their own references.
+    Waker waker = Waker::from_raw(RawWaker{h, &kTaskWakerVTable});
+    Context cx(waker);
+    bool ready = false;
+    CallUserCode(
+        [&] {
+          nanorun::Poll<Output> result = t->body_.poll(cx);
+          if (result.is_ready()) {
+            t->store_output(std::move(result).value());
+            ready = true;
+          }
+        },
+        [&](absl::Status error) {
+          t->store_output(Output(std::move(error)));
+          ready = true;
+        });
+    (void)std::move(waker).into_raw();
+    if (ready) {
+      t->complete();
+      return;
+    }
+    switch (t->state.transition_to_idle()) {
+      case State::IdleResult::kOk:
+        return;
+      case State::IdleResult::kOkDealloc:
+        delete t;
+        return;
+      case State::IdleResult::kOkNotified:
+        t->scheduler->schedule(h, /*is_yield=*/true);
+        return;
+      case State::IdleResult::kCancelled:
+        t->cancel("task aborted by JoinHandle::abort()");
+        return;
+    }
+  }
+
+  static void Shutdown(Header* h) {
+    Task* t = cast(h);
+    if (!t->state.transition_to_shutdown()) return;
+    // Claimed: we own the task as if we were polling it. complete() drops
+    // the owned-list reference and the one a poller would hold, so take one
+    // for ourselves first.
+    t->state.ref_inc();
+    t->cancel("runtime shut down before the task completed");
+  }
+
+  static void Dealloc(Header* h) { delete cast(h); }
+
+  static void ReadOutput(Header* h, void* out) {
+    Task* t = cast(h);
+    *static_cast<Output*>(out) = std::move(t->output_);
+    t->drop_stage();
+  }
+
+  static void DropOutput(Header* h) { cast(h)->drop_stage(); }
+
+  static const TaskVTable kVTable;
+
+  Stage stage_;
+  union {
+    Body body_;
+    Output output_;
+  };
+};
+
+template <class Body>
+const TaskVTable Task<Body>::kVTable = {&Task::Poll, &Task::Shutdown,
+                                        &Task::Dealloc, &Task::ReadOutput,
+                                        &Task::DropOutput};
+
+}  // namespace task
+}  // namespace nanorun
+
+#endif  // NANORUN_TASK_TASK_H_

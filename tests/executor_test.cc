@@ -1,0 +1,196 @@
+// Layer: executor. The local queue (push, pop, steal, overflow), and the
+// executor running, stealing, waking and shutting down raw tasks.
+#include <atomic>
+#include <deque>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/notification.h"
+#include "catch2/catch.hpp"
+#include "nanorun/executor/executor.h"
+#include "nanorun/executor/injector.h"
+#include "nanorun/executor/local_queue.h"
+
+namespace {
+
+using nanorun::Context;
+using nanorun::Poll;
+using nanorun::executor::Executor;
+using nanorun::executor::Injector;
+using nanorun::executor::LocalQueue;
+using nanorun::task::Header;
+
+// Headers used only as queue entries (never polled).
+std::deque<Header> MakeHeaders(size_t n) {
+  std::deque<Header> out;
+  for (size_t i = 0; i < n; ++i) out.emplace_back(nullptr, nullptr, 1);
+  return out;
+}
+
+struct ExecutorDeleter {
+  void operator()(Executor* e) const {
+    e->shutdown();
+    e->drop_ref();
+  }
+};
+using ExecutorPtr = std::unique_ptr<Executor, ExecutorDeleter>;
+
+ExecutorPtr MakeExecutor(size_t workers) {
+  Executor* e = nullptr;
+  REQUIRE(Executor::Create(workers, &e).ok());
+  return ExecutorPtr(e);
+}
+
+struct CountBody {
+  using Output = absl::Status;
+  std::atomic<int>* counter;
+  Poll<Output> poll(Context&) {
+    counter->fetch_add(1, std::memory_order_relaxed);
+    return Poll<Output>::ready(absl::OkStatus());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("local queue is FIFO for its owner", "[local_queue]") {
+  LocalQueue q;
+  Injector inj;
+  auto hs = MakeHeaders(10);
+  for (auto& h : hs) q.push_back(&h, inj);
+  CHECK(q.len() == 10);
+  for (auto& h : hs) CHECK(q.pop() == &h);
+  CHECK(q.pop() == nullptr);
+  CHECK(q.empty());
+}
+
+TEST_CASE("a full local queue moves half to the injector", "[local_queue]") {
+  LocalQueue q;
+  Injector inj;
+  auto hs = MakeHeaders(LocalQueue::kCapacity + 1);
+  for (auto& h : hs) q.push_back(&h, inj);
+  // The overflowing push moved kCapacity/2 + the new task out.
+  CHECK(q.len() == LocalQueue::kCapacity / 2);
+  std::set<Header*> seen;
+  while (Header* h = q.pop()) seen.insert(h);
+  while (Header* h = inj.pop()) seen.insert(h);
+  CHECK(seen.size() == hs.size());
+}
+
+TEST_CASE("steal takes half and returns one to run", "[local_queue]") {
+  Injector inj;
+  LocalQueue v2, t2;
+  auto hs2 = MakeHeaders(10);
+  for (auto& h : hs2) v2.push_back(&h, inj);
+  Header* first = v2.steal_into(t2);
+  REQUIRE(first != nullptr);
+  CHECK(v2.len() == 5);
+  CHECK(t2.len() == 4);
+  std::set<Header*> seen{first};
+  while (Header* h = v2.pop()) seen.insert(h);
+  while (Header* h = t2.pop()) seen.insert(h);
+  CHECK(seen.size() == 10);
+}
+
+TEST_CASE("concurrent steals and pops hand out every task once", "[local_queue][stress]") {
+  constexpr int kRounds = 200;
+  constexpr size_t kTasks = 200;
+  for (int round = 0; round < kRounds; ++round) {
+    LocalQueue owner_q, thief_q;
+    Injector inj;
+    auto hs = MakeHeaders(kTasks);
+    std::atomic<bool> done{false};
+    std::vector<Header*> stolen;
+    std::thread thief([&] {
+      while (!done.load()) {
+        if (Header* h = owner_q.steal_into(thief_q)) {
+          stolen.push_back(h);
+          while (Header* more = thief_q.pop()) stolen.push_back(more);
+        }
+      }
+      while (Header* more = thief_q.pop()) stolen.push_back(more);
+    });
+    std::vector<Header*> popped;
+    for (size_t i = 0; i < hs.size(); ++i) {
+      owner_q.push_back(&hs[i], inj);
+      if (i % 3 == 0) {
+        if (Header* p = owner_q.pop()) popped.push_back(p);
+      }
+    }
+    while (Header* p = owner_q.pop()) popped.push_back(p);
+    done.store(true);
+    thief.join();
+    while (Header* p = inj.pop()) popped.push_back(p);
+    std::multiset<Header*> all(popped.begin(), popped.end());
+    all.insert(stolen.begin(), stolen.end());
+    REQUIRE(all.size() == kTasks);
+    REQUIRE(std::set<Header*>(all.begin(), all.end()).size() == kTasks);
+  }
+}
+
+TEST_CASE("the executor runs every spawned task", "[executor]") {
+  auto e = MakeExecutor(2);
+  std::atomic<int> counter{0};
+  constexpr int kTasks = 10000;
+  for (int i = 0; i < kTasks; ++i) (void)e->spawn(CountBody{&counter});
+  while (counter.load() < kTasks) std::this_thread::yield();
+  CHECK(counter.load() == kTasks);
+}
+
+TEST_CASE("tasks spawned from a worker run on the workers", "[executor]") {
+  auto e = MakeExecutor(2);
+  std::atomic<int> counter{0};
+  std::atomic<bool> on_worker{true};
+  struct Spawner {
+    using Output = absl::Status;
+    std::atomic<int>* counter;
+    std::atomic<bool>* on_worker;
+    Poll<Output> poll(Context&) {
+      Executor* self = Executor::current();
+      if (self == nullptr) on_worker->store(false);
+      for (int i = 0; i < 1000; ++i) (void)self->spawn(CountBody{counter});
+      return Poll<Output>::ready(absl::OkStatus());
+    }
+  };
+  (void)e->spawn(Spawner{&counter, &on_worker});
+  while (counter.load() < 1000) std::this_thread::yield();
+  CHECK(on_worker.load());
+  CHECK(Executor::current() == nullptr);
+}
+
+TEST_CASE("shutdown cancels pending tasks and frees everything", "[executor]") {
+  struct Never {
+    using Output = absl::Status;
+    Poll<Output> poll(Context&) { return Poll<Output>::pending(); }
+  };
+  std::vector<nanorun::task::RawJoinHandle<absl::Status>> handles;
+  {
+    auto e = MakeExecutor(2);
+    for (int i = 0; i < 1000; ++i) handles.push_back(e->spawn(Never{}));
+    // Let the workers poll some of them (they park as Pending).
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  for (auto& h : handles) {
+    REQUIRE(h.is_finished());
+    nanorun::Waker noop;
+    Context cx(noop);
+    auto out = h.poll(cx);
+    REQUIRE(out.is_ready());
+    CHECK(absl::IsCancelled(out.value()));
+  }
+}
+
+TEST_CASE("spawn after shutdown yields a cancelled handle", "[executor]") {
+  Executor* e = nullptr;
+  REQUIRE(Executor::Create(1, &e).ok());
+  e->shutdown();
+  std::atomic<int> counter{0};
+  auto h = e->spawn(CountBody{&counter});
+  REQUIRE(h.is_finished());
+  nanorun::Waker noop;
+  Context cx(noop);
+  CHECK(absl::IsCancelled(h.poll(cx).value()));
+  CHECK(counter.load() == 0);
+  e->drop_ref();
+}

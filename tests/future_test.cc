@@ -1,0 +1,304 @@
+// Layer: future. Future/Promise, then and friends, the continuation policy,
+// combinators, and misuse messages.
+#include <atomic>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "catch2/catch.hpp"
+#include "nanorun/nanorun.h"
+
+using nanorun::Future;
+using nanorun::Promise;
+using nanorun::make_error_future;
+using nanorun::make_ready_future;
+
+namespace {
+
+// Records misuse reports instead of aborting, for the duration of a scope.
+std::string* g_last_misuse = nullptr;
+struct MisuseRecorder {
+  std::string message;
+  nanorun::MisuseHandler previous;
+  MisuseRecorder() {
+    g_last_misuse = &message;
+    previous = nanorun::SetMisuseHandler(
+        [](absl::string_view m) { *g_last_misuse = std::string(m); });
+  }
+  ~MisuseRecorder() {
+    nanorun::SetMisuseHandler(previous);
+    g_last_misuse = nullptr;
+  }
+};
+
+// Takes the result of a future that must already be ready.
+template <class T>
+auto Get(Future<T> f) {
+  REQUIRE(f.is_ready());
+  return f.take_result();
+}
+
+}  // namespace
+
+TEST_CASE("then on a ready future runs at once", "[future]") {
+  auto f = make_ready_future(20).then([](int x) { return x + 1; }).then([](int x) {
+    return x * 2;
+  });
+  auto r = Get(std::move(f));
+  REQUIRE(r.ok());
+  CHECK(*r == 42);
+}
+
+TEST_CASE("then waits for the promise", "[future]") {
+  Promise<int> p;
+  bool ran = false;
+  auto f = p.get_future().then([&](int x) {
+    ran = true;
+    return std::to_string(x);
+  });
+  CHECK_FALSE(ran);
+  CHECK_FALSE(f.is_ready());
+  p.set_value(7);
+  CHECK(ran);
+  CHECK(*Get(std::move(f)) == "7");
+}
+
+TEST_CASE("errors skip then and reach on_error", "[future]") {
+  int calls = 0;
+  auto f = make_error_future<int>(absl::NotFoundError("nope"))
+               .then([&](int x) {
+                 ++calls;
+                 return x;
+               })
+               .on_error([](absl::Status s) {
+                 return s.code() == absl::StatusCode::kNotFound ? 5 : 6;
+               });
+  CHECK(calls == 0);
+  CHECK(*Get(std::move(f)) == 5);
+}
+
+TEST_CASE("then accepts StatusOr, Status, void and Future returns", "[future]") {
+  auto a = make_ready_future(1).then([](int) -> absl::StatusOr<int> {
+    return absl::InvalidArgumentError("bad");
+  });
+  CHECK(absl::IsInvalidArgument(Get(std::move(a)).status()));
+
+  auto b = make_ready_future(1).then([](int) { return absl::OkStatus(); });
+  static_assert(std::is_same<decltype(b), Future<void>>::value, "Status -> void");
+  CHECK(Get(std::move(b)).ok());
+
+  int seen = 0;
+  auto c = make_ready_future(3).then([&](int x) { seen = x; });
+  static_assert(std::is_same<decltype(c), Future<void>>::value, "void -> void");
+  CHECK(Get(std::move(c)).ok());
+  CHECK(seen == 3);
+
+  Promise<int> inner;
+  auto d = make_ready_future(1).then([&](int) { return inner.get_future(); });
+  CHECK_FALSE(d.is_ready());
+  inner.set_value(9);
+  CHECK(*Get(std::move(d)) == 9);
+}
+
+TEST_CASE("then_result always runs and sees the status", "[future]") {
+  auto f = make_error_future<int>(absl::AbortedError("x"))
+               .then_result([](absl::StatusOr<int> r) { return r.ok() ? 1 : 2; });
+  CHECK(*Get(std::move(f)) == 2);
+  auto g = make_ready_future().then_result([](absl::Status s) { return s.ok(); });
+  CHECK(*Get(std::move(g)));
+}
+
+TEST_CASE("finally runs either way and passes the result through", "[future]") {
+  int runs = 0;
+  auto ok = make_ready_future(4).finally([&] { ++runs; });
+  auto bad = make_error_future<int>(absl::UnavailableError("u")).finally([&] { ++runs; });
+  CHECK(*Get(std::move(ok)) == 4);
+  CHECK(absl::IsUnavailable(Get(std::move(bad)).status()));
+  CHECK(runs == 2);
+}
+
+TEST_CASE("a destroyed promise breaks its future", "[future]") {
+  Future<int> f;
+  {
+    Promise<int> p;
+    f = p.get_future();
+  }
+  auto r = Get(std::move(f));
+  CHECK(absl::IsCancelled(r.status()));
+  CHECK(absl::StrContains(r.status().message(), "broken promise"));
+}
+
+TEST_CASE("set_error fails the future", "[future]") {
+  Promise<void> p;
+  auto f = p.get_future();
+  p.set_error(absl::DataLossError("lost"));
+  CHECK(absl::IsDataLoss(Get(std::move(f))));
+}
+
+TEST_CASE("a million-step chain on an unfulfilled promise does not recurse", "[future]") {
+  // Runs on a thread with the default stack (8 MiB on Linux).
+  std::thread t([] {
+    Promise<int> p;
+    Future<int> f = p.get_future();
+    for (int i = 0; i < 1000000; ++i) f = std::move(f).then([](int x) { return x + 1; });
+    p.set_value(0);
+    auto r = Get(std::move(f));
+    REQUIRE(r.ok());
+    CHECK(*r == 1000000);
+  });
+  t.join();
+}
+
+TEST_CASE("a continuation attached off-runtime runs on the fulfilling thread", "[future][policy]") {
+  Promise<int> p;
+  std::thread::id ran_on;
+  auto f = p.get_future().then([&](int x) {
+    ran_on = std::this_thread::get_id();
+    return x;
+  });
+  std::thread producer([&] { p.set_value(1); });
+  std::thread::id producer_id = producer.get_id();
+  producer.join();
+  CHECK(ran_on == producer_id);
+  CHECK(*Get(std::move(f)) == 1);
+}
+
+TEST_CASE("a continuation attached on a worker never runs on a foreign thread", "[future][policy]") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  Promise<int> p;
+  std::atomic<bool> on_worker{false};
+  std::atomic<bool> attached{false};
+  auto h = rt.handle().spawn([&] {
+    Future<int> f = p.get_future().then([&](int x) {
+      on_worker = nanorun::Handle::try_current().has_value();
+      return x + 1;
+    });
+    attached = true;
+    return f;
+  });
+  while (!attached) std::this_thread::yield();
+  p.set_value(1);  // This (foreign) thread completes the promise.
+  auto r = rt.block_on(std::move(h));
+  REQUIRE(r.ok());
+  CHECK(*r == 2);
+  CHECK(on_worker.load());
+}
+
+TEST_CASE("via moves later continuations onto a runtime", "[future][policy]") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(1);
+  std::atomic<bool> on_worker{false};
+  auto f = make_ready_future(1).via(rt.handle()).then([&](int x) {
+    on_worker = nanorun::Handle::try_current().has_value();
+    return x;
+  });
+  auto r = rt.block_on(std::move(f));
+  REQUIRE(r.ok());
+  CHECK(on_worker.load());
+}
+
+TEST_CASE("when_all gathers values in order", "[combinators]") {
+  Promise<int> a, b;
+  std::vector<Future<int>> v;
+  v.push_back(a.get_future());
+  v.push_back(b.get_future());
+  v.push_back(make_ready_future(3));
+  auto all = nanorun::when_all(std::move(v));
+  b.set_value(2);
+  CHECK_FALSE(all.is_ready());
+  a.set_value(1);
+  auto r = Get(std::move(all));
+  REQUIRE(r.ok());
+  CHECK(*r == std::vector<int>{1, 2, 3});
+}
+
+TEST_CASE("when_all fails with the first error at once", "[combinators]") {
+  Promise<int> a, b;
+  auto all = nanorun::when_all(a.get_future(), b.get_future(), make_ready_future());
+  b.set_error(absl::NotFoundError("first"));
+  REQUIRE(all.is_ready());
+  a.set_error(absl::InternalError("second"));
+  auto r = Get(std::move(all));
+  CHECK(absl::IsNotFound(r.status()));
+}
+
+TEST_CASE("variadic when_all builds a tuple", "[combinators]") {
+  auto all = nanorun::when_all(make_ready_future(1), make_ready_future(std::string("x")),
+                               make_ready_future());
+  auto r = Get(std::move(all));
+  REQUIRE(r.ok());
+  CHECK(std::get<0>(*r) == 1);
+  CHECK(std::get<1>(*r) == "x");
+}
+
+TEST_CASE("when_any settles with the first", "[combinators]") {
+  Promise<int> a, b;
+  std::vector<Future<int>> v;
+  v.push_back(a.get_future());
+  v.push_back(b.get_future());
+  auto any = nanorun::when_any(std::move(v));
+  b.set_value(20);
+  a.set_value(10);
+  auto r = Get(std::move(any));
+  REQUIRE(r.ok());
+  CHECK(r->first == 1);
+  CHECK(r->second == 20);
+  CHECK(absl::IsInvalidArgument(
+      Get(nanorun::when_any(std::vector<Future<int>>())).status()));
+}
+
+TEST_CASE("repeat loops until true, without recursion", "[combinators]") {
+  int i = 0;
+  auto f = nanorun::repeat([&] { return make_ready_future(++i == 100000); });
+  CHECK(Get(std::move(f)).ok());
+  CHECK(i == 100000);
+
+  int j = 0;
+  auto g = nanorun::repeat([&]() -> Future<bool> {
+    if (++j == 3) return make_error_future<bool>(absl::AbortedError("stop"));
+    return make_ready_future(false);
+  });
+  CHECK(absl::IsAborted(Get(std::move(g))));
+}
+
+#if NANORUN_HAS_EXCEPTIONS
+TEST_CASE("an exception in a continuation fails that future with its message", "[future]") {
+  auto f = make_ready_future(1).then([](int) -> int { throw std::runtime_error("kaboom"); });
+  auto r = Get(std::move(f));
+  REQUIRE_FALSE(r.ok());
+  CHECK(absl::StrContains(r.status().message(), "kaboom"));
+}
+#endif
+
+TEST_CASE("misuse: set_value twice is reported, the second value dropped", "[misuse]") {
+  MisuseRecorder rec;
+  Promise<int> p;
+  auto f = p.get_future();
+  p.set_value(1);
+  p.set_value(2);
+  CHECK(absl::StrContains(rec.message, "Promise fulfilled twice"));
+  CHECK(*Get(std::move(f)) == 1);
+}
+
+TEST_CASE("misuse: get_future twice fails the second future", "[misuse]") {
+  Promise<int> p;
+  auto a = p.get_future();
+  auto b = p.get_future();
+  auto r = Get(std::move(b));
+  CHECK(absl::IsFailedPrecondition(r.status()));
+  CHECK(absl::StrContains(r.status().message(), "get_future() called twice"));
+  p.set_value(1);
+  CHECK(*Get(std::move(a)) == 1);
+}
+
+TEST_CASE("misuse: then on a moved-from future fails with a message", "[misuse]") {
+  auto f = make_ready_future(1);
+  auto g = std::move(f).then([](int x) { return x; });
+  auto h = std::move(f).then([](int x) { return x; });  // NOLINT: deliberate use after move
+  auto r = Get(std::move(h));
+  CHECK(absl::IsFailedPrecondition(r.status()));
+  CHECK(absl::StrContains(r.status().message(), "empty Future"));
+  CHECK(*Get(std::move(g)) == 1);
+}

@@ -1,0 +1,55 @@
+"""nanorun's external dependencies, all from the local system (works offline).
+
+Call from a WORKSPACE:
+
+    load("@nanorun//third_party:deps.bzl", "nanorun_deps")
+    nanorun_deps()
+
+Every repository is created under maybe(), so a workspace that defines one of
+these names before calling nanorun_deps() (e.g. a monorepo with its own Abseil)
+keeps its own definition.
+
+  @com_google_absl        Abseil at its real labels: the system's libabsl-dev, or the
+                          source tree named by --repo_env=NANORUN_ABSL_SOURCE=<abs path>
+                          (`auto`: fetch Debian's source package); see absl/repository.bzl.
+  @catch2                 Catch2 v2 from Debian's catch2: :catch2 and :catch2_main.
+  @bazel_skylib, @platforms
+                          Debian's bazel-skylib and bazel-platforms; only building Abseil
+                          from source needs them.
+  @rules_cc, @rules_java, @remote_coverage_tools
+                          offline stubs Bazel 4.2.3 needs (see stubs.bzl).
+"""
+
+load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
+load("//third_party/absl:repository.bzl", "absl_repository")
+load("//third_party/catch2:repository.bzl", "catch2_repository")
+load(
+    "//third_party:stubs.bzl",
+    "REMOTE_COVERAGE_TOOLS_FILES",
+    "RULES_CC_FILES",
+    "RULES_JAVA_FILES",
+    "files_repository",
+    "system_directory_repository",
+)
+
+def nanorun_deps():
+    """Defines the repositories nanorun needs (each unless already defined)."""
+    maybe(absl_repository, name = "com_google_absl")
+    maybe(catch2_repository, name = "catch2")
+
+    maybe(
+        system_directory_repository,
+        name = "bazel_skylib",
+        path = "/usr/share/bazel/tools/skylib",
+        package = "bazel-skylib",
+    )
+    maybe(
+        system_directory_repository,
+        name = "platforms",
+        path = "/usr/share/bazel/tools/platforms",
+        package = "bazel-platforms",
+    )
+
+    maybe(files_repository, name = "rules_cc", files = RULES_CC_FILES)
+    maybe(files_repository, name = "rules_java", files = RULES_JAVA_FILES)
+    maybe(files_repository, name = "remote_coverage_tools", files = REMOTE_COVERAGE_TOOLS_FILES)

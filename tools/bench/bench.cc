@@ -1,0 +1,321 @@
+// nanorun's benchmark driver: runs the executor and future workloads of
+// ../shared/bench/WORKLOADS.md and prints one JSON line per workload.
+//
+//   tools/bazel run -c opt //tools/bench -- [--quick] [--only NAME]
+//
+// --quick divides every size by 10; --only runs one workload. Sizes, worker
+// count (2) and units follow WORKLOADS.md so results compare with peers'.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "nanorun/nanorun.h"
+
+namespace {
+
+using nanorun::Future;
+using nanorun::Promise;
+using nanorun::Runtime;
+using Clock = std::chrono::steady_clock;
+
+int g_scale = 1;  // 10 with --quick.
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Resident set size now, in bytes (Linux /proc; 0 elsewhere).
+long RssBytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (!(statm >> pages_total >> pages_resident)) return 0;
+  return pages_resident * sysconf(_SC_PAGESIZE);
+}
+
+void Report(const char* workload, long n, double seconds, double rate,
+            const char* unit, const std::string& extra = "") {
+  std::printf(
+      "{\"workload\": \"%s\", \"impl\": \"nanorun\", \"n\": %ld, "
+      "\"seconds\": %.6f, \"rate\": %.6g, \"unit\": \"%s\"%s}\n",
+      workload, n, seconds, rate, unit, extra.c_str());
+  std::fflush(stdout);
+}
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "bench: check failed: %s\n", what);
+    std::exit(1);
+  }
+}
+
+// Counts down to zero and fulfils a promise there: "wait until all ran".
+struct Countdown {
+  explicit Countdown(long n) : left(n) {}
+  void hit() {
+    if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set_value();
+  }
+  std::atomic<long> left;
+  Promise<void> done;
+};
+
+void SpawnMany(Runtime& rt) {
+  const long n = 100000 / g_scale;
+  auto start = Clock::now();
+  absl::Status s = rt.block_on([n] {
+    auto countdown = std::make_shared<Countdown>(n);
+    Future<void> all = countdown->done.get_future();
+    for (long i = 0; i < n; ++i) {
+      (void)nanorun::spawn([c = countdown.get()] { c->hit(); });
+    }
+    return all.finally([countdown] {});
+  });
+  double secs = Seconds(start);
+  Check(s.ok(), "spawn_many");
+  Report("spawn_many", n, secs, n / secs, "tasks/s");
+}
+
+void SpawnRemote(Runtime& rt) {
+  const long n = 100000 / g_scale;
+  nanorun::Handle handle = rt.handle();
+  auto countdown = std::make_shared<Countdown>(n);
+  Future<void> all = countdown->done.get_future();
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    (void)handle.spawn([c = countdown.get()] { c->hit(); });
+  }
+  absl::Status s = rt.block_on(std::move(all));
+  double secs = Seconds(start);
+  Check(s.ok(), "spawn_remote");
+  Report("spawn_remote", n, secs, n / secs, "tasks/s");
+}
+
+void YieldMany(Runtime& rt) {
+  constexpr long tasks = 200;
+  const long yields = 1000 / g_scale;
+  auto start = Clock::now();
+  absl::Status s = rt.block_on([yields] {
+    std::vector<Future<void>> all;
+    for (long t = 0; t < tasks; ++t) {
+      all.push_back(nanorun::spawn([yields] {
+        auto left = std::make_shared<long>(yields);
+        return nanorun::repeat([left] {
+          return nanorun::yield_now().then([left] { return --*left == 0; });
+        });
+      }));
+    }
+    return nanorun::when_all(std::move(all));
+  });
+  double secs = Seconds(start);
+  Check(s.ok(), "yield_many");
+  long n = tasks * yields;
+  Report("yield_many", n, secs, n / secs, "yields/s", ", \"style\": \"yield_now\"");
+
+  // The same count of yields through the executor alone: a poll_fn task that
+  // wakes itself and returns pending (no future allocated per yield).
+  start = Clock::now();
+  s = rt.block_on([yields] {
+    std::vector<Future<void>> all;
+    for (long t = 0; t < tasks; ++t) {
+      all.push_back(nanorun::spawn([yields] {
+        long left = yields;
+        return nanorun::poll_fn<void>([left](nanorun::Context& cx) mutable {
+          if (left-- == 0) return nanorun::Poll<void>::ready();
+          cx.waker().wake_by_ref();
+          return nanorun::Poll<void>::pending();
+        });
+      }));
+    }
+    return nanorun::when_all(std::move(all));
+  });
+  secs = Seconds(start);
+  Check(s.ok(), "yield_many_raw");
+  Report("yield_many_raw", n, secs, n / secs, "yields/s", ", \"style\": \"poll_fn\"");
+}
+
+void PingPong(Runtime& rt) {
+  const long rounds = 1000 / g_scale;
+  auto start = Clock::now();
+  absl::Status s = rt.block_on([rounds] {
+    auto left = std::make_shared<long>(rounds);
+    return nanorun::repeat([left] {
+      // One round: spawn a peer; ping goes to it, pong comes back.
+      Promise<int> ping;
+      Future<int> ping_f = ping.get_future();
+      auto peer = nanorun::spawn([f = std::move(ping_f)]() mutable {
+        return std::move(f).then([](int x) { return x + 1; });
+      });
+      ping.set_value(1);
+      return std::move(peer).then([left](int pong) {
+        Check(pong == 2, "ping_pong reply");
+        return --*left == 0;
+      });
+    });
+  });
+  double secs = Seconds(start);
+  Check(s.ok(), "ping_pong");
+  Report("ping_pong", rounds, secs, rounds / secs, "rounds/s");
+}
+
+// Spawns the next link; the last one completes the promise.
+void ChainLink(long depth_left, std::shared_ptr<Promise<void>> done) {
+  if (depth_left == 0) {
+    done->set_value();
+    return;
+  }
+  (void)nanorun::spawn([depth_left, done] { ChainLink(depth_left - 1, done); });
+}
+
+void ChainedSpawn(Runtime& rt) {
+  constexpr long depth = 1000;
+  const long repeats = 100 / g_scale;
+  auto start = Clock::now();
+  for (long r = 0; r < repeats; ++r) {
+    absl::Status s = rt.block_on([] {
+      auto done = std::make_shared<Promise<void>>();
+      Future<void> f = done->get_future();
+      ChainLink(depth, done);
+      return f;
+    });
+    Check(s.ok(), "chained_spawn");
+  }
+  double secs = Seconds(start);
+  long n = depth * repeats;
+  Report("chained_spawn", n, secs, n / secs, "spawns/s");
+}
+
+void IdleTaskMemory(Runtime& rt) {
+  const long n = 100000 / g_scale;
+  std::vector<Promise<int>> promises(n);
+  std::vector<Future<int>> futures;
+  futures.reserve(n);
+  for (auto& p : promises) futures.push_back(p.get_future());
+  std::vector<nanorun::JoinHandle<int>> handles;
+  handles.reserve(n);
+  long before = RssBytes();
+  auto start = Clock::now();
+  auto started = std::make_shared<Countdown>(n);
+  Future<void> all_started = started->done.get_future();
+  for (long i = 0; i < n; ++i) {
+    handles.push_back(rt.handle().spawn(
+        [f = std::move(futures[i]), c = started.get()]() mutable {
+          c->hit();
+          return std::move(f);
+        }));
+  }
+  Check(rt.block_on(std::move(all_started)).ok(), "idle tasks started");
+  double secs = Seconds(start);
+  long growth = RssBytes() - before;
+  double per_task = static_cast<double>(growth) / n;
+  for (long i = 0; i < n; ++i) promises[i].set_value(static_cast<int>(i));
+  for (long i = 0; i < n; ++i) {
+    auto r = rt.block_on(std::move(handles[i]));
+    Check(r.ok() && *r == i, "idle task result");
+  }
+  char extra[96];
+  std::snprintf(extra, sizeof(extra), ", \"bytes_per_task\": %.1f", per_task);
+  Report("idle_task_memory", n, secs, per_task > 0 ? 1.0 / per_task : 0,
+         "1/bytes", extra);
+}
+
+void ThenChainReady() {
+  const long n = 1000000 / g_scale;
+  auto start = Clock::now();
+  Future<int> f = nanorun::make_ready_future(0);
+  for (long i = 0; i < n; ++i) f = std::move(f).then([](int x) { return x + 1; });
+  auto r = f.take_result();
+  double secs = Seconds(start);
+  Check(r.ok() && *r == n, "then_chain_ready");
+  Report("then_chain_ready", n, secs, n / secs, "thens/s");
+}
+
+void ThenChainDeferred() {
+  const long n = 1000000 / g_scale;
+  long before = RssBytes();
+  auto start = Clock::now();
+  Promise<int> p;
+  Future<int> f = p.get_future();
+  for (long i = 0; i < n; ++i) f = std::move(f).then([](int x) { return x + 1; });
+  long growth = RssBytes() - before;
+  p.set_value(0);
+  auto r = f.take_result();
+  double secs = Seconds(start);
+  Check(r.ok() && *r == n, "then_chain_deferred");
+  char extra[128];
+  std::snprintf(extra, sizeof(extra),
+                ", \"rss_bytes\": %ld, \"bytes_per_link\": %.1f", growth,
+                static_cast<double>(growth) / n);
+  Report("then_chain_deferred", n, secs, n / secs, "thens/s", extra);
+}
+
+void CrossThreadHop(Runtime& rt) {
+  const long n = 100000 / g_scale;
+  nanorun::Handle handle = rt.handle();
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    Promise<long> request;
+    Promise<long> reply;
+    Future<long> reply_f = reply.get_future();
+    Future<void> hop = request.get_future().via(handle).then(
+        [r = std::move(reply)](long x) mutable { r.set_value(x + 1); });
+    request.set_value(i);
+    auto v = rt.block_on(std::move(reply_f));
+    Check(v.ok() && *v == i + 1, "cross_thread_hop");
+  }
+  double secs = Seconds(start);
+  Report("cross_thread_hop", n, secs, n / secs, "hops/s");
+}
+
+struct Workload {
+  const char* name;
+  std::function<void(Runtime&)> run;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string only;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      g_scale = 10;
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--only WORKLOAD]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<Workload> workloads = {
+      {"spawn_many", SpawnMany},
+      {"spawn_remote", SpawnRemote},
+      {"yield_many", YieldMany},
+      {"ping_pong", PingPong},
+      {"chained_spawn", ChainedSpawn},
+      {"idle_task_memory", IdleTaskMemory},
+      {"then_chain_ready", [](Runtime&) { ThenChainReady(); }},
+      {"then_chain_deferred", [](Runtime&) { ThenChainDeferred(); }},
+      {"cross_thread_hop", CrossThreadHop},
+  };
+  bool found = only.empty();
+  for (const Workload& w : workloads) {
+    if (!only.empty() && only != w.name) continue;
+    found = true;
+    Runtime rt = Runtime::with_workers(2);  // A fresh runtime per workload.
+    w.run(rt);
+  }
+  if (!found) {
+    std::fprintf(stderr, "bench: no workload named '%s'\n", only.c_str());
+    return 2;
+  }
+  return 0;
+}
