@@ -84,21 +84,31 @@ int Executor::current_worker_index() {
 }
 
 void Executor::drop_ref() {
-  if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  // Nothing but allocated tasks can reach us now. Count them; each one freed
+  // after its shard was counted subtracts itself (task_freed). Whoever brings
+  // the balance to zero after the total was added frees the executor: before
+  // that the balance is <= 0 (only subtractions), so it cannot hit zero early.
+  int64_t live = static_cast<int64_t>(owned_.count_for_release());
+  if (tasks_left_.fetch_add(live, std::memory_order_acq_rel) + live == 0) {
+    delete this;
+  }
+}
+
+void Executor::task_freed(task::Header* t) {
+  if (!owned_.unlink(t)) return;
+  if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 void Executor::submit_new(task::Header* t, bool behind_others) {
   if (!owned_.bind(t)) {
-    // Shutting down: cancel now; drop the owned and Notified references.
+    // Shutting down: cancel now and drop the Notified reference.
     t->vtable->shutdown(t);
-    task::DropRef(t);
     task::DropRef(t);
     return;
   }
   schedule(t, behind_others);
 }
-
-bool Executor::release(task::Header* t) { return owned_.remove(t); }
 
 void Executor::schedule(task::Header* t, bool is_yield) {
   Worker* w = tl_worker;

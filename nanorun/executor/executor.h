@@ -54,7 +54,6 @@ class Executor final : public task::Scheduler {
   template <class Body>
   task::RawJoinHandle<typename Body::Output> spawn(Body body,
                                                    bool behind_others = false) {
-    retain();  // Released in task_freed().
     task::Header* t = task::Task<Body>::Create(std::move(body), this);
     submit_new(t, behind_others);
     return task::RawJoinHandle<typename Body::Output>(t);
@@ -72,15 +71,16 @@ class Executor final : public task::Scheduler {
 
   size_t num_workers() const { return workers_.size(); }
 
-  // Reference counting: the Runtime, every Handle, and every live task hold
-  // one. The executor frees itself when the count reaches zero.
+  // Lifetime: the Runtime, every Handle and every continuation bound to this
+  // executor hold a reference; allocated tasks keep it alive too, through
+  // the task registry rather than a per-task count (no shared atomic on the
+  // spawn path). The executor frees itself when both are gone.
   void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void drop_ref();
 
   // task::Scheduler.
   void schedule(task::Header* task, bool is_yield) override;
-  bool release(task::Header* task) override;
-  void task_freed() override { drop_ref(); }
+  void task_freed(task::Header* task) override;
 
  private:
   explicit Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r);
@@ -105,6 +105,9 @@ class Executor final : public task::Scheduler {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<size_t> refs_{1};
+  // Tasks still allocated after refs_ reached zero, minus those freed since;
+  // see drop_ref(). Signed: frees may be counted before the total is added.
+  std::atomic<int64_t> tasks_left_{0};
 };
 
 }  // namespace executor

@@ -11,6 +11,8 @@
 
 #include <mutex>
 
+#include "nanorun/executor/spin_lock.h"
+
 #include "absl/base/thread_annotations.h"
 #include "nanorun/task/header.h"
 
@@ -22,7 +24,7 @@ class Injector {
   // Appends the chain first..last (linked through queue_next) of `count`
   // tasks. Returns false if the queue is closed; the caller keeps the tasks.
   bool push_batch(task::Header* first, task::Header* last, size_t count) {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     if (closed_) return false;
     last->queue_next = nullptr;
     if (tail_ != nullptr) {
@@ -40,7 +42,7 @@ class Injector {
 
   task::Header* pop() {
     if (len_.load(std::memory_order_acquire) == 0) return nullptr;
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     task::Header* task = head_;
     if (task == nullptr) return nullptr;
     head_ = task->queue_next;
@@ -54,7 +56,7 @@ class Injector {
 
   // Refuses further pushes and returns what was queued, for shutdown.
   task::Header* close() {
-    std::lock_guard<std::mutex> lock(mu_);
+    std::lock_guard<SpinLock> lock(mu_);
     closed_ = true;
     task::Header* all = head_;
     head_ = tail_ = nullptr;
@@ -63,10 +65,11 @@ class Injector {
   }
 
  private:
-  // std::mutex, not absl::Mutex: this lock is on the spawn/wake path, and
-  // absl::Mutex's per-thread identity lookup costs more than the whole
-  // critical section (measured with perf in tools/bench spawn_remote).
-  std::mutex mu_;
+  // A spin lock, not absl::Mutex or std::mutex: this lock is on the
+  // spawn/wake path and guards a few pointer writes; absl::Mutex's per-thread
+  // identity lookup alone cost more than the critical section (perf, in
+  // tools/bench spawn_remote). See spin_lock.h.
+  SpinLock mu_;
   task::Header* head_ /* guarded by mu_ */ = nullptr;
   task::Header* tail_ /* guarded by mu_ */ = nullptr;
   bool closed_ /* guarded by mu_ */ = false;

@@ -1,15 +1,19 @@
-// The set of live tasks of one runtime, so that shutdown can cancel tasks
-// that are parked on something that will never happen. Intrusive doubly
-// linked lists (Header::owned_prev/next), sharded by task address so that
-// spawns and completions on different workers rarely share a lock.
+// The registry of one runtime's allocated tasks, so that shutdown can cancel
+// tasks parked on something that will never happen, and so that the executor
+// knows when its last task is gone. Not a reference: a task links itself in
+// at spawn and out when its memory is freed. Intrusive doubly linked lists
+// (Header::owned_prev/next), sharded by task address so that spawns and
+// frees on different workers rarely share a lock.
 #ifndef NANORUN_EXECUTOR_OWNED_TASKS_H_
 #define NANORUN_EXECUTOR_OWNED_TASKS_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
-
 #include <mutex>
+#include <vector>
 
+#include "nanorun/executor/spin_lock.h"
 #include "nanorun/task/header.h"
 
 namespace nanorun {
@@ -17,24 +21,25 @@ namespace executor {
 
 class OwnedTasks {
  public:
-  // Adds `task` (its owned reference moves into the set). False if the set
-  // is closed: the runtime is shutting down and the caller must cancel it.
+  // Links `task` in. False if the registry is closed: the runtime is shutting
+  // down and the caller must cancel the task.
   bool bind(task::Header* task) {
     Shard& shard = shard_for(task);
-    std::lock_guard<std::mutex> lock(shard.mu);
+    std::lock_guard<SpinLock> lock(shard.mu);
     if (shard.closed) return false;
     task->owned_prev = nullptr;
     task->owned_next = shard.head;
     if (shard.head != nullptr) shard.head->owned_prev = task;
     shard.head = task;
+    ++shard.count;
     return true;
   }
 
-  // Removes `task` if present. True if it was (its reference is the
-  // caller's to drop).
-  bool remove(task::Header* task) {
+  // Unlinks a task whose memory is being freed. Returns true if the task was
+  // counted by count_for_release() (the caller then settles that count).
+  bool unlink(task::Header* task) {
     Shard& shard = shard_for(task);
-    std::lock_guard<std::mutex> lock(shard.mu);
+    std::lock_guard<SpinLock> lock(shard.mu);
     if (task->owned_prev == nullptr && shard.head != task) return false;
     if (task->owned_prev != nullptr) {
       task->owned_prev->owned_next = task->owned_next;
@@ -43,40 +48,49 @@ class OwnedTasks {
     }
     if (task->owned_next != nullptr) task->owned_next->owned_prev = task->owned_prev;
     task->owned_prev = task->owned_next = nullptr;
-    return true;
+    --shard.count;
+    return shard.counted;
   }
 
-  // Closes every shard, then cancels every live task. Each is unlinked
-  // before its shutdown runs (so its own remove() finds nothing) and its
-  // owned reference is dropped afterwards.
+  // Closes every shard, then runs `shutdown` on every task still allocated.
+  // Each is visited holding a reference (taken under the shard lock, so it
+  // cannot be freed meanwhile), which is dropped afterwards.
   void close_and_shutdown_all() {
+    std::vector<task::Header*> live;
     for (Shard& shard : shards_) {
-      std::lock_guard<std::mutex> lock(shard.mu);
+      std::lock_guard<SpinLock> lock(shard.mu);
       shard.closed = true;
-    }
-    for (Shard& shard : shards_) {
-      for (;;) {
-        task::Header* task;
-        {
-          std::lock_guard<std::mutex> lock(shard.mu);
-          task = shard.head;
-          if (task == nullptr) break;
-          shard.head = task->owned_next;
-          if (shard.head != nullptr) shard.head->owned_prev = nullptr;
-          task->owned_prev = task->owned_next = nullptr;
-        }
-        task->vtable->shutdown(task);
-        task::DropRef(task);
+      for (task::Header* t = shard.head; t != nullptr; t = t->owned_next) {
+        if (t->state.try_ref_inc()) live.push_back(t);
       }
     }
+    for (task::Header* t : live) {
+      t->vtable->shutdown(t);
+      task::DropRef(t);
+    }
+  }
+
+  // For freeing the executor: marks every shard as counted and returns how
+  // many tasks are still allocated. Tasks freed from now on report `true`
+  // from unlink().
+  size_t count_for_release() {
+    size_t total = 0;
+    for (Shard& shard : shards_) {
+      std::lock_guard<SpinLock> lock(shard.mu);
+      shard.counted = true;
+      total += shard.count;
+    }
+    return total;
   }
 
  private:
   static constexpr size_t kShards = 64;
   struct Shard {
-    std::mutex mu;  // std::mutex: taken twice per task; see injector.h.
+    SpinLock mu;  // Taken at spawn and at free; see injector.h.
     task::Header* head = nullptr;
+    size_t count = 0;
     bool closed = false;
+    bool counted = false;
   };
 
   Shard& shard_for(task::Header* task) {

@@ -29,67 +29,72 @@ namespace nanorun {
 namespace detail {
 
 // The task body of spawn(f): calls f once; if f returned a pending future,
-// waits for it through a Waiter (a separate small allocation, because the
-// future may outlive an aborted body).
+// waits for it through the task's Pinned continuation, which lives in the
+// task's allocation (no extra allocation) and outlives the body: an aborted
+// body may be dropped while the future still holds the continuation.
 template <class U, class F>
 class SpawnBody {
  public:
   using Output = Result<U>;
 
+  // Attached to the pending future. Holds a clone of the task's waker (a
+  // task reference), so the allocation it lives in stays alive until it ran.
+  struct Pinned final : Continuation {
+    enum : int { kIdle, kWaiting, kFired, kAbandoned };
+    Pinned() : Continuation{&Run, nullptr} {}
+    static Continuation* Run(Continuation* self, StateBase* source, bool,
+                             StateBase**) {
+      Pinned* p = static_cast<Pinned*>(self);
+      Waker waker = std::move(p->waker);
+      p->source = source;
+      if (p->state.exchange(kFired, std::memory_order_acq_rel) == kAbandoned) {
+        // The body is gone; nobody will take the result.
+        static_cast<SharedState<U>*>(source)->destroy_and_free();
+      }
+      waker.wake();  // Last touch: may free the task, and `p` with it.
+      return nullptr;
+    }
+    Waker waker;
+    StateBase* source = nullptr;  // Written before kFired (release).
+    std::atomic<int> state{kIdle};
+  };
+
   explicit SpawnBody(F f) : f_(std::move(f)) {}
   SpawnBody(SpawnBody&& other) noexcept
-      : f_(std::move(other.f_)), waiter_(std::exchange(other.waiter_, nullptr)) {}
+      : f_(std::move(other.f_)), waiting_(std::exchange(other.waiting_, nullptr)) {}
   SpawnBody& operator=(SpawnBody&&) = delete;
   ~SpawnBody() {
-    if (waiter_ != nullptr) waiter_->drop();
+    if (waiting_ != nullptr &&
+        waiting_->state.exchange(Pinned::kAbandoned, std::memory_order_acq_rel) ==
+            Pinned::kFired) {
+      static_cast<SharedState<U>*>(waiting_->source)->destroy_and_free();
+    }
   }
 
-  Poll<Output> poll(Context& cx) {
-    if (waiter_ == nullptr) {
+  Poll<Output> poll(Context& cx, Pinned& pinned) {
+    if (waiting_ == nullptr) {
       if (!f_.has_value()) return Poll<Output>::pending();
       Future<U> out = CallToFuture<U>(*f_);
       f_.reset();
       if (out.is_ready()) return Poll<Output>::ready(out.take_result());
-      waiter_ = new Waiter(cx.waker());
-      Attach(out.release_state(), waiter_);
+      pinned.waker = cx.waker();
+      pinned.state.store(Pinned::kWaiting, std::memory_order_relaxed);
+      waiting_ = &pinned;
+      Attach(out.release_state(), &pinned);
       return Poll<Output>::pending();
     }
-    StateBase* source = waiter_->source.load(std::memory_order_acquire);
-    if (source == nullptr) return Poll<Output>::pending();
-    Output result = static_cast<SharedState<U>*>(source)->take_and_free();
-    waiter_->source.store(nullptr, std::memory_order_relaxed);
-    std::exchange(waiter_, nullptr)->drop();
-    return Poll<Output>::ready(std::move(result));
+    if (waiting_->state.load(std::memory_order_acquire) != Pinned::kFired) {
+      return Poll<Output>::pending();
+    }
+    StateBase* source = waiting_->source;
+    waiting_->state.store(Pinned::kIdle, std::memory_order_relaxed);
+    waiting_ = nullptr;
+    return Poll<Output>::ready(static_cast<SharedState<U>*>(source)->take_and_free());
   }
 
  private:
-  // Owned by two parties (the body and the future it waits on); whichever
-  // lets go second frees it, and the result with it if nobody took it.
-  struct Waiter final : Continuation {
-    explicit Waiter(const Waker& w) : Continuation{&Run, nullptr}, waker(w) {}
-    static Continuation* Run(Continuation* self, StateBase* source, bool,
-                             StateBase**) {
-      Waiter* w = static_cast<Waiter*>(self);
-      Waker waker = std::move(w->waker);
-      w->source.store(source, std::memory_order_release);
-      w->drop();
-      waker.wake();
-      return nullptr;
-    }
-    void drop() {
-      if (refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-      if (StateBase* s = source.load(std::memory_order_acquire)) {
-        static_cast<SharedState<U>*>(s)->destroy_and_free();
-      }
-      delete this;
-    }
-    Waker waker;
-    std::atomic<StateBase*> source{nullptr};
-    std::atomic<int> refs{2};
-  };
-
   std::optional<F> f_;
-  Waiter* waiter_ = nullptr;
+  Pinned* waiting_ = nullptr;  // Set while a future holds `pinned`.
 };
 
 template <class T, class F>

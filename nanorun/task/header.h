@@ -21,13 +21,10 @@ class Scheduler {
   // reference). `is_yield`: the task woke itself while running, so it goes
   // behind other runnable work rather than into a LIFO slot.
   virtual void schedule(Header* task, bool is_yield) = 0;
-  // The task completed: remove it from the scheduler's set of live tasks.
-  // Returns true if the set held a reference, which the caller then drops.
-  virtual bool release(Header* task) = 0;
-  // The task's memory is being freed. The scheduler must stay alive until
-  // every task it scheduled was freed, because a wake racing shutdown may
-  // still call schedule().
-  virtual void task_freed() = 0;
+  // The task's memory is being freed (last reference dropped): forget it.
+  // The scheduler stays alive until every task it scheduled was freed,
+  // because a wake racing shutdown may still call schedule().
+  virtual void task_freed(Header* task) = 0;
 
  protected:
   ~Scheduler() = default;
@@ -59,8 +56,8 @@ struct Header {
   // Intrusive link used by whichever shared queue holds the Notified
   // reference (at most one at a time, guaranteed by NOTIFIED).
   Header* queue_next = nullptr;
-  // Intrusive links of the scheduler's owned-task list; written only under
-  // that list's lock.
+  // Intrusive links of the scheduler's registry of allocated tasks (not a
+  // reference); written only under that registry's lock.
   Header* owned_prev = nullptr;
   Header* owned_next = nullptr;
   // The JoinHandle's waker; see JOIN_WAKER in state.h for who may touch it.

@@ -79,6 +79,10 @@ class RawJoinHandle {
 
   void reset() {
     if (task_ == nullptr) return;
+    if (task_->state.drop_join_handle_fast()) {
+      task_ = nullptr;
+      return;
+    }
     bool had_waker = false;
     if (!task_->state.unset_join_interest(&had_waker)) {
       task_->vtable->drop_output(task_);

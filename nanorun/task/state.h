@@ -31,9 +31,9 @@
 //   JOIN_WAKER    set by the JoinHandle after it wrote the waker slot, which
 //                 then belongs to the task side; the handle may clear it only
 //                 before COMPLETE. While clear, only the handle touches the slot.
-//   refs          REF_ONE units: one per Notified in a queue, per Waker, per
-//                 JoinHandle, and one held by the scheduler's owned list. The
-//                 task is freed by whoever drops the last reference.
+//   refs          REF_ONE units: one per Notified in a queue (or held by the
+//                 worker polling it), per Waker, and per JoinHandle. The task
+//                 is freed by whoever drops the last reference.
 //
 // Memory ordering: every transition that hands the task to another thread is
 // an acq_rel RMW: the poller's writes to the body are released by
@@ -224,6 +224,28 @@ class State {
   bool unset_join_waker() { return update_unless_complete(0, kJoinWaker); }
 
   void ref_inc() { word_.fetch_add(kRefOne, std::memory_order_relaxed); }
+  // A reference for someone who found the task without holding one (the
+  // scheduler's registry, under its lock): fails if the task is being freed.
+  bool try_ref_inc() {
+    uint64_t cur = word_.load(std::memory_order_relaxed);
+    while (refs(cur) != 0) {
+      if (word_.compare_exchange_weak(cur, cur + kRefOne,
+                                      std::memory_order_relaxed)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // The JoinHandle is dropped before anything happened to the task (the
+  // usual fire-and-forget spawn): one CAS instead of the two RMWs of
+  // unset_join_interest + ref_dec. False if the state is not the initial one.
+  bool drop_join_handle_fast() {
+    uint64_t initial = kNotified | kJoinInterest | 2 * kRefOne;
+    return word_.compare_exchange_strong(initial, kNotified | kRefOne,
+                                         std::memory_order_release,
+                                         std::memory_order_relaxed);
+  }
   // Drops `count` references; true if they were the last ones.
   bool ref_dec(uint64_t count = 1) {
     uint64_t prev = word_.fetch_sub(count * kRefOne, std::memory_order_acq_rel);

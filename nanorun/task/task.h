@@ -11,12 +11,18 @@
 // A Body is any type with
 //     using Output = ...;                     // constructible from absl::Status
 //     Poll<Output> poll(Context& cx);
+// or, if it declares a `Pinned` type,
+//     Poll<Output> poll(Context& cx, Pinned& pinned);
+// A Pinned object lives outside the body/output union, for the whole life of
+// the allocation: a body can hand its address to someone (say, as a future's
+// continuation) that may still use it after the body itself was dropped.
 // An aborted or shut-down task gets Output(absl::CancelledError(...)); an
 // exception escaping poll becomes Output(absl::UnknownError(what)).
 #ifndef NANORUN_TASK_TASK_H_
 #define NANORUN_TASK_TASK_H_
 
 #include <new>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -28,9 +34,20 @@
 namespace nanorun {
 namespace task {
 
-// References a new task starts with: its Notified (about to be queued), its
-// JoinHandle, and the scheduler's owned list.
-constexpr uint64_t kInitialRefs = 3;
+template <class Body, class = void>
+struct PinnedOf {
+  struct type {};
+  static constexpr bool kHas = false;
+};
+template <class Body>
+struct PinnedOf<Body, std::void_t<typename Body::Pinned>> {
+  using type = typename Body::Pinned;
+  static constexpr bool kHas = true;
+};
+
+// References a new task starts with: its Notified (about to be queued) and
+// its JoinHandle.
+constexpr uint64_t kInitialRefs = 2;
 
 template <class Body>
 class Task final : public Header {
@@ -53,10 +70,18 @@ class Task final : public Header {
     drop_stage();
     RawWaker waker = join_waker;
     waker.vtable->drop(waker.data);
-    scheduler->task_freed();
+    scheduler->task_freed(this);
   }
 
   static Task* cast(Header* h) { return static_cast<Task*>(h); }
+
+  nanorun::Poll<Output> poll_body(Context& cx) {
+    if constexpr (PinnedOf<Body>::kHas) {
+      return body_.poll(cx, pinned_);
+    } else {
+      return body_.poll(cx);
+    }
+  }
 
   void drop_stage() {
     if (stage_ == Stage::kBody) body_.~Body();
@@ -79,8 +104,7 @@ class Task final : public Header {
     } else if (before & State::kJoinWaker) {
       join_waker.vtable->wake_by_ref(join_waker.data);
     }
-    uint64_t to_drop = 1 + (scheduler->release(this) ? 1 : 0);
-    if (state.ref_dec(to_drop)) delete this;
+    if (state.ref_dec()) delete this;
   }
 
   void cancel(const char* why) {
@@ -109,7 +133,7 @@ class Task final : public Header {
     bool ready = false;
     CallUserCode(
         [&] {
-          nanorun::Poll<Output> result = t->body_.poll(cx);
+          nanorun::Poll<Output> result = t->poll_body(cx);
           if (result.is_ready()) {
             t->store_output(std::move(result).value());
             ready = true;
@@ -143,8 +167,7 @@ class Task final : public Header {
     Task* t = cast(h);
     if (!t->state.transition_to_shutdown()) return;
     // Claimed: we own the task as if we were polling it. complete() drops
-    // the owned-list reference and the one a poller would hold, so take one
-    // for ourselves first.
+    // the reference a poller would hold, so take one for ourselves first.
     t->state.ref_inc();
     t->cancel("runtime shut down before the task completed");
   }
@@ -162,6 +185,7 @@ class Task final : public Header {
   static const TaskVTable kVTable;
 
   Stage stage_;
+  typename PinnedOf<Body>::type pinned_;
   union {
     Body body_;
     Output output_;

@@ -1,13 +1,15 @@
 // nanorun's benchmark driver: runs the executor and future workloads of
 // ../shared/bench/WORKLOADS.md and prints one JSON line per workload.
 //
-//   tools/bazel run -c opt //tools/bench -- [--quick] [--only NAME]
+//   tools/bazel run -c opt //tools/bench -- [--quick] [--runs N] [--only NAME]
 //
-// --quick divides every size by 10; --only runs one workload. Sizes, worker
+// --quick divides every size by 10; --only runs one workload; each workload
+// runs N times (default 5) and the median run is printed with min and max. Sizes, worker
 // count (2) and units follow WORKLOADS.md so results compare with peers'.
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -30,6 +32,10 @@ using nanorun::Runtime;
 using Clock = std::chrono::steady_clock;
 
 int g_scale = 1;  // 10 with --quick.
+// Memory figures come from the first run only: later runs in the same
+// process reuse memory the allocator already holds, so RSS does not grow.
+bool g_first_run = true;
+std::string g_memory_extra;  // Appended to the workload's printed line.
 
 double Seconds(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -43,13 +49,50 @@ long RssBytes() {
   return pages_resident * sysconf(_SC_PAGESIZE);
 }
 
+// One run's figure. Each workload runs several times (--runs, default 5) in
+// this process; the line printed is the run with the median rate, plus the
+// min and max rates, because these machines are noisy (2 shared cores).
+struct Sample {
+  std::string workload;
+  long n;
+  double seconds;
+  double rate;
+  std::string unit;
+  std::string extra;
+};
+std::vector<Sample> g_samples;
+
 void Report(const char* workload, long n, double seconds, double rate,
             const char* unit, const std::string& extra = "") {
-  std::printf(
-      "{\"workload\": \"%s\", \"impl\": \"nanorun\", \"n\": %ld, "
-      "\"seconds\": %.6f, \"rate\": %.6g, \"unit\": \"%s\"%s}\n",
-      workload, n, seconds, rate, unit, extra.c_str());
+  g_samples.push_back(Sample{workload, n, seconds, rate, unit, extra});
+}
+
+void PrintMedians() {
+  std::vector<std::string> names;
+  for (const Sample& s : g_samples) {
+    if (std::find(names.begin(), names.end(), s.workload) == names.end()) {
+      names.push_back(s.workload);
+    }
+  }
+  for (const std::string& name : names) {
+    std::vector<Sample> runs;
+    for (const Sample& s : g_samples) {
+      if (s.workload == name) runs.push_back(s);
+    }
+    std::sort(runs.begin(), runs.end(),
+              [](const Sample& a, const Sample& b) { return a.rate < b.rate; });
+    const Sample& m = runs[runs.size() / 2];
+    std::printf(
+        "{\"workload\": \"%s\", \"impl\": \"nanorun\", \"n\": %ld, "
+        "\"seconds\": %.6f, \"rate\": %.6g, \"unit\": \"%s\", "
+        "\"runs\": %zu, \"rate_min\": %.6g, \"rate_max\": %.6g%s}\n",
+        m.workload.c_str(), m.n, m.seconds, m.rate, m.unit.c_str(), runs.size(),
+        runs.front().rate, runs.back().rate,
+        (m.extra + g_memory_extra).c_str());
+  }
   std::fflush(stdout);
+  g_samples.clear();
+  g_memory_extra.clear();
 }
 
 void Check(bool ok, const char* what) {
@@ -194,6 +237,8 @@ void ChainedSpawn(Runtime& rt) {
   Report("chained_spawn", n, secs, n / secs, "spawns/s");
 }
 
+double g_idle_rate = 0;
+
 void IdleTaskMemory(Runtime& rt) {
   const long n = 100000 / g_scale;
   std::vector<Promise<int>> promises(n);
@@ -217,15 +262,19 @@ void IdleTaskMemory(Runtime& rt) {
   double secs = Seconds(start);
   long growth = RssBytes() - before;
   double per_task = static_cast<double>(growth) / n;
+  if (g_first_run) {
+    char extra[96];
+    std::snprintf(extra, sizeof(extra), ", \"bytes_per_task\": %.1f", per_task);
+    g_memory_extra = extra;
+    g_idle_rate = per_task > 0 ? 1.0 / per_task : 0;
+  }
   for (long i = 0; i < n; ++i) promises[i].set_value(static_cast<int>(i));
   for (long i = 0; i < n; ++i) {
     auto r = rt.block_on(std::move(handles[i]));
     Check(r.ok() && *r == i, "idle task result");
   }
-  char extra[96];
-  std::snprintf(extra, sizeof(extra), ", \"bytes_per_task\": %.1f", per_task);
-  Report("idle_task_memory", n, secs, per_task > 0 ? 1.0 / per_task : 0,
-         "1/bytes", extra);
+  // The rate is the memory figure (first run); runs only vary in time.
+  Report("idle_task_memory", n, secs, g_idle_rate, "1/bytes");
 }
 
 void ThenChainReady() {
@@ -251,11 +300,14 @@ void ThenChainDeferred() {
   auto r = f.take_result();
   double secs = Seconds(start);
   Check(r.ok() && *r == n, "then_chain_deferred");
-  char extra[128];
-  std::snprintf(extra, sizeof(extra),
-                ", \"rss_bytes\": %ld, \"bytes_per_link\": %.1f", growth,
-                static_cast<double>(growth) / n);
-  Report("then_chain_deferred", n, secs, n / secs, "thens/s", extra);
+  if (g_first_run) {
+    char extra[128];
+    std::snprintf(extra, sizeof(extra),
+                  ", \"rss_bytes\": %ld, \"bytes_per_link\": %.1f", growth,
+                  static_cast<double>(growth) / n);
+    g_memory_extra = extra;
+  }
+  Report("then_chain_deferred", n, secs, n / secs, "thens/s");
 }
 
 void CrossThreadHop(Runtime& rt) {
@@ -285,13 +337,17 @@ struct Workload {
 
 int main(int argc, char** argv) {
   std::string only;
+  int runs = 5;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       g_scale = 10;
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--only WORKLOAD]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -310,8 +366,12 @@ int main(int argc, char** argv) {
   for (const Workload& w : workloads) {
     if (!only.empty() && only != w.name) continue;
     found = true;
-    Runtime rt = Runtime::with_workers(2);  // A fresh runtime per workload.
-    w.run(rt);
+    for (int r = 0; r < runs; ++r) {
+      g_first_run = (r == 0);
+      Runtime rt = Runtime::with_workers(2);  // A fresh runtime per run.
+      w.run(rt);
+    }
+    PrintMedians();
   }
   if (!found) {
     std::fprintf(stderr, "bench: no workload named '%s'\n", only.c_str());
