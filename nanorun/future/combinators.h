@@ -171,41 +171,76 @@ auto when_any(std::vector<Future<T>> futures) {
 // after the previous one settled; steps that are ready at once run in a
 // loop, not by recursion. A step that never yields pending never gives the
 // thread back: put a yield_now() in such loops.
+//
+// The loop is one allocation: it is itself the continuation attached to
+// each pending step, so it is owned by whichever step is in flight. Like any
+// continuation attached on a worker, it resumes on that runtime.
 template <class F>
 Future<void> repeat(F f) {
-  struct Loop {
-    explicit Loop(F fn) : f(std::move(fn)) {}
-    F f;
-    Promise<void> done;
+  class Loop final : public detail::Continuation {
+   public:
+    explicit Loop(F fn) : Continuation{&Resume, nullptr}, f_(std::move(fn)) {}
+    Future<void> result() { return done_.get_future(); }
+
+    // Runs steps until one is pending (then this object waits, attached to
+    // it) or the loop ends (then this object is freed).
+    void run() {
+      for (;;) {
+        Future<bool> next = detail::CallToFuture<bool>(f_);
+        if (!next.is_ready()) {
+          bind_to(executor::Executor::current());
+          detail::Attach(next.release_state(), this);
+          return;
+        }
+        if (settle(next.take_result())) {
+          delete this;
+          return;
+        }
+      }
+    }
+
+   private:
+    static Continuation* Resume(Continuation* self, detail::StateBase* source,
+                                bool cancelled, detail::StateBase**) {
+      Loop* loop = static_cast<Loop*>(self);
+      absl::StatusOr<bool> r =
+          static_cast<detail::SharedState<bool>*>(source)->take_and_free();
+      loop->bind_to(nullptr);
+      if (cancelled) {
+        r = absl::CancelledError(
+            "repeat: the runtime this loop was bound to shut down");
+      }
+      if (loop->settle(std::move(r))) {
+        delete loop;
+      } else {
+        loop->run();
+      }
+      return nullptr;
+    }
+
+    // Binds the next resumption to `e` (holding a reference), or unbinds.
+    void bind_to(executor::Executor* e) {
+      if (e != nullptr) e->retain();
+      if (executor != nullptr) executor->drop_ref();
+      executor = e;
+    }
 
     // Returns true when the loop is over.
     bool settle(absl::StatusOr<bool> r) {
       if (!r.ok()) {
-        done.set_error(r.status());
+        done_.set_error(r.status());
         return true;
       }
-      if (*r) done.set_value();
+      if (*r) done_.set_value();
       return *r;
     }
 
-    static void step(std::shared_ptr<Loop> loop) {
-      for (;;) {
-        Future<bool> next = detail::CallToFuture<bool>(loop->f);
-        if (next.is_ready()) {
-          if (loop->settle(next.take_result())) return;
-          continue;
-        }
-        Future<void> ignored =
-            std::move(next).then_result([loop](absl::StatusOr<bool> r) {
-              if (!loop->settle(std::move(r))) step(loop);
-            });
-        return;
-      }
-    }
+    F f_;
+    Promise<void> done_;
   };
-  auto loop = std::make_shared<Loop>(std::move(f));
-  Future<void> result = loop->done.get_future();
-  Loop::step(std::move(loop));
+  auto* loop = new Loop(std::move(f));
+  Future<void> result = loop->result();
+  loop->run();
   return result;
 }
 
