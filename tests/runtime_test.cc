@@ -38,7 +38,7 @@ TEST_CASE("spawn from a task and join through then", "[runtime]") {
   auto r = rt.block_on([] {
     auto h1 = nanorun::spawn([] { return 21 + 21; });
     auto h2 = nanorun::spawn([] { return 100 - 58; });
-    return nanorun::when_all(std::move(h1).into_future(), std::move(h2).into_future())
+    return nanorun::when_all(std::move(h1), std::move(h2))
         .then([](std::tuple<int, int> t) { return std::get<0>(t) + std::get<1>(t); });
   });
   REQUIRE(r.ok());

@@ -133,6 +133,25 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
   return result;
 }
 
+namespace detail {
+template <class X>
+Future<X> AsFuture(Future<X> f) {
+  return f;
+}
+template <class X>
+Future<X> AsFuture(JoinHandle<X> h) {
+  return std::move(h).into_future();
+}
+}  // namespace detail
+
+// when_all over a mix of futures and join handles (a JoinHandle<T> is usable
+// wherever a Future<T> is).
+template <class... Fs,
+          class = std::enable_if_t<(detail::IsJoinHandle<std::decay_t<Fs>>::value || ...)>>
+auto when_all(Fs&&... fs) {
+  return when_all(detail::AsFuture(std::forward<Fs>(fs))...);
+}
+
 // The first of `futures` to settle, with its index; an error settles too.
 // An empty vector fails with InvalidArgument. Future<void> inputs give
 // Future<size_t>.

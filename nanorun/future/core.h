@@ -17,9 +17,10 @@
 // same holds for the continuation pointer and CALLBACK. No locks, and no
 // reference count: exactly two parties, each acts once.
 //
-// A state is always the first base of its allocation, and everything else
-// in that allocation is destroyed before the state is freed, so freeing is
-// ::operator delete on the state's address whatever the allocation was.
+// A state is always the first base of its allocation (from the block cache,
+// task/block_cache.h), and everything else in that allocation is destroyed
+// before the state is freed, so freeing is FreeBlock(state, alloc_size)
+// whatever the allocation was.
 #ifndef NANORUN_FUTURE_CORE_H_
 #define NANORUN_FUTURE_CORE_H_
 
@@ -31,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "nanorun/executor/executor.h"
+#include "nanorun/task/block_cache.h"
 
 namespace nanorun {
 namespace detail {
@@ -73,6 +75,9 @@ struct StateBase {
   static constexpr uint32_t kConsumerGone = 4;
 
   std::atomic<uint32_t> flags{0};
+  // Size of the whole allocation this state heads (it may be a larger
+  // node), for returning it to the block cache. Fills padding.
+  uint32_t alloc_size = 0;
   Continuation* continuation = nullptr;  // Valid once kCallback is set.
 
   bool has_result() const {
@@ -94,8 +99,17 @@ struct SharedState : StateBase {
   }
   void destroy_and_free() {
     result.~Result<T>();
+    size_t size = alloc_size;
     this->~SharedState();
-    ::operator delete(static_cast<void*>(this));
+    task::FreeBlock(static_cast<void*>(this), size);
+  }
+
+  // A fresh state in its own allocation.
+  static SharedState* Create() {
+    void* memory = task::AllocateBlock(sizeof(SharedState));
+    auto* state = new (memory) SharedState();
+    state->alloc_size = sizeof(SharedState);
+    return state;
   }
 
   union {

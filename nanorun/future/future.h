@@ -144,7 +144,7 @@ Future<U> CallToFuture(F& f, Args&&... args) {
 template <class T, class U, class G>
 class ChainNode;
 template <class U>
-Continuation* Deliver(SharedState<U>* target, Future<U> out,
+Continuation* Deliver(SharedState<U>* target, Future<U>& out,
                       StateBase** next_source);
 
 }  // namespace detail
@@ -266,6 +266,8 @@ class [[nodiscard]] Future {
   // Internal: chains g (Result<T> -> Future<U>, never throws) after this.
   template <class U, class G>
   Future<U> chain(G g);
+  template <class U, class G>
+  Future<U> chain_slow(G g);
 
  private:
   template <class U>
@@ -310,7 +312,7 @@ class [[nodiscard]] Future {
 template <class T>
 class Promise {
  public:
-  Promise() : producer_(new detail::SharedState<T>()), unclaimed_(producer_) {}
+  Promise() : producer_(detail::SharedState<T>::Create()), unclaimed_(producer_) {}
   Promise(Promise&& other) noexcept
       : producer_(std::exchange(other.producer_, nullptr)),
         unclaimed_(std::exchange(other.unclaimed_, nullptr)) {}
@@ -403,8 +405,10 @@ template <class T, class U, class G>
 class ChainNode final : public SharedState<U>, public Continuation {
  public:
   static ChainNode* Create(G g, executor::Executor* e) {
-    void* memory = ::operator new(sizeof(ChainNode));
-    return new (memory) ChainNode(std::move(g), e);
+    void* memory = task::AllocateBlock(sizeof(ChainNode));
+    auto* node = new (memory) ChainNode(std::move(g), e);
+    node->alloc_size = sizeof(ChainNode);
+    return node;
   }
   SharedState<U>* output() { return this; }
 
@@ -418,21 +422,23 @@ class ChainNode final : public SharedState<U>, public Continuation {
                            bool cancelled, StateBase** next_source) {
     ChainNode* node = static_cast<ChainNode*>(self);
     auto* in = static_cast<SharedState<T>*>(source);
-    Future<U> out;
     if (cancelled) {
       in->destroy_and_free();
-      out = make_error_future<U>(absl::CancelledError(
+      Future<U> out = make_error_future<U>(absl::CancelledError(
           "the runtime this continuation was bound to shut down before it "
           "could run"));
-    } else {
-      out = node->g_(in->take_and_free());
+      return node->finish(out, next_source);
     }
-    node->g_.~G();
-    if (executor::Executor* e = std::exchange(node->executor, nullptr)) {
-      e->drop_ref();
-    }
-    // From here on the allocation is only the output state.
-    return Deliver<U>(node->output(), std::move(out), next_source);
+    Future<U> out = node->g_(in->take_and_free());
+    return node->finish(out, next_source);
+  }
+
+  // The callback has run: drop it and the executor reference; from here on
+  // the allocation is only the output state, which receives `out`.
+  Continuation* finish(Future<U>& out, StateBase** next_source) {
+    g_.~G();
+    if (executor::Executor* e = std::exchange(executor, nullptr)) e->drop_ref();
+    return Deliver<U>(output(), out, next_source);
   }
 
   union {
@@ -458,11 +464,13 @@ struct Forwarder final : Continuation {
 };
 
 template <class U>
-Continuation* Deliver(SharedState<U>* target, Future<U> out,
+Continuation* Deliver(SharedState<U>* target, Future<U>& out,
                       StateBase** next_source) {
   if (!out.valid()) {
-    out = make_error_future<U>(absl::FailedPreconditionError(
-        "a continuation returned an empty (moved-from) Future"));
+    target->store(Result<U>(absl::FailedPreconditionError(
+        "a continuation returned an empty (moved-from) Future")));
+    *next_source = target;
+    return Publish(target);
   }
   if (out.is_ready()) {
     target->store(out.take_result());
@@ -481,10 +489,18 @@ Future<U> Future<T>::chain(G g) {
   if (kind_ == kReady && via_ == nullptr) {
     // Rule 1 (the common case): ready and unbound; run now, allocate nothing.
     kind_ = kEmpty;
-    Future<U> out = g(std::move(ready_));
-    ready_.~result_type();
-    return out;
+    struct DestroyReady {  // Runs after g, even though g's result is returned.
+      result_type* r;
+      ~DestroyReady() { r->~result_type(); }
+    } destroy{&ready_};
+    return g(std::move(ready_));
   }
+  return chain_slow<U>(std::move(g));
+}
+
+template <class T>
+template <class U, class G>
+Future<U> Future<T>::chain_slow(G g) {
   if (kind_ == kEmpty) {
     return make_error_future<U>(absl::FailedPreconditionError(
         "then()/then_result()/on_error()/finally() called on an empty Future "
@@ -492,27 +508,25 @@ Future<U> Future<T>::chain(G g) {
   }
   executor::Executor* here = executor::Executor::current();
   executor::Executor* target = via_ != nullptr ? via_ : here;
-  executor::Executor* keep_via = via_;
   if ((via_ == nullptr || via_ == here) && is_ready()) {
-    // Rule 1: already complete, run now on this thread; no allocation.
+    // Rule 1: already complete (through a state, or bound here): run now.
+    executor::Executor* keep_via = std::exchange(via_, nullptr);
     Future<U> out = g(take_result());
-    out.set_via(keep_via);
-    reset();
+    out.via_ = keep_via;  // Moves our reference.
     return out;
   }
   auto* node = detail::ChainNode<T, U, G>::Create(std::move(g), target);
   Future<U> out(node->output());
-  out.set_via(keep_via);
+  out.via_ = std::exchange(via_, nullptr);  // Moves our reference.
   detail::SharedState<T>* source;
   if (kind_ == kReady) {
     // Ready, but bound to another runtime: hand it over through a state.
-    source = new detail::SharedState<T>();
+    source = detail::SharedState<T>::Create();
     source->store(take_result());
     source->flags.store(detail::StateBase::kResult, std::memory_order_relaxed);
   } else {
     source = release_state();
   }
-  reset();
   detail::Attach(source, node);
   return out;
 }

@@ -26,6 +26,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "nanorun/task/block_cache.h"
 #include "nanorun/task/header.h"
 #include "nanorun/task/user_code.h"
 #include "nanorun/waker/poll.h"
@@ -58,6 +59,10 @@ class Task final : public Header {
   static Header* Create(Body body, Scheduler* scheduler) {
     return new Task(std::move(body), scheduler);
   }
+
+  // Tasks come from the per-thread block cache (block_cache.h).
+  static void* operator new(size_t size) { return AllocateBlock(size); }
+  static void operator delete(void* p, size_t size) { FreeBlock(p, size); }
 
  private:
   enum class Stage : unsigned char { kBody, kOutput, kConsumed };
