@@ -24,6 +24,9 @@ struct Worker {
   uint32_t tick = 0;
   uint32_t rng;
   bool is_searching = false;
+  // Executor references this worker borrowed from refs_ and has not handed
+  // out (Executor::retain/drop_ref on this thread). Returned at exit.
+  int64_t ref_budget = 0;
 
   uint32_t next_random() {  // xorshift32: only picks steal victims.
     rng ^= rng << 13;
@@ -43,6 +46,9 @@ thread_local Worker* tl_worker = nullptr;
 // a worker whose local work keeps regenerating. 61 follows tokio: a prime, so
 // it does not fall into step with periodic workloads. Incidental: may change.
 constexpr uint32_t kFairnessInterval = 61;
+
+// Executor references a worker borrows from the shared count at a time.
+constexpr int64_t kRefBulk = 1024;
 
 // Tasks run from the LIFO slot in a row before the slot is flushed to the
 // back of the queue, so two tasks waking each other cannot starve the rest.
@@ -83,7 +89,34 @@ int Executor::current_worker_index() {
   return tl_worker != nullptr ? static_cast<int>(tl_worker->index) : -1;
 }
 
+void Executor::retain() {
+  Worker* w = tl_worker;
+  if (w != nullptr && w->executor == this) {
+    if (w->ref_budget == 0) {
+      refs_.fetch_add(kRefBulk, std::memory_order_relaxed);
+      w->ref_budget = kRefBulk;
+    }
+    --w->ref_budget;
+    return;
+  }
+  refs_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Executor::drop_ref() {
+  Worker* w = tl_worker;
+  if (w != nullptr && w->executor == this) {
+    // A worker's thread runs only while the Runtime holds its reference, so
+    // the count cannot reach zero here: keep the reference in the budget.
+    if (++w->ref_budget > 2 * kRefBulk) {
+      refs_.fetch_sub(kRefBulk, std::memory_order_relaxed);
+      w->ref_budget -= kRefBulk;
+    }
+    return;
+  }
+  drop_shared_ref();
+}
+
+void Executor::drop_shared_ref() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Nothing but allocated tasks can reach us now. Count them; each one freed
   // after its shard was counted subtracts itself (task_freed). Whoever brings
@@ -156,6 +189,9 @@ void Executor::run_worker(Worker* w) {
     park(w);
   }
   tl_worker = nullptr;
+  // The Runtime still holds its reference while workers exit: not the last.
+  refs_.fetch_sub(w->ref_budget, std::memory_order_acq_rel);
+  w->ref_budget = 0;
 }
 
 task::Header* Executor::next_task(Worker* w) {

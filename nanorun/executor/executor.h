@@ -75,7 +75,11 @@ class Executor final : public task::Scheduler {
   // executor hold a reference; allocated tasks keep it alive too, through
   // the task registry rather than a per-task count (no shared atomic on the
   // spawn path). The executor frees itself when both are gone.
-  void retain() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  //
+  // Continuations bound on a worker take and drop references constantly, so
+  // each worker borrows references from refs_ in bulk (see ref_budget in
+  // executor.cc) and hands them out without touching the shared counter.
+  void retain();
   void drop_ref();
 
   // task::Scheduler.
@@ -94,6 +98,7 @@ class Executor final : public task::Scheduler {
   void park(Worker* worker);
   bool has_visible_work() const;
   void notify_parked();
+  void drop_shared_ref();
 
   std::unique_ptr<reactor::Reactor> reactor_;
   Driver driver_;

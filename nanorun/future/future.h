@@ -249,6 +249,8 @@ class [[nodiscard]] Future {
     f.kind_ = kReady;
     return f;
   }
+  // Internal: a future reading `state`, whose producer is the caller.
+  static Future FromState(detail::SharedState<T>* state) { return Future(state); }
   // Internal: the pending state (kind kShared), handed over to the caller.
   detail::SharedState<T>* release_state() {
     detail::SharedState<T>* s = state_;

@@ -376,15 +376,44 @@ auto spawn(F f) {
 
 // A future that completes after the tasks already queued on this worker
 // had a turn. Off a runtime it is ready at once.
+namespace detail {
+// The task behind yield_now(): queued behind the runnable work, it completes
+// the yielder's future when it gets its turn (and so runs the continuation
+// inline, on this worker). Dropped unrun (shutdown), it breaks the future.
+class YieldBody {
+ public:
+  using Output = absl::Status;
+  explicit YieldBody(SharedState<void>* state) : state_(state) {}
+  YieldBody(YieldBody&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+  YieldBody& operator=(YieldBody&&) = delete;
+  ~YieldBody() {
+    if (state_ != nullptr) {
+      complete(absl::CancelledError(
+          "yield_now: the runtime shut down before the yield completed"));
+    }
+  }
+  Poll<Output> poll(Context&) {
+    complete(absl::OkStatus());
+    return Poll<Output>::ready(absl::OkStatus());
+  }
+
+ private:
+  void complete(absl::Status status) {
+    SharedState<void>* state = std::exchange(state_, nullptr);
+    state->store(std::move(status));
+    if (Continuation* c = Publish(state)) Dispatch(c, state);
+  }
+  SharedState<void>* state_;
+};
+}  // namespace detail
+
 inline Future<void> yield_now() {
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) return make_ready_future();
-  Promise<void> p;
-  Future<void> f = p.get_future();
-  auto body = [p = std::move(p)]() mutable { p.set_value(); };
-  (void)e->spawn(detail::SpawnBody<void, decltype(body)>(std::move(body)),
-                 /*behind_others=*/true);
-  return f;
+  auto* state = detail::SharedState<void>::Create();
+  Future<void> out = Future<void>::FromState(state);
+  (void)e->spawn(detail::YieldBody(state), /*behind_others=*/true);
+  return out;
 }
 
 // A custom leaf future: f(cx) is polled as a task on the current runtime
