@@ -13,6 +13,8 @@ keeps its own definition.
                           source tree named by --repo_env=NANORUN_ABSL_SOURCE=<abs path>
                           (`auto`: fetch Debian's source package); see absl/repository.bzl.
   @catch2                 Catch2 v2 from Debian's catch2: :catch2 and :catch2_main.
+  @nanorun_bench_asio     standalone Asio (Debian's libasio-dev), only for the benchmark
+                          baseline //tools/bench:asio_baseline; never fetched otherwise.
   @bazel_skylib, @platforms
                           Debian's bazel-skylib and bazel-platforms; only building Abseil
                           from source needs them.
@@ -22,6 +24,7 @@ keeps its own definition.
 
 load("@bazel_tools//tools/build_defs/repo:utils.bzl", "maybe")
 load("//third_party/absl:repository.bzl", "absl_repository")
+load("//third_party/asio:repository.bzl", "asio_repository")
 load("//third_party/catch2:repository.bzl", "catch2_repository")
 load(
     "//third_party:stubs.bzl",
@@ -36,6 +39,8 @@ def nanorun_deps():
     """Defines the repositories nanorun needs (each unless already defined)."""
     maybe(absl_repository, name = "com_google_absl")
     maybe(catch2_repository, name = "catch2")
+    # Benchmark baseline only (tools/bench:asio_baseline); fetched lazily.
+    maybe(asio_repository, name = "nanorun_bench_asio")
 
     maybe(
         system_directory_repository,

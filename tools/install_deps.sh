@@ -2,11 +2,12 @@
 # Installs the Debian packages that nanorun's Bazel builds need, when missing.
 # Called by tools/bazel (before every Bazel command) and by .ci/run.
 #
-# Usage: tools/install_deps.sh [--tsan] [--check]
+# Usage: tools/install_deps.sh [--tsan] [--bench] [--check]
 #   (no flag)  what every build needs: Bazel 4.2.3, Abseil, Catch2, pkg-config, g++
 #   --tsan     also what `--config=tsan` needs: clang-14 and its sanitizer runtimes,
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
+#   --bench    also the benchmark baseline's peer: standalone Asio (libasio-dev)
 #   --check    only report: exit 1 if something is missing
 # Fast when nothing is missing: it only tests for files, no apt or dpkg call.
 # As root it runs apt-get (apt-get update first when a package is unknown); as
@@ -30,11 +31,16 @@ tsan=(
   "/usr/bin/dpkg-source|dpkg-dev"
 )
 
+bench=(
+  "/usr/include/asio.hpp|libasio-dev"
+)
+
 check_only=0
 wanted=("${core[@]}")
 for arg in "$@"; do
   case "$arg" in
     --tsan) wanted+=("${tsan[@]}") ;;
+    --bench) wanted+=("${bench[@]}") ;;
     --check) check_only=1 ;;
     *) echo "install_deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac

@@ -16,6 +16,8 @@
 #define NANORUN_BLOCK_CACHE 1
 #endif
 
+#if NANORUN_BLOCK_CACHE
+
 namespace nanorun {
 namespace task {
 namespace {
@@ -114,7 +116,6 @@ thread_local Drainer tl_drainer;
 }  // namespace
 
 void* AllocateBlock(size_t size) {
-#if NANORUN_BLOCK_CACHE
   size_t c = ClassOf(size);
   if (c < kClasses) {
     Cache& cache = tl_cache;
@@ -132,12 +133,10 @@ void* AllocateBlock(size_t size) {
     }
     return ::operator new(ClassSize(c));
   }
-#endif
   return ::operator new(size);
 }
 
 void FreeBlock(void* block, size_t size) noexcept {
-#if NANORUN_BLOCK_CACHE
   size_t c = ClassOf(size);
   if (c < kClasses && !tl_cache.closed) {
     Cache& cache = tl_cache;
@@ -161,11 +160,23 @@ void FreeBlock(void* block, size_t size) noexcept {
     ++cache.count[c];
     return;
   }
-#else
-  (void)size;
-#endif
   ::operator delete(block);
 }
 
 }  // namespace task
 }  // namespace nanorun
+
+#else  // !NANORUN_BLOCK_CACHE
+
+namespace nanorun {
+namespace task {
+
+// Sanitizer builds: every block is a plain allocation, so ASan and TSan see
+// each allocation and free.
+void* AllocateBlock(size_t size) { return ::operator new(size); }
+void FreeBlock(void* block, size_t) noexcept { ::operator delete(block); }
+
+}  // namespace task
+}  // namespace nanorun
+
+#endif  // NANORUN_BLOCK_CACHE

@@ -1,0 +1,247 @@
+// The peer baseline for tools/bench: the executor workloads of WORKLOADS.md
+// written the natural way for standalone Asio (an io_context run by 2
+// threads; a "task" is a posted handler). tools/bench/run.sh runs it right
+// after nanorun's bench, so the ratio is measured on the same machine in the
+// same minute. Futures workloads have no Asio equivalent and are not here.
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "asio.hpp"
+#include "tools/bench/report.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+int g_scale = 1;
+
+double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// An io_context with 2 threads; work_guard keeps run() alive between posts.
+class Pool {
+ public:
+  Pool() : guard_(asio::make_work_guard(ctx_)) {
+    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ctx_.run(); });
+  }
+  ~Pool() {
+    guard_.reset();
+    ctx_.stop();
+    for (auto& t : threads_) t.join();
+  }
+  asio::io_context& ctx() { return ctx_; }
+
+ private:
+  asio::io_context ctx_;
+  asio::executor_work_guard<asio::io_context::executor_type> guard_;
+  std::vector<std::thread> threads_;
+};
+
+// A one-shot latch the main thread waits on.
+class Done {
+ public:
+  void set() {
+    std::lock_guard<std::mutex> l(mu_);
+    done_ = true;
+    cv_.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait(l, [this] { return done_; });
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+};
+
+struct Countdown {
+  explicit Countdown(long n) : left(n) {}
+  void hit() {
+    if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set();
+  }
+  std::atomic<long> left;
+  Done done;
+};
+
+void SpawnMany() {
+  const long n = 100000 / g_scale;
+  Pool pool;
+  Countdown c(n);
+  auto start = Clock::now();
+  asio::post(pool.ctx(), [&] {
+    for (long i = 0; i < n; ++i) asio::post(pool.ctx(), [&c] { c.hit(); });
+  });
+  c.done.wait();
+  double secs = Seconds(start);
+  bench::Report("spawn_many", n, secs, n / secs, "tasks/s");
+}
+
+void SpawnRemote() {
+  const long n = 100000 / g_scale;
+  Pool pool;
+  Countdown c(n);
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) asio::post(pool.ctx(), [&c] { c.hit(); });
+  c.done.wait();
+  double secs = Seconds(start);
+  bench::Report("spawn_remote", n, secs, n / secs, "tasks/s");
+}
+
+// A handler that re-posts itself `left` more times: Asio's yield.
+struct Yielder {
+  asio::io_context* ctx;
+  long left;
+  Countdown* c;
+  void operator()() {
+    if (left-- == 0) {
+      c->hit();
+      return;
+    }
+    asio::post(*ctx, *this);
+  }
+};
+
+void YieldMany() {
+  constexpr long tasks = 200;
+  const long yields = 1000 / g_scale;
+  Pool pool;
+  Countdown c(tasks);
+  auto start = Clock::now();
+  asio::post(pool.ctx(), [&] {
+    for (long t = 0; t < tasks; ++t) asio::post(pool.ctx(), Yielder{&pool.ctx(), yields, &c});
+  });
+  c.done.wait();
+  double secs = Seconds(start);
+  long n = tasks * yields;
+  bench::Report("yield_many", n, secs, n / secs, "yields/s");
+}
+
+void PingPong() {
+  const long rounds = 1000 / g_scale;
+  Pool pool;
+  Done done;
+  auto& ctx = pool.ctx();
+  // One round: post a peer, which posts the reply back; the reply starts the
+  // next round.
+  std::function<void(long)> round = [&](long left) {
+    if (left == 0) {
+      done.set();
+      return;
+    }
+    asio::post(ctx, [&, left] {
+      int ping = 1;
+      asio::post(ctx, [&, left, ping] {
+        int pong = ping + 1;
+        if (pong != 2) std::abort();
+        round(left - 1);
+      });
+    });
+  };
+  auto start = Clock::now();
+  asio::post(ctx, [&] { round(rounds); });
+  done.wait();
+  double secs = Seconds(start);
+  bench::Report("ping_pong", rounds, secs, rounds / secs, "rounds/s");
+}
+
+void ChainedSpawn() {
+  constexpr long depth = 1000;
+  const long repeats = 100 / g_scale;
+  Pool pool;
+  auto& ctx = pool.ctx();
+  auto start = Clock::now();
+  for (long r = 0; r < repeats; ++r) {
+    Done done;
+    std::function<void(long)> link = [&](long left) {
+      if (left == 0) {
+        done.set();
+        return;
+      }
+      asio::post(ctx, [&link, left] { link(left - 1); });
+    };
+    asio::post(ctx, [&] { link(depth); });
+    done.wait();
+  }
+  double secs = Seconds(start);
+  long n = depth * repeats;
+  bench::Report("chained_spawn", n, secs, n / secs, "spawns/s");
+}
+
+// An idle "task" in Asio: a pending wait (a steady_timer that will not fire
+// by itself) whose handler would continue the work.
+void IdleTaskMemory() {
+  const long n = 100000 / g_scale;
+  Pool pool;
+  std::vector<std::unique_ptr<asio::steady_timer>> timers;
+  timers.reserve(n);
+  Countdown c(n);
+  long before = bench::HeapBytes();
+  auto start = Clock::now();
+  for (long i = 0; i < n; ++i) {
+    timers.push_back(std::make_unique<asio::steady_timer>(pool.ctx()));
+    timers.back()->expires_at(asio::steady_timer::time_point::max());
+    timers.back()->async_wait([&c](const asio::error_code&) { c.hit(); });
+  }
+  long growth = bench::HeapBytes() - before;
+  double secs = Seconds(start);
+  for (auto& t : timers) t->cancel();
+  c.done.wait();
+  double per_task = static_cast<double>(growth) / n;
+  static double rate = 0;
+  if (bench::g_first_run) {
+    char extra[96];
+    std::snprintf(extra, sizeof(extra), ", \"bytes_per_task\": %.1f", per_task);
+    bench::g_memory_extra = extra;
+    rate = per_task > 0 ? 1.0 / per_task : 0;
+  }
+  bench::Report("idle_task_memory", n, secs, rate, "1/bytes");
+}
+
+struct Workload {
+  const char* name;
+  void (*run)();
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bench::g_impl = "asio";
+  std::string only;
+  int runs = 5;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      g_scale = 10;
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n", argv[0]);
+      return 2;
+    }
+  }
+  const Workload workloads[] = {
+      {"spawn_many", SpawnMany},         {"spawn_remote", SpawnRemote},
+      {"yield_many", YieldMany},         {"ping_pong", PingPong},
+      {"chained_spawn", ChainedSpawn},   {"idle_task_memory", IdleTaskMemory},
+  };
+  for (const Workload& w : workloads) {
+    if (!only.empty() && only != w.name) continue;
+    for (int r = 0; r < runs; ++r) {
+      bench::g_first_run = (r == 0);
+      w.run();
+    }
+    bench::PrintMedians();
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs nanorun's benchmarks and the Asio baseline back to back, workload by
+# workload, so each ratio is measured on the same machine within seconds.
+#
+#   tools/bench/run.sh [--quick] [--runs N] [--only WORKLOAD]
+#
+# Prints the JSON lines of both programs, then a table of nanorun/asio rate
+# ratios (> 1: nanorun faster, or smaller for idle_task_memory).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+tools/install_deps.sh --bench
+tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline >&2
+bin="$(tools/bazel info -c opt bazel-bin 2>/dev/null)/tools/bench"
+
+out="$(mktemp)"
+trap 'rm -f "$out"' EXIT
+only=""
+args=()
+while (($#)); do
+  case "$1" in
+    --only) only="$2"; shift 2 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+workloads=(spawn_many spawn_remote yield_many ping_pong chained_spawn idle_task_memory
+           then_chain_ready then_chain_deferred cross_thread_hop)
+for w in "${workloads[@]}"; do
+  [[ -n "$only" && "$only" != "$w" ]] && continue
+  "$bin/bench" "${args[@]}" --only "$w" | tee -a "$out"
+  case "$w" in then_chain_*|cross_thread_hop) continue ;; esac
+  "$bin/asio_baseline" "${args[@]}" --only "$w" | tee -a "$out"
+done
+
+echo
+echo "workload              nanorun        asio           ratio"
+awk '
+  match($0, /"workload": "[^"]*"/) { w = substr($0, RSTART + 13, RLENGTH - 14) }
+  match($0, /"impl": "[^"]*"/) { impl = substr($0, RSTART + 9, RLENGTH - 10) }
+  match($0, /"rate": [0-9.e+-]*/) { rate[w, impl] = substr($0, RSTART + 8, RLENGTH - 8) + 0; seen[w] = 1; order[++n] = w }
+  END {
+    for (i = 1; i <= n; i++) {
+      w = order[i]
+      if (done[w]++) continue
+      if ((w, "asio") in rate && rate[w, "asio"] > 0)
+        printf "%-21s %-14.4g %-14.4g %.2fx\n", w, rate[w, "nanorun"], rate[w, "asio"], rate[w, "nanorun"] / rate[w, "asio"]
+      else
+        printf "%-21s %-14.4g %-14s %s\n", w, rate[w, "nanorun"], "-", "-"
+    }
+  }' "$out"
