@@ -235,12 +235,14 @@ class [[nodiscard]] Future {
 
   // Internal: the result of a ready future (is_ready() required); consumes.
   result_type take_result() {
-    result_type r = kind_ == kReady ? std::move(ready_)
-                                    : state_->take_and_free();
-    if (kind_ == kReady) ready_.~result_type();
+    if (kind_ == kReady) {
+      kind_ = kEmpty;
+      result_type r = std::move(ready_);
+      ready_.~result_type();
+      return r;
+    }
     kind_ = kEmpty;
-    state_ = nullptr;
-    return r;
+    return state_->take_and_free();
   }
   // Internal: a future already holding `r`.
   static Future FromResult(result_type r) {
@@ -253,10 +255,8 @@ class [[nodiscard]] Future {
   static Future FromState(detail::SharedState<T>* state) { return Future(state); }
   // Internal: the pending state (kind kShared), handed over to the caller.
   detail::SharedState<T>* release_state() {
-    detail::SharedState<T>* s = state_;
-    state_ = nullptr;
     kind_ = kEmpty;
-    return s;
+    return state_;
   }
   executor::Executor* via_executor() const { return via_; }
   void set_via(executor::Executor* e) {
@@ -286,8 +286,9 @@ class [[nodiscard]] Future {
     if (kind_ == kReady) {
       new (&ready_) result_type(std::move(other.ready_));
       other.ready_.~result_type();
+    } else if (kind_ == kShared) {
+      state_ = other.state_;
     }
-    state_ = std::exchange(other.state_, nullptr);
     via_ = std::exchange(other.via_, nullptr);
     other.kind_ = kEmpty;
   }
@@ -297,7 +298,6 @@ class [[nodiscard]] Future {
       ready_.~result_type();
     } else if (kind_ == kShared) {
       detail::Abandon(state_);
-      state_ = nullptr;
     }
     kind_ = kEmpty;
     if (via_ != nullptr) std::exchange(via_, nullptr)->drop_ref();
@@ -305,9 +305,9 @@ class [[nodiscard]] Future {
 
   Kind kind_;
   union {
-    result_type ready_;
+    result_type ready_;                // kind_ == kReady
+    detail::SharedState<T>* state_;    // kind_ == kShared
   };
-  detail::SharedState<T>* state_ = nullptr;
   executor::Executor* via_ = nullptr;  // Holds a reference when set.
 };
 

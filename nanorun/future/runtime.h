@@ -45,8 +45,8 @@ class SpawnBody {
     static Continuation* Run(Continuation* self, StateBase* source, bool,
                              StateBase**) {
       Pinned* p = static_cast<Pinned*>(self);
-      Waker waker = std::move(p->waker);
-      p->source = source;
+      Waker waker = Waker::from_raw(p->waker);
+      p->source = source;  // The waker's slot is free now.
       if (p->state.exchange(kFired, std::memory_order_acq_rel) == kAbandoned) {
         // The body is gone; nobody will take the result.
         static_cast<SharedState<U>*>(source)->destroy_and_free();
@@ -54,8 +54,12 @@ class SpawnBody {
       waker.wake();  // Last touch: may free the task, and `p` with it.
       return nullptr;
     }
-    Waker waker;
-    StateBase* source = nullptr;  // Written before kFired (release).
+    // kWaiting: a clone of the task's waker (a task reference, so the
+    // allocation this lives in stays alive until Run). kFired: the result.
+    union {
+      RawWaker waker;
+      StateBase* source;  // Written before kFired (release).
+    };
     std::atomic<int> state{kIdle};
   };
 
@@ -77,7 +81,7 @@ class SpawnBody {
       Future<U> out = CallToFuture<U>(*f_);
       f_.reset();
       if (out.is_ready()) return Poll<Output>::ready(out.take_result());
-      pinned.waker = cx.waker();
+      pinned.waker = Waker(cx.waker()).into_raw();
       pinned.state.store(Pinned::kWaiting, std::memory_order_relaxed);
       waiting_ = &pinned;
       Attach(out.release_state(), &pinned);
