@@ -196,7 +196,7 @@ auto when_any(std::vector<Future<T>> futures) {
 // continuation attached on a worker, it resumes on that runtime.
 template <class F>
 Future<void> repeat(F f) {
-  class Loop final : public detail::Continuation {
+  class Loop final : public detail::Continuation, public task::BlockCached {
    public:
     explicit Loop(F fn) : Continuation{&Resume, nullptr}, f_(std::move(fn)) {}
     Future<void> result() { return done_.get_future(); }

@@ -451,7 +451,7 @@ class ChainNode final : public SharedState<U>, public Continuation {
 // Forwards a pending inner future's result into `target` (for callbacks
 // that return a Future).
 template <class U>
-struct Forwarder final : Continuation {
+struct Forwarder final : Continuation, task::BlockCached {
   explicit Forwarder(SharedState<U>* t) : Continuation{&Run, nullptr}, target(t) {}
   static Continuation* Run(Continuation* self, StateBase* source, bool,
                            StateBase** next_source) {

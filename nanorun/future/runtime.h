@@ -284,7 +284,7 @@ class [[nodiscard]] JoinHandle {
  private:
   // Turns the task's completion into a Promise fulfilment. The bridge is
   // the task's join waker; wakers hold references on it.
-  class Bridge {
+  class Bridge : public task::BlockCached {
    public:
     static Future<T> Start(task::RawJoinHandle<Output> raw) {
       Bridge* b = new Bridge(std::move(raw));

@@ -28,6 +28,13 @@ void* AllocateBlock(size_t size);
 // Frees a block from AllocateBlock; `size` must be the size it was asked for.
 void FreeBlock(void* block, size_t size) noexcept;
 
+// Inherit to allocate a class's objects (with plain `new`/`delete`) from
+// the block cache.
+struct BlockCached {
+  static void* operator new(size_t size) { return AllocateBlock(size); }
+  static void operator delete(void* p, size_t size) { FreeBlock(p, size); }
+};
+
 }  // namespace task
 }  // namespace nanorun
 

@@ -51,7 +51,7 @@ struct PinnedOf<Body, std::void_t<typename Body::Pinned>> {
 constexpr uint64_t kInitialRefs = 2;
 
 template <class Body>
-class Task final : public Header {
+class Task final : public Header, private BlockCached {
  public:
   using Output = typename Body::Output;
 
@@ -61,8 +61,8 @@ class Task final : public Header {
   }
 
   // Tasks come from the per-thread block cache (block_cache.h).
-  static void* operator new(size_t size) { return AllocateBlock(size); }
-  static void operator delete(void* p, size_t size) { FreeBlock(p, size); }
+  using BlockCached::operator new;
+  using BlockCached::operator delete;
 
  private:
   enum class Stage : unsigned char { kBody, kOutput, kConsumed };

@@ -207,41 +207,16 @@ void IdleTaskMemory() {
   bench::Report("idle_task_memory", n, secs, rate, "1/bytes");
 }
 
-struct Workload {
-  const char* name;
-  void (*run)();
-};
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  bench::g_impl = "asio";
-  std::string only;
-  int runs = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      g_scale = 10;
-    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-      runs = std::max(1, std::atoi(argv[++i]));
-    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      only = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n", argv[0]);
-      return 2;
-    }
-  }
-  const Workload workloads[] = {
-      {"spawn_many", SpawnMany},         {"spawn_remote", SpawnRemote},
-      {"yield_many", YieldMany},         {"ping_pong", PingPong},
-      {"chained_spawn", ChainedSpawn},   {"idle_task_memory", IdleTaskMemory},
-  };
-  for (const Workload& w : workloads) {
-    if (!only.empty() && only != w.name) continue;
-    for (int r = 0; r < runs; ++r) {
-      bench::g_first_run = (r == 0);
-      w.run();
-    }
-    bench::PrintMedians();
-  }
-  return 0;
+  return bench::RunMain(argc, argv, "asio", &g_scale,
+                        {
+                            {"spawn_many", SpawnMany},
+                            {"spawn_remote", SpawnRemote},
+                            {"yield_many", YieldMany},
+                            {"ping_pong", PingPong},
+                            {"chained_spawn", ChainedSpawn},
+                            {"idle_task_memory", IdleTaskMemory},
+                        });
 }

@@ -6,18 +6,10 @@
 // --quick divides every size by 10; --only runs one workload; each workload
 // runs N times (default 5) and the median run is printed with min and max. Sizes, worker
 // count (2) and units follow WORKLOADS.md so results compare with peers'.
-#include <malloc.h>
-#include <sys/resource.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <fstream>
-#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -279,54 +271,26 @@ void CrossThreadHop(Runtime& rt) {
   Report("cross_thread_hop", n, secs, n / secs, "hops/s");
 }
 
-struct Workload {
-  const char* name;
-  std::function<void(Runtime&)> run;
-};
+// Each run gets a fresh runtime with 2 workers, created outside the timing.
+template <void (*Fn)(Runtime&)>
+void WithRuntime() {
+  Runtime rt = Runtime::with_workers(2);
+  Fn(rt);
+}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string only;
-  int runs = 5;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) {
-      g_scale = 10;
-    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-      runs = std::max(1, std::atoi(argv[++i]));
-    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
-      only = argv[++i];
-    } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n",
-                   argv[0]);
-      return 2;
-    }
-  }
-  std::vector<Workload> workloads = {
-      {"spawn_many", SpawnMany},
-      {"spawn_remote", SpawnRemote},
-      {"yield_many", YieldMany},
-      {"ping_pong", PingPong},
-      {"chained_spawn", ChainedSpawn},
-      {"idle_task_memory", IdleTaskMemory},
-      {"then_chain_ready", [](Runtime&) { ThenChainReady(); }},
-      {"then_chain_deferred", [](Runtime&) { ThenChainDeferred(); }},
-      {"cross_thread_hop", CrossThreadHop},
-  };
-  bool found = only.empty();
-  for (const Workload& w : workloads) {
-    if (!only.empty() && only != w.name) continue;
-    found = true;
-    for (int r = 0; r < runs; ++r) {
-      g_first_run = (r == 0);
-      Runtime rt = Runtime::with_workers(2);  // A fresh runtime per run.
-      w.run(rt);
-    }
-    PrintMedians();
-  }
-  if (!found) {
-    std::fprintf(stderr, "bench: no workload named '%s'\n", only.c_str());
-    return 2;
-  }
-  return 0;
+  return bench::RunMain(argc, argv, "nanorun", &g_scale,
+                        {
+                            {"spawn_many", WithRuntime<SpawnMany>},
+                            {"spawn_remote", WithRuntime<SpawnRemote>},
+                            {"yield_many", WithRuntime<YieldMany>},
+                            {"ping_pong", WithRuntime<PingPong>},
+                            {"chained_spawn", WithRuntime<ChainedSpawn>},
+                            {"idle_task_memory", WithRuntime<IdleTaskMemory>},
+                            {"then_chain_ready", ThenChainReady},
+                            {"then_chain_deferred", ThenChainDeferred},
+                            {"cross_thread_hop", WithRuntime<CrossThreadHop>},
+                        });
 }

@@ -8,6 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -78,6 +81,49 @@ inline void PrintMedians() {
   std::fflush(stdout);
   g_samples.clear();
   g_memory_extra.clear();
+}
+
+struct Workload {
+  const char* name;
+  std::function<void()> run;  // One run: measures and calls Report().
+};
+
+// The programs' main(): parses [--quick] [--runs N] [--only NAME] (--quick
+// sets *scale to 10: every size / 10), runs each selected workload N times
+// (default 5) and prints its median line. Returns the exit status.
+inline int RunMain(int argc, char** argv, const char* impl, int* scale,
+                   const std::vector<Workload>& workloads) {
+  g_impl = impl;
+  std::string only;
+  int runs = 5;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) {
+      *scale = 10;
+    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+      runs = std::max(1, std::atoi(argv[++i]));
+    } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else {
+      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n",
+                   argv[0]);
+      return 2;
+    }
+  }
+  bool found = only.empty();
+  for (const Workload& w : workloads) {
+    if (!only.empty() && only != w.name) continue;
+    found = true;
+    for (int r = 0; r < runs; ++r) {
+      g_first_run = (r == 0);
+      w.run();
+    }
+    PrintMedians();
+  }
+  if (!found) {
+    std::fprintf(stderr, "%s: no workload named '%s'\n", argv[0], only.c_str());
+    return 2;
+  }
+  return 0;
 }
 
 }  // namespace bench
