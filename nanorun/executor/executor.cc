@@ -2,6 +2,7 @@
 // executor.h for the overview and idle.h for the no-lost-wakeup handshake).
 #include "nanorun/executor/executor.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -196,11 +197,35 @@ void Executor::run_worker(Worker* w) {
 
 task::Header* Executor::next_task(Worker* w) {
   if (w->tick % kFairnessInterval == 0) {
-    if (task::Header* t = injector_.pop()) return t;
+    if (task::Header* t = take_from_injector(w)) return t;
   }
   if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
   if (task::Header* t = w->queue.pop()) return t;
-  return injector_.pop();
+  return take_from_injector(w);
+}
+
+// Takes this worker's share of the injector in one lock (perf showed workers
+// spinning on the injector lock when taking one task at a time while a peer
+// overflowed into it): returns one task to run and queues the rest locally,
+// where idle peers can steal them.
+task::Header* Executor::take_from_injector(Worker* w) {
+  size_t len = injector_.len();
+  if (len == 0) return nullptr;
+  size_t room = LocalQueue::kCapacity - w->queue.len();
+  size_t share = len / workers_.size() + 1;
+  size_t want = std::min({share, room / 2 + 1, size_t{LocalQueue::kCapacity / 2}});
+  size_t count = 0;
+  task::Header* first = injector_.pop_batch(want, &count);
+  if (first == nullptr) return nullptr;
+  for (task::Header* t = first->queue_next; t != nullptr;) {
+    task::Header* next = t->queue_next;
+    t->queue_next = nullptr;
+    w->queue.push_back(t, injector_);
+    t = next;
+  }
+  first->queue_next = nullptr;
+  if (count > 1) notify_parked();  // There is stealable work now.
+  return first;
 }
 
 task::Header* Executor::steal_work(Worker* w) {
@@ -215,7 +240,7 @@ task::Header* Executor::steal_work(Worker* w) {
     if (peer == w) continue;
     if (task::Header* t = peer->queue.steal_into(w->queue)) return t;
   }
-  return injector_.pop();
+  return take_from_injector(w);
 }
 
 void Executor::run_task(Worker* w, task::Header* t) {

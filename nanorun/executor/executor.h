@@ -95,6 +95,7 @@ class Executor final : public task::Scheduler {
   void run_task(Worker* worker, task::Header* task);
   task::Header* next_task(Worker* worker);
   task::Header* steal_work(Worker* worker);
+  task::Header* take_from_injector(Worker* worker);
   void park(Worker* worker);
   bool has_visible_work() const;
   void notify_parked();

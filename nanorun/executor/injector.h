@@ -52,7 +52,27 @@ class Injector {
     return task;
   }
 
+  // Pops up to `max` tasks under one lock, as a chain linked through
+  // queue_next (the last one's link is null). Returns the first, or nullptr.
+  task::Header* pop_batch(size_t max, size_t* count) {
+    *count = 0;
+    if (max == 0 || len_.load(std::memory_order_acquire) == 0) return nullptr;
+    std::lock_guard<SpinLock> lock(mu_);
+    task::Header* first = head_;
+    task::Header* last = nullptr;
+    while (head_ != nullptr && *count < max) {
+      last = head_;
+      head_ = head_->queue_next;
+      ++*count;
+    }
+    if (head_ == nullptr) tail_ = nullptr;
+    if (last != nullptr) last->queue_next = nullptr;
+    len_.fetch_sub(*count, std::memory_order_relaxed);
+    return *count > 0 ? first : nullptr;
+  }
+
   bool empty() const { return len_.load(std::memory_order_seq_cst) == 0; }
+  size_t len() const { return len_.load(std::memory_order_relaxed); }
 
   // Refuses further pushes and returns what was queued, for shutdown.
   task::Header* close() {
@@ -69,7 +89,7 @@ class Injector {
   // spawn/wake path and guards a few pointer writes; absl::Mutex's per-thread
   // identity lookup alone cost more than the critical section (perf, in
   // tools/bench spawn_remote). See spin_lock.h.
-  SpinLock mu_;
+  alignas(64) SpinLock mu_;
   task::Header* head_ /* guarded by mu_ */ = nullptr;
   task::Header* tail_ /* guarded by mu_ */ = nullptr;
   bool closed_ /* guarded by mu_ */ = false;

@@ -68,9 +68,11 @@ class LocalQueue {
   bool push_overflow(task::Header* task, uint32_t real, uint32_t tail,
                      Injector& overflow);
 
-  std::atomic<uint64_t> head_{0};
-  std::atomic<uint32_t> tail_{0};
-  std::atomic<task::Header*> buffer_[kCapacity];
+  // head_ is CASed by stealers, tail_ written by the owner on every push:
+  // separate cache lines so pushes do not bounce the stealers' line.
+  alignas(64) std::atomic<uint64_t> head_{0};
+  alignas(64) std::atomic<uint32_t> tail_{0};
+  alignas(64) std::atomic<task::Header*> buffer_[kCapacity];
 };
 
 }  // namespace executor

@@ -85,7 +85,9 @@ class OwnedTasks {
 
  private:
   static constexpr size_t kShards = 64;
-  struct Shard {
+  // One cache line each: shards are locked from different workers, and two
+  // shards sharing a line would make unrelated spawns contend.
+  struct alignas(64) Shard {
     SpinLock mu;  // Taken at spawn and at free; see injector.h.
     task::Header* head = nullptr;
     size_t count = 0;
