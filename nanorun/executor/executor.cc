@@ -134,14 +134,19 @@ void Executor::task_freed(task::Header* t) {
   if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
-void Executor::submit_new(task::Header* t, bool behind_others) {
+void Executor::submit_new(task::Header* t, SpawnOptions options) {
+  if (options.completes_on_first_poll && !shutdown_.load(std::memory_order_acquire)) {
+    t->state.set_unregistered();
+    schedule(t, options.behind_others);
+    return;
+  }
   if (!owned_.bind(t)) {
     // Shutting down: cancel now and drop the Notified reference.
     t->vtable->shutdown(t);
     task::DropRef(t);
     return;
   }
-  schedule(t, behind_others);
+  schedule(t, options.behind_others);
 }
 
 void Executor::schedule(task::Header* t, bool is_yield) {

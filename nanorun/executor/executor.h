@@ -35,6 +35,17 @@
 namespace nanorun {
 namespace executor {
 
+// How Executor::spawn queues a new task. (Outside the class: clang cannot
+// use default member initializers of a nested class in a default argument.)
+struct SpawnOptions {
+  // Queue behind runnable work instead of in the LIFO slot (yield_now).
+  bool behind_others = false;
+  // The body is Ready on its first poll, so the task is never idle: it is
+  // always in a queue until it runs, and shutdown finds it there. Such
+  // tasks skip the registry (two locked list operations).
+  bool completes_on_first_poll = false;
+};
+
 struct Worker;
 
 class Executor final : public task::Scheduler {
@@ -49,13 +60,12 @@ class Executor final : public task::Scheduler {
   static int current_worker_index();
 
   // Spawns `body` as a new task. After shutdown the task is cancelled at
-  // once and its handle yields absl::CancelledError. `behind_others`: queue
-  // it behind runnable work instead of in the LIFO slot (for yield_now).
+  // once and its handle yields absl::CancelledError.
   template <class Body>
   task::RawJoinHandle<typename Body::Output> spawn(Body body,
-                                                   bool behind_others = false) {
+                                                   SpawnOptions options = {}) {
     task::Header* t = task::Task<Body>::Create(std::move(body), this);
-    submit_new(t, behind_others);
+    submit_new(t, options);
     return task::RawJoinHandle<typename Body::Output>(t);
   }
 
@@ -90,7 +100,7 @@ class Executor final : public task::Scheduler {
   explicit Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r);
   ~Executor();
 
-  void submit_new(task::Header* task, bool behind_others);
+  void submit_new(task::Header* task, SpawnOptions options);
   void run_worker(Worker* worker);
   void run_task(Worker* worker, task::Header* task);
   task::Header* next_task(Worker* worker);

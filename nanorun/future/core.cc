@@ -58,7 +58,9 @@ void RunChain(Continuation* c, StateBase* source) {
     executor::Executor* bound = c->executor;
     if (bound != nullptr && executor::Executor::current() != bound) {
       // Detached: the continuation's own future reports the outcome.
-      bound->spawn(PostedContinuation(c, source));
+      executor::SpawnOptions options;
+      options.completes_on_first_poll = true;  // Ready on its first poll.
+      bound->spawn(PostedContinuation(c, source), options);
       return;
     }
     StateBase* next_source = nullptr;

@@ -270,6 +270,8 @@ class [[nodiscard]] Future {
   Future<U> chain(G g);
   template <class U, class G>
   Future<U> chain_slow(G g);
+  template <class U, class G>
+  Future<U> chain_pending(G g, executor::Executor* target);
 
  private:
   template <class U>
@@ -514,9 +516,17 @@ Future<U> Future<T>::chain_slow(G g) {
     // Rule 1: already complete (through a state, or bound here): run now.
     executor::Executor* keep_via = std::exchange(via_, nullptr);
     Future<U> out = g(take_result());
+    if (out.via_ != nullptr) out.via_->drop_ref();  // Ours applies.
     out.via_ = keep_via;  // Moves our reference.
     return out;
   }
+  return chain_pending<U>(std::move(g), target);
+}
+
+// Attaches g as a node; the result is built in place (one return: NRVO).
+template <class T>
+template <class U, class G>
+Future<U> Future<T>::chain_pending(G g, executor::Executor* target) {
   auto* node = detail::ChainNode<T, U, G>::Create(std::move(g), target);
   Future<U> out(node->output());
   out.via_ = std::exchange(via_, nullptr);  // Moves our reference.

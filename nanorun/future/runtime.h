@@ -416,7 +416,10 @@ inline Future<void> yield_now() {
   if (e == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
   Future<void> out = Future<void>::FromState(state);
-  (void)e->spawn(detail::YieldBody(state), /*behind_others=*/true);
+  executor::SpawnOptions options;
+  options.behind_others = true;
+  options.completes_on_first_poll = true;  // YieldBody is Ready at once.
+  (void)e->spawn(detail::YieldBody(state), options);
   return out;
 }
 

@@ -1,6 +1,7 @@
 // The per-thread block cache (see block_cache.h).
 #include "nanorun/task/block_cache.h"
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <new>
@@ -69,14 +70,20 @@ class Depot {
     batch->next_batch = batches_[c];
     batches_[c] = batch;
     ++count_[c];
+    available_[c].store(count_[c], std::memory_order_relaxed);
     return true;
   }
   FreeBlockLink* take(size_t c) {
+    // Checked without the lock first: a thread whose cache ran dry asks on
+    // every allocation, and the depot is usually empty (callgrind showed
+    // the lock at ~30 instructions per allocation in long .then chains).
+    if (available_[c].load(std::memory_order_relaxed) == 0) return nullptr;
     std::lock_guard<std::mutex> lock(mu_[c]);
     FreeBlockLink* batch = batches_[c];
     if (batch != nullptr) {
       batches_[c] = batch->next_batch;
       --count_[c];
+      available_[c].store(count_[c], std::memory_order_relaxed);
     }
     return batch;
   }
@@ -85,6 +92,9 @@ class Depot {
   std::mutex mu_[kClasses];
   FreeBlockLink* batches_[kClasses] = {};
   size_t count_[kClasses] = {};
+  // count_ published for the lock-free emptiness check (a hint: a stale
+  // value only costs one lock or one missed batch).
+  std::atomic<size_t> available_[kClasses] = {};
 };
 
 Depot& GlobalDepot() {
@@ -98,6 +108,7 @@ struct Cache {
   FreeBlockLink* head[kClasses];
   uint32_t count[kClasses];
   bool closed;
+  bool drainer_registered;  // Set once tl_drainer was constructed.
 };
 thread_local Cache tl_cache;
 
@@ -113,6 +124,16 @@ struct Drainer {
 };
 thread_local Drainer tl_drainer;
 
+// Constructs tl_drainer (registering its destructor) the first time this
+// thread keeps blocks; later calls are one load and one branch, instead of
+// the TLS guard check a plain reference to tl_drainer costs every time.
+inline void EnsureDrainer(Cache& cache) {
+  if (!cache.drainer_registered) {
+    (void)&tl_drainer;
+    cache.drainer_registered = true;
+  }
+}
+
 }  // namespace
 
 void* AllocateBlock(size_t size) {
@@ -121,7 +142,7 @@ void* AllocateBlock(size_t size) {
     Cache& cache = tl_cache;
     if (cache.head[c] == nullptr && !cache.closed) {
       if (FreeBlockLink* batch = GlobalDepot().take(c)) {
-        (void)&tl_drainer;  // This thread now holds blocks: drain at exit.
+        EnsureDrainer(cache);  // This thread now holds blocks: drain at exit.
         cache.head[c] = batch;
         cache.count[c] = kBatch;
       }
@@ -140,7 +161,7 @@ void FreeBlock(void* block, size_t size) noexcept {
   size_t c = ClassOf(size);
   if (c < kClasses && !tl_cache.closed) {
     Cache& cache = tl_cache;
-    (void)&tl_drainer;  // This thread now holds blocks: drain them at exit.
+    EnsureDrainer(cache);  // This thread now holds blocks: drain them at exit.
     if (cache.count[c] == kMaxCachedPerClass) {
       // Hand the kBatch most recently freed blocks to the depot.
       FreeBlockLink* batch = cache.head[c];

@@ -31,6 +31,8 @@
 //   JOIN_WAKER    set by the JoinHandle after it wrote the waker slot, which
 //                 then belongs to the task side; the handle may clear it only
 //                 before COMPLETE. While clear, only the handle touches the slot.
+//   UNREGISTERED  set once, before the task is first queued, by a scheduler
+//                 that keeps this task out of its registry; never cleared.
 //   refs          REF_ONE units: one per Notified in a queue (or held by the
 //                 worker polling it), per Waker, and per JoinHandle. The task
 //                 is freed by whoever drops the last reference.
@@ -59,7 +61,8 @@ class State {
   static constexpr uint64_t kCancelled = 1u << 3;
   static constexpr uint64_t kJoinInterest = 1u << 4;
   static constexpr uint64_t kJoinWaker = 1u << 5;
-  static constexpr uint64_t kRefOne = 1u << 6;
+  static constexpr uint64_t kUnregistered = 1u << 6;
+  static constexpr uint64_t kRefOne = 1u << 7;
   static constexpr uint64_t kFlagMask = kRefOne - 1;
 
   // Born notified (it is about to be queued), with `refs` references.
@@ -67,6 +70,12 @@ class State {
       : word_(kNotified | kJoinInterest | refs * kRefOne) {}
 
   uint64_t load() const { return word_.load(std::memory_order_acquire); }
+
+  // Before the task is published to any other thread.
+  void set_unregistered() { word_.fetch_or(kUnregistered, std::memory_order_relaxed); }
+  bool is_unregistered() const {
+    return word_.load(std::memory_order_relaxed) & kUnregistered;
+  }
   static uint64_t refs(uint64_t word) { return word / kRefOne; }
 
   enum class RunResult { kSuccess, kCancelled, kFailed, kDealloc };
@@ -241,8 +250,10 @@ class State {
   // usual fire-and-forget spawn): one CAS instead of the two RMWs of
   // unset_join_interest + ref_dec. False if the state is not the initial one.
   bool drop_join_handle_fast() {
-    uint64_t initial = kNotified | kJoinInterest | 2 * kRefOne;
-    return word_.compare_exchange_strong(initial, kNotified | kRefOne,
+    uint64_t initial = word_.load(std::memory_order_relaxed) & kUnregistered;
+    initial |= kNotified | kJoinInterest | 2 * kRefOne;
+    uint64_t dropped = (initial & ~kJoinInterest) - kRefOne;
+    return word_.compare_exchange_strong(initial, dropped,
                                          std::memory_order_release,
                                          std::memory_order_relaxed);
   }
