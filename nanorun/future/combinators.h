@@ -198,7 +198,7 @@ template <class F>
 Future<void> repeat(F f) {
   class Loop final : public detail::Continuation, public task::BlockCached {
    public:
-    explicit Loop(F fn) : Continuation{&Resume, nullptr}, f_(std::move(fn)) {}
+    explicit Loop(F fn) : Continuation{&Resume}, f_(std::move(fn)) {}
     Future<void> result() { return done_.get_future(); }
 
     // Runs steps until one is pending (then this object waits, attached to
@@ -222,6 +222,10 @@ Future<void> repeat(F f) {
     static Continuation* Resume(Continuation* self, detail::StateBase* source,
                                 bool cancelled, detail::StateBase**) {
       Loop* loop = static_cast<Loop*>(self);
+      if (!cancelled && !detail::RunsHere(loop->executor_)) {
+        detail::PostTo(loop->executor_, self, source);  // Resumes there.
+        return nullptr;
+      }
       absl::StatusOr<bool> r =
           static_cast<detail::SharedState<bool>*>(source)->take_and_free();
       loop->bind_to(nullptr);
@@ -240,8 +244,8 @@ Future<void> repeat(F f) {
     // Binds the next resumption to `e` (holding a reference), or unbinds.
     void bind_to(executor::Executor* e) {
       if (e != nullptr) e->retain();
-      if (executor != nullptr) executor->drop_ref();
-      executor = e;
+      if (executor_ != nullptr) executor_->drop_ref();
+      executor_ = e;
     }
 
     // Returns true when the loop is over.
@@ -256,6 +260,7 @@ Future<void> repeat(F f) {
 
     F f_;
     Promise<void> done_;
+    executor::Executor* executor_ = nullptr;  // Bound runtime, with a reference.
   };
   auto* loop = new Loop(std::move(f));
   Future<void> result = loop->result();

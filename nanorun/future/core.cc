@@ -52,17 +52,9 @@ class PostedContinuation {
   StateBase* source_;
 };
 
-// Runs a chain until it ends or reaches a continuation bound elsewhere.
+// Runs a chain until it ends (or a continuation posted itself elsewhere).
 void RunChain(Continuation* c, StateBase* source) {
   while (c != nullptr) {
-    executor::Executor* bound = c->executor;
-    if (bound != nullptr && executor::Executor::current() != bound) {
-      // Detached: the continuation's own future reports the outcome.
-      executor::SpawnOptions options;
-      options.completes_on_first_poll = true;  // Ready on its first poll.
-      bound->spawn(PostedContinuation(c, source), options);
-      return;
-    }
     StateBase* next_source = nullptr;
     c = c->fn(c, source, /*cancelled=*/false, &next_source);
     source = next_source;
@@ -70,6 +62,13 @@ void RunChain(Continuation* c, StateBase* source) {
 }
 
 }  // namespace
+
+void PostTo(executor::Executor* target, Continuation* c, StateBase* source) {
+  executor::SpawnOptions options;
+  options.completes_on_first_poll = true;  // Ready on its first poll.
+  // Detached: the continuation's own future reports the outcome.
+  target->spawn(PostedContinuation(c, source), options);
+}
 
 void Dispatch(Continuation* c, StateBase* source) {
   if (tl_dispatch_depth >= kMaxNestedDispatch) {

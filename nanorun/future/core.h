@@ -52,7 +52,10 @@ using Result = typename ResultOf<T>::type;
 
 struct StateBase;
 
-// What a consumer attaches: a function pointer plus where it must run.
+// What a consumer attaches: one function pointer. A continuation bound to a
+// runtime (a .then node attached on a worker) checks that itself when it
+// runs, and hands itself over with PostTo() when it is on the wrong thread;
+// the others run wherever they are called.
 struct Continuation {
   // Called exactly once, with `source` holding its result; takes ownership
   // of `source` (takes the result and frees it). `cancelled`: the executor
@@ -64,10 +67,16 @@ struct Continuation {
   using Fn = Continuation* (*)(Continuation* self, StateBase* source,
                                bool cancelled, StateBase** next_source);
   Fn fn;
-  // Where the continuation must run, or nullptr for "wherever the source
-  // completes". Holds a reference on the executor while set.
-  executor::Executor* executor;
 };
+
+// Runs `c` (with `source`) on a worker of `target`, as a task. If `target`
+// has shut down, c->fn is called with cancelled = true instead.
+void PostTo(executor::Executor* target, Continuation* c, StateBase* source);
+
+// True if a continuation bound to `target` may run on this thread now.
+inline bool RunsHere(executor::Executor* target) {
+  return target == nullptr || executor::Executor::current() == target;
+}
 
 struct StateBase {
   static constexpr uint32_t kResult = 1;
@@ -117,8 +126,8 @@ struct SharedState : StateBase {
   };
 };
 
-// Runs `c` on `source` where its executor says, then every continuation that
-// becomes runnable as a result, in a loop (see Continuation::Fn). Nested
+// Runs `c` on `source`, then every continuation that becomes runnable as a
+// result, in a loop (see Continuation::Fn). Nested
 // dispatches (a continuation fulfilling another promise) are depth-limited:
 // past the limit they are queued and run by the outermost dispatch.
 void Dispatch(Continuation* c, StateBase* source);
@@ -135,7 +144,7 @@ Continuation* Publish(SharedState<T>* state) {
 }
 
 // Consumer side: attaches `c`. If the result is already there, dispatches
-// it right away on the calling thread (subject to c->executor).
+// it right away on the calling thread (a bound `c` may post itself).
 inline void Attach(StateBase* state, Continuation* c) {
   state->continuation = c;
   uint32_t old = state->flags.fetch_or(StateBase::kCallback, std::memory_order_acq_rel);

@@ -404,9 +404,32 @@ Future<T> make_error_future(absl::Status status) {
 namespace detail {
 
 // A continuation node: the stored callback and the state of the future it
-// produces, in one allocation (48-64 bytes for small T and an empty lambda).
+// produces, in one allocation. Until the callback has run, the output's
+// result slot is empty, so the callback and the runtime it is bound to live
+// there when they fit (a 40-byte node, a 48-byte chunk, for Future<int> and
+// a captureless lambda); otherwise in storage after the node.
+template <class G>
+struct PendingCall {
+  executor::Executor* executor;  // Bound runtime (holds a reference), or null.
+  G g;
+};
+template <size_t kSize, size_t kAlign>
+struct OverflowStorage {
+  alignas(kAlign) unsigned char bytes[kSize];
+};
+struct NoOverflowStorage {};
+
 template <class T, class U, class G>
-class ChainNode final : public SharedState<U>, public Continuation {
+using ChainNodeStorage =
+    std::conditional_t<(sizeof(PendingCall<G>) <= sizeof(Result<U>) &&
+                        alignof(PendingCall<G>) <= alignof(Result<U>)),
+                       NoOverflowStorage,
+                       OverflowStorage<sizeof(PendingCall<G>), alignof(PendingCall<G>)>>;
+
+template <class T, class U, class G>
+class ChainNode final : public SharedState<U>,
+                        public Continuation,
+                        private ChainNodeStorage<T, U, G> {
  public:
   static ChainNode* Create(G g, executor::Executor* e) {
     void* memory = task::AllocateBlock(sizeof(ChainNode));
@@ -417,44 +440,62 @@ class ChainNode final : public SharedState<U>, public Continuation {
   SharedState<U>* output() { return this; }
 
  private:
-  ChainNode(G g, executor::Executor* e) : Continuation{&Run, e}, g_(std::move(g)) {
+  using Pending = PendingCall<G>;
+  static constexpr bool kInline =
+      std::is_same<ChainNodeStorage<T, U, G>, NoOverflowStorage>::value;
+
+  ChainNode(G g, executor::Executor* e) : Continuation{&Run} {
     if (e != nullptr) e->retain();
+    new (pending_storage()) Pending{e, std::move(g)};
   }
   ~ChainNode() {}  // Never runs: the output state frees the allocation.
+
+  void* pending_storage() {
+    if constexpr (kInline) {
+      return static_cast<void*>(&this->result);
+    } else {
+      return static_cast<void*>(this->bytes);
+    }
+  }
+  Pending& pending() { return *std::launder(static_cast<Pending*>(pending_storage())); }
 
   static Continuation* Run(Continuation* self, StateBase* source,
                            bool cancelled, StateBase** next_source) {
     ChainNode* node = static_cast<ChainNode*>(self);
     auto* in = static_cast<SharedState<T>*>(source);
+    Pending& p = node->pending();
+    if (!cancelled && !RunsHere(p.executor)) {
+      PostTo(p.executor, self, source);  // Runs again there.
+      return nullptr;
+    }
+    executor::Executor* bound = p.executor;
     if (cancelled) {
       in->destroy_and_free();
+      p.~Pending();
       Future<U> out = make_error_future<U>(absl::CancelledError(
           "the runtime this continuation was bound to shut down before it "
           "could run"));
-      return node->finish(out, next_source);
+      return node->finish(bound, out, next_source);
     }
-    Future<U> out = node->g_(in->take_and_free());
-    return node->finish(out, next_source);
+    Future<U> out = p.g(in->take_and_free());
+    p.~Pending();  // Frees the result slot (kInline) before Deliver fills it.
+    return node->finish(bound, out, next_source);
   }
 
-  // The callback has run: drop it and the executor reference; from here on
-  // the allocation is only the output state, which receives `out`.
-  Continuation* finish(Future<U>& out, StateBase** next_source) {
-    g_.~G();
-    if (executor::Executor* e = std::exchange(executor, nullptr)) e->drop_ref();
+  // The callback has run and is destroyed: drop the executor reference; from
+  // here on the allocation is only the output state, which receives `out`.
+  Continuation* finish(executor::Executor* bound, Future<U>& out,
+                       StateBase** next_source) {
+    if (bound != nullptr) bound->drop_ref();
     return Deliver<U>(output(), out, next_source);
   }
-
-  union {
-    G g_;
-  };
 };
 
 // Forwards a pending inner future's result into `target` (for callbacks
 // that return a Future).
 template <class U>
 struct Forwarder final : Continuation, task::BlockCached {
-  explicit Forwarder(SharedState<U>* t) : Continuation{&Run, nullptr}, target(t) {}
+  explicit Forwarder(SharedState<U>* t) : Continuation{&Run}, target(t) {}
   static Continuation* Run(Continuation* self, StateBase* source, bool,
                            StateBase** next_source) {
     Forwarder* fw = static_cast<Forwarder*>(self);

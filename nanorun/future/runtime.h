@@ -41,7 +41,7 @@ class SpawnBody {
   // task reference), so the allocation it lives in stays alive until it ran.
   struct Pinned final : Continuation {
     enum : int { kIdle, kWaiting, kFired, kAbandoned };
-    Pinned() : Continuation{&Run, nullptr} {}
+    Pinned() : Continuation{&Run} {}
     static Continuation* Run(Continuation* self, StateBase* source, bool,
                              StateBase**) {
       Pinned* p = static_cast<Pinned*>(self);
@@ -63,23 +63,30 @@ class SpawnBody {
     std::atomic<int> state{kIdle};
   };
 
-  explicit SpawnBody(F f) : f_(std::move(f)) {}
-  SpawnBody(SpawnBody&& other) noexcept
-      : f_(std::move(other.f_)), waiting_(std::exchange(other.waiting_, nullptr)) {}
+  explicit SpawnBody(F f) { new (&f_) F(std::move(f)); }
+  SpawnBody(SpawnBody&& other) noexcept : waiting_(other.waiting_) {
+    if (waiting_ == nullptr) {
+      new (&f_) F(std::move(other.f_));  // `other` still destroys its f_.
+    } else {
+      other.waiting_ = Done();
+    }
+  }
   SpawnBody& operator=(SpawnBody&&) = delete;
   ~SpawnBody() {
-    if (waiting_ != nullptr &&
-        waiting_->state.exchange(Pinned::kAbandoned, std::memory_order_acq_rel) ==
-            Pinned::kFired) {
+    if (waiting_ == nullptr) {
+      f_.~F();
+    } else if (waiting_ != Done() &&
+               waiting_->state.exchange(Pinned::kAbandoned, std::memory_order_acq_rel) ==
+                   Pinned::kFired) {
       static_cast<SharedState<U>*>(waiting_->source)->destroy_and_free();
     }
   }
 
   Poll<Output> poll(Context& cx, Pinned& pinned) {
     if (waiting_ == nullptr) {
-      if (!f_.has_value()) return Poll<Output>::pending();
-      Future<U> out = CallToFuture<U>(*f_);
-      f_.reset();
+      Future<U> out = CallToFuture<U>(f_);
+      f_.~F();
+      waiting_ = Done();
       if (out.is_ready()) return Poll<Output>::ready(out.take_result());
       pinned.waker = Waker(cx.waker()).into_raw();
       pinned.state.store(Pinned::kWaiting, std::memory_order_relaxed);
@@ -87,18 +94,27 @@ class SpawnBody {
       Attach(out.release_state(), &pinned);
       return Poll<Output>::pending();
     }
-    if (waiting_->state.load(std::memory_order_acquire) != Pinned::kFired) {
+    if (waiting_ == Done() ||
+        waiting_->state.load(std::memory_order_acquire) != Pinned::kFired) {
       return Poll<Output>::pending();
     }
     StateBase* source = waiting_->source;
     waiting_->state.store(Pinned::kIdle, std::memory_order_relaxed);
-    waiting_ = nullptr;
+    waiting_ = Done();
     return Poll<Output>::ready(static_cast<SharedState<U>*>(source)->take_and_free());
   }
 
  private:
-  std::optional<F> f_;
-  Pinned* waiting_ = nullptr;  // Set while a future holds `pinned`.
+  // waiting_ is the body's phase, so no separate flag is needed (a task
+  // waiting on a future stays in a 160-byte block): nullptr = f_ not called
+  // yet (f_ alive); Done() = f_ gone, nothing pending; else the pinned
+  // continuation a future holds.
+  static Pinned* Done() { return reinterpret_cast<Pinned*>(alignof(Pinned)); }
+
+  union {
+    F f_;
+  };
+  Pinned* waiting_ = nullptr;
 };
 
 template <class T, class F>
@@ -125,7 +141,7 @@ class PollFnBody {
 // block_on's continuation: lives on the blocked thread's stack.
 template <class T>
 struct BlockingWaiter final : Continuation {
-  BlockingWaiter() : Continuation{&Run, nullptr} {}
+  BlockingWaiter() : Continuation{&Run} {}
   static Continuation* Run(Continuation* self, StateBase* source, bool,
                            StateBase**) {
     BlockingWaiter* w = static_cast<BlockingWaiter*>(self);
