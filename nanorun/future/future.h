@@ -167,7 +167,11 @@ class [[nodiscard]] Future {
   }
   Future(const Future&) = delete;
   Future& operator=(const Future&) = delete;
-  ~Future() { reset(); }
+  // Moved-from futures are destroyed on every chaining step: keep their
+  // destruction to one inlined test.
+  ~Future() {
+    if (kind_ != kEmpty || via_ != nullptr) reset();
+  }
 
   // False for a default-constructed, moved-from or consumed future.
   bool valid() const { return kind_ != kEmpty; }
