@@ -86,10 +86,6 @@ Executor* Executor::current() {
   return tl_worker != nullptr ? tl_worker->executor : nullptr;
 }
 
-int Executor::current_worker_index() {
-  return tl_worker != nullptr ? static_cast<int>(tl_worker->index) : -1;
-}
-
 void Executor::retain() {
   Worker* w = tl_worker;
   if (w != nullptr && w->executor == this) {

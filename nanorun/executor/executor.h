@@ -56,8 +56,6 @@ class Executor final : public task::Scheduler {
 
   // The executor whose worker is the calling thread, or nullptr.
   static Executor* current();
-  // The calling thread's worker index if it is a worker of any executor.
-  static int current_worker_index();
 
   // Spawns `body` as a new task. After shutdown the task is cancelled at
   // once and its handle yields absl::CancelledError.

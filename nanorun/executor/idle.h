@@ -86,12 +86,6 @@ class Idle {
     return true;
   }
 
-  bool is_parked(size_t worker) {
-    std::lock_guard<std::mutex> lock(mu_);
-    return std::find(sleepers_.begin(), sleepers_.end(), worker) !=
-           sleepers_.end();
-  }
-
  private:
   // state_: unparked workers in the high 16 bits, searching in the low 16.
   static uint32_t pack(uint32_t unparked, uint32_t searching) {

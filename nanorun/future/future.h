@@ -262,7 +262,6 @@ class [[nodiscard]] Future {
     kind_ = kEmpty;
     return state_;
   }
-  executor::Executor* via_executor() const { return via_; }
   void set_via(executor::Executor* e) {
     if (e != nullptr) e->retain();
     if (via_ != nullptr) via_->drop_ref();

@@ -63,7 +63,6 @@ class State {
   static constexpr uint64_t kJoinWaker = 1u << 5;
   static constexpr uint64_t kUnregistered = 1u << 6;
   static constexpr uint64_t kRefOne = 1u << 7;
-  static constexpr uint64_t kFlagMask = kRefOne - 1;
 
   // Born notified (it is about to be queued), with `refs` references.
   explicit State(uint64_t refs)
