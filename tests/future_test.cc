@@ -199,6 +199,25 @@ TEST_CASE("via moves later continuations onto a runtime", "[future][policy]") {
   CHECK(on_worker.load());
 }
 
+TEST_CASE("a continuation bound to a runtime that shut down fails, never runs", "[future][policy]") {
+  Promise<int> p;
+  Future<int> f;
+  bool ran = false;
+  {
+    nanorun::Runtime rt = nanorun::Runtime::with_workers(1);
+    f = p.get_future().via(rt.handle()).then([&ran](int x) {
+      ran = true;
+      return x;
+    });
+  }
+  p.set_value(1);  // The runtime is gone: the continuation must not run here.
+  REQUIRE(f.is_ready());
+  auto r = f.take_result();
+  CHECK_FALSE(ran);
+  CHECK(absl::IsCancelled(r.status()));
+  CHECK(absl::StrContains(r.status().message(), "shut down"));
+}
+
 TEST_CASE("when_all gathers values in order", "[combinators]") {
   Promise<int> a, b;
   std::vector<Future<int>> v;
