@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -241,11 +242,11 @@ class [[nodiscard]] JoinHandle {
   // A handle that fails at once (spawn off a runtime).
   static JoinHandle failed(absl::Status error) {
     JoinHandle h{task::RawJoinHandle<Output>()};
-    h.error_ = detail::NonOk(std::move(error));
+    h.error_ = std::make_unique<absl::Status>(detail::NonOk(std::move(error)));
     return h;
   }
 
-  bool is_ready() const { return !error_.ok() || raw_.is_finished(); }
+  bool is_ready() const { return error_ != nullptr || raw_.is_finished(); }
   bool is_finished() const { return is_ready(); }
 
   // Cancels the task: it stops at its next poll (at once if idle) and its
@@ -255,9 +256,10 @@ class [[nodiscard]] JoinHandle {
   // Polls for the result (for use inside poll_fn).
   Poll<Output> poll(Context& cx) {
     if (!raw_.valid()) {
-      Output out = detail::Result<T>(error_.ok()
-          ? absl::FailedPreconditionError("JoinHandle polled after it returned its result")
-          : error_);
+      Output out = detail::Result<T>(
+          error_ == nullptr ? absl::FailedPreconditionError(
+                                  "JoinHandle polled after it returned its result")
+                            : *error_);
       return Poll<Output>::ready(std::move(out));
     }
     return raw_.poll(cx);
@@ -266,9 +268,9 @@ class [[nodiscard]] JoinHandle {
   // The task's result as a future. No allocation if already finished.
   Future<T> into_future() && {
     if (!raw_.valid()) {
-      return make_error_future<T>(error_.ok()
-          ? absl::FailedPreconditionError("JoinHandle already consumed")
-          : error_);
+      return make_error_future<T>(
+          error_ == nullptr ? absl::FailedPreconditionError("JoinHandle already consumed")
+                            : *error_);
     }
     if (raw_.is_finished()) {
       Waker noop;
@@ -362,7 +364,9 @@ class [[nodiscard]] JoinHandle {
   };
 
   task::RawJoinHandle<Output> raw_;
-  absl::Status error_;
+  // Only for a handle that failed at spawn (off a runtime): the common path
+  // carries one null pointer instead of constructing and destroying a Status.
+  std::unique_ptr<absl::Status> error_;
 };
 
 namespace detail {
