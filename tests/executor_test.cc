@@ -22,6 +22,12 @@ using nanorun::executor::Injector;
 using nanorun::executor::LocalQueue;
 using nanorun::task::Header;
 
+// Takes one task from the injector (nullptr when empty).
+Header* PopOne(nanorun::executor::Injector& inj) {
+  size_t count = 0;
+  return inj.pop_batch(1, &count);
+}
+
 // Headers used only as queue entries (never polled).
 std::deque<Header> MakeHeaders(size_t n) {
   std::deque<Header> out;
@@ -74,7 +80,7 @@ TEST_CASE("a full local queue moves half to the injector", "[local_queue]") {
   CHECK(q.len() == LocalQueue::kCapacity / 2);
   std::set<Header*> seen;
   while (Header* h = q.pop()) seen.insert(h);
-  while (Header* h = inj.pop()) seen.insert(h);
+  while (Header* h = PopOne(inj)) seen.insert(h);
   CHECK(seen.size() == hs.size());
 }
 
@@ -121,7 +127,7 @@ TEST_CASE("concurrent steals and pops hand out every task once", "[local_queue][
     while (Header* p = owner_q.pop()) popped.push_back(p);
     done.store(true);
     thief.join();
-    while (Header* p = inj.pop()) popped.push_back(p);
+    while (Header* p = PopOne(inj)) popped.push_back(p);
     std::multiset<Header*> all(popped.begin(), popped.end());
     all.insert(stolen.begin(), stolen.end());
     REQUIRE(all.size() == kTasks);

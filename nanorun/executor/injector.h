@@ -40,18 +40,6 @@ class Injector {
   }
   bool push(task::Header* task) { return push_batch(task, task, 1); }
 
-  task::Header* pop() {
-    if (len_.load(std::memory_order_acquire) == 0) return nullptr;
-    std::lock_guard<SpinLock> lock(mu_);
-    task::Header* task = head_;
-    if (task == nullptr) return nullptr;
-    head_ = task->queue_next;
-    if (head_ == nullptr) tail_ = nullptr;
-    task->queue_next = nullptr;
-    len_.fetch_sub(1, std::memory_order_relaxed);
-    return task;
-  }
-
   // Pops up to `max` tasks under one lock, as a chain linked through
   // queue_next (the last one's link is null). Returns the first, or nullptr.
   task::Header* pop_batch(size_t max, size_t* count) {

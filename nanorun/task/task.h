@@ -73,8 +73,10 @@ class Task final : public Header, private BlockCached {
   }
   ~Task() {
     drop_stage();
-    RawWaker waker = join_waker;
-    waker.vtable->drop(waker.data);
+    // Most tasks never had a join waker: skip the indirect call then.
+    if (join_waker.vtable != &detail::kNoopWakerVTable) {
+      join_waker.vtable->drop(join_waker.data);
+    }
     scheduler->task_freed(this);
   }
 
