@@ -11,7 +11,7 @@
 
 #include <mutex>
 
-#include "nanorun/executor/spin_lock.h"
+#include "nanorun/sys/spin_lock.h"
 
 #include "absl/base/thread_annotations.h"
 #include "nanorun/task/header.h"
@@ -24,7 +24,7 @@ class Injector {
   // Appends the chain first..last (linked through queue_next) of `count`
   // tasks. Returns false if the queue is closed; the caller keeps the tasks.
   bool push_batch(task::Header* first, task::Header* last, size_t count) {
-    std::lock_guard<SpinLock> lock(mu_);
+    std::lock_guard<sys::SpinLock> lock(mu_);
     if (closed_) return false;
     last->queue_next = nullptr;
     if (tail_ != nullptr) {
@@ -45,7 +45,7 @@ class Injector {
   task::Header* pop_batch(size_t max, size_t* count) {
     *count = 0;
     if (max == 0 || len_.load(std::memory_order_acquire) == 0) return nullptr;
-    std::lock_guard<SpinLock> lock(mu_);
+    std::lock_guard<sys::SpinLock> lock(mu_);
     task::Header* first = head_;
     task::Header* last = nullptr;
     while (head_ != nullptr && *count < max) {
@@ -64,7 +64,7 @@ class Injector {
 
   // Refuses further pushes and returns what was queued, for shutdown.
   task::Header* close() {
-    std::lock_guard<SpinLock> lock(mu_);
+    std::lock_guard<sys::SpinLock> lock(mu_);
     closed_ = true;
     task::Header* all = head_;
     head_ = tail_ = nullptr;
@@ -76,8 +76,8 @@ class Injector {
   // A spin lock, not absl::Mutex or std::mutex: this lock is on the
   // spawn/wake path and guards a few pointer writes; absl::Mutex's per-thread
   // identity lookup alone cost more than the critical section (perf, in
-  // tools/bench spawn_remote). See spin_lock.h.
-  alignas(64) SpinLock mu_;
+  // tools/bench spawn_remote). See sys/spin_lock.h.
+  alignas(64) sys::SpinLock mu_;
   task::Header* head_ /* guarded by mu_ */ = nullptr;
   task::Header* tail_ /* guarded by mu_ */ = nullptr;
   bool closed_ /* guarded by mu_ */ = false;

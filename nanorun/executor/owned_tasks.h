@@ -13,7 +13,7 @@
 #include <mutex>
 #include <vector>
 
-#include "nanorun/executor/spin_lock.h"
+#include "nanorun/sys/spin_lock.h"
 #include "nanorun/task/header.h"
 
 namespace nanorun {
@@ -25,7 +25,7 @@ class OwnedTasks {
   // down and the caller must cancel the task.
   bool bind(task::Header* task) {
     Shard& shard = shard_for(task);
-    std::lock_guard<SpinLock> lock(shard.mu);
+    std::lock_guard<sys::SpinLock> lock(shard.mu);
     if (shard.closed) return false;
     task->owned_prev = nullptr;
     task->owned_next = shard.head;
@@ -40,7 +40,7 @@ class OwnedTasks {
   bool unlink(task::Header* task) {
     if (task->state.is_unregistered()) return false;
     Shard& shard = shard_for(task);
-    std::lock_guard<SpinLock> lock(shard.mu);
+    std::lock_guard<sys::SpinLock> lock(shard.mu);
     if (task->owned_prev == nullptr && shard.head != task) return false;
     if (task->owned_prev != nullptr) {
       task->owned_prev->owned_next = task->owned_next;
@@ -59,7 +59,7 @@ class OwnedTasks {
   void close_and_shutdown_all() {
     std::vector<task::Header*> live;
     for (Shard& shard : shards_) {
-      std::lock_guard<SpinLock> lock(shard.mu);
+      std::lock_guard<sys::SpinLock> lock(shard.mu);
       shard.closed = true;
       for (task::Header* t = shard.head; t != nullptr; t = t->owned_next) {
         if (t->state.try_ref_inc()) live.push_back(t);
@@ -77,7 +77,7 @@ class OwnedTasks {
   size_t count_for_release() {
     size_t total = 0;
     for (Shard& shard : shards_) {
-      std::lock_guard<SpinLock> lock(shard.mu);
+      std::lock_guard<sys::SpinLock> lock(shard.mu);
       shard.counted = true;
       total += shard.count;
     }
@@ -89,7 +89,7 @@ class OwnedTasks {
   // One cache line each: shards are locked from different workers, and two
   // shards sharing a line would make unrelated spawns contend.
   struct alignas(64) Shard {
-    SpinLock mu;  // Taken at spawn and at free; see injector.h.
+    sys::SpinLock mu;  // Taken at spawn and at free; see injector.h.
     task::Header* head = nullptr;
     size_t count = 0;
     bool closed = false;

@@ -1,16 +1,18 @@
-// A tiny test-and-test-and-set lock for the executor's shortest critical
-// sections (a few pointer writes: linking a task into the owned list or the
-// injector). Uncontended it is one exchange and one store, against ~50
-// instructions for pthread_mutex; under contention it spins briefly, then
-// yields the CPU so a preempted holder can finish (2 shared cores here).
-#ifndef NANORUN_EXECUTOR_SPIN_LOCK_H_
-#define NANORUN_EXECUTOR_SPIN_LOCK_H_
+// A tiny test-and-test-and-set lock for the shortest critical sections (a
+// few pointer writes: linking a task into the owned list or the injector, a
+// timer into its wheel slot). Uncontended it is one exchange and one store,
+// against ~50 instructions for pthread_mutex; under contention it spins
+// briefly, then yields the CPU so a preempted holder can finish (2 shared
+// cores here). It lives in sys because both the time and executor layers
+// use it.
+#ifndef NANORUN_SYS_SPIN_LOCK_H_
+#define NANORUN_SYS_SPIN_LOCK_H_
 
 #include <atomic>
 #include <thread>
 
 namespace nanorun {
-namespace executor {
+namespace sys {
 
 class SpinLock {
  public:
@@ -33,7 +35,7 @@ class SpinLock {
   std::atomic<bool> locked_{false};
 };
 
-}  // namespace executor
+}  // namespace sys
 }  // namespace nanorun
 
-#endif  // NANORUN_EXECUTOR_SPIN_LOCK_H_
+#endif  // NANORUN_SYS_SPIN_LOCK_H_
