@@ -4,6 +4,7 @@
 //   Runtime / Handle / spawn / JoinHandle / block_on / yield_now  - running work
 //   Future<T> / Promise<T> / then / on_error / finally / via        - chaining it
 //   when_all / when_any / repeat / poll_fn                          - combining it
+//   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
 // docs/architecture.md explains the layers; docs/futures.md the rules for
 // where continuations run.
 #ifndef NANORUN_NANORUN_H_
@@ -12,6 +13,7 @@
 #include "nanorun/future/combinators.h"
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
+#include "nanorun/future/timers.h"
 #include "nanorun/sys/misuse.h"
 #include "nanorun/waker/poll.h"
 #include "nanorun/waker/waker.h"

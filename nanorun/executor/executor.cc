@@ -57,12 +57,12 @@ constexpr int kMaxLifoPolls = 3;
 
 }  // namespace
 
-absl::Status Executor::Create(size_t num_workers, Executor** out) {
+absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out) {
   if (num_workers == 0) num_workers = 1;
   std::unique_ptr<reactor::Reactor> r;
   absl::Status status = reactor::Reactor::Create(&r);
   if (!status.ok()) return status;
-  Executor* e = new Executor(num_workers, std::move(r));
+  Executor* e = new Executor(num_workers, std::move(r), std::move(clock));
   e->threads_.reserve(num_workers);
   for (auto& worker : e->workers_) {
     Worker* w = worker.get();
@@ -72,8 +72,12 @@ absl::Status Executor::Create(size_t num_workers, Executor** out) {
   return absl::OkStatus();
 }
 
-Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r)
-    : reactor_(std::move(r)), driver_(reactor_.get()), idle_(num_workers) {
+Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
+                   time::Clock clock)
+    : reactor_(std::move(r)),
+      timers_(std::move(clock), reactor_.get()),
+      driver_(reactor_.get(), &timers_),
+      idle_(num_workers) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
@@ -184,6 +188,11 @@ void Executor::run_worker(Worker* w) {
     ++w->tick;
     task::Header* t = next_task(w);
     if (t == nullptr) t = steal_work(w);
+    if (t == nullptr) {
+      // About to sleep: fire what is due first (it may make work).
+      timers_.process();
+      t = next_task(w);
+    }
     if (t != nullptr) {
       run_task(w, t);
       continue;
@@ -198,6 +207,9 @@ void Executor::run_worker(Worker* w) {
 
 task::Header* Executor::next_task(Worker* w) {
   if (w->tick % kFairnessInterval == 0) {
+    // Busy workers fire due timers too, so they fire on time however much
+    // work there is (not in a lump when a worker finally goes idle).
+    timers_.process();
     if (task::Header* t = take_from_injector(w)) return t;
   }
   if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
@@ -311,6 +323,10 @@ void Executor::shutdown() {
     if (worker->lifo_slot != nullptr) task::DropRef(std::exchange(worker->lifo_slot, nullptr));
     while (task::Header* t = worker->queue.pop()) task::DropRef(t);
   }
+  // Last, once nothing can be queued any more: pending timers fire as
+  // cancelled, so every sleep and timeout fails with CancelledError (their
+  // continuations, bound to this runtime, are cancelled in turn).
+  timers_.shutdown();
 }
 
 }  // namespace executor

@@ -31,6 +31,8 @@
 #include "nanorun/task/header.h"
 #include "nanorun/task/join_handle.h"
 #include "nanorun/task/task.h"
+#include "nanorun/time/clock.h"
+#include "nanorun/time/driver.h"
 
 namespace nanorun {
 namespace executor {
@@ -50,9 +52,13 @@ struct Worker;
 
 class Executor final : public task::Scheduler {
  public:
-  // Starts `num_workers` (>= 1) worker threads. The returned executor holds
-  // one reference for the caller (drop_ref() it after shutdown()).
-  static absl::Status Create(size_t num_workers, Executor** out);
+  // Starts `num_workers` (>= 1) worker threads whose timers read `clock`.
+  // The returned executor holds one reference for the caller (drop_ref() it
+  // after shutdown()).
+  static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out);
+  static absl::Status Create(size_t num_workers, Executor** out) {
+    return Create(num_workers, time::Clock(), out);
+  }
 
   // The executor whose worker is the calling thread, or nullptr.
   static Executor* current();
@@ -79,6 +85,10 @@ class Executor final : public task::Scheduler {
 
   size_t num_workers() const { return workers_.size(); }
 
+  // This runtime's timers. Workers fire them (see time/driver.h); they are
+  // cancelled (fired with cancelled = true) by shutdown().
+  time::TimerDriver& timers() { return timers_; }
+
   // Lifetime: the Runtime, every Handle and every continuation bound to this
   // executor hold a reference; allocated tasks keep it alive too, through
   // the task registry rather than a per-task count (no shared atomic on the
@@ -95,7 +105,7 @@ class Executor final : public task::Scheduler {
   void task_freed(task::Header* task) override;
 
  private:
-  explicit Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r);
+  Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock);
   ~Executor();
 
   void submit_new(task::Header* task, SpawnOptions options);
@@ -110,6 +120,7 @@ class Executor final : public task::Scheduler {
   void drop_shared_ref();
 
   std::unique_ptr<reactor::Reactor> reactor_;
+  time::TimerDriver timers_;
   Driver driver_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;

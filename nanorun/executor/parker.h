@@ -10,22 +10,27 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "nanorun/reactor/reactor.h"
+#include "nanorun/time/driver.h"
 
 namespace nanorun {
 namespace executor {
 
-// The runtime-wide token: at most one worker blocks in the reactor.
+// The runtime-wide token: at most one worker blocks in the reactor, and it
+// sleeps only until the next timer is due.
 class Driver {
  public:
-  explicit Driver(reactor::Reactor* reactor) : reactor_(reactor) {}
+  Driver(reactor::Reactor* reactor, time::TimerDriver* timers)
+      : reactor_(reactor), timers_(timers) {}
   bool try_acquire() {
     return !taken_.exchange(true, std::memory_order_acquire);
   }
   void release() { taken_.store(false, std::memory_order_release); }
   reactor::Reactor& reactor() { return *reactor_; }
+  time::TimerDriver& timers() { return *timers_; }
 
  private:
   reactor::Reactor* reactor_;
+  time::TimerDriver* timers_;
   std::atomic<bool> taken_{false};
 };
 
@@ -71,7 +76,8 @@ class Parker {
       state_.store(kEmpty, std::memory_order_release);  // Was NOTIFIED.
       return;
     }
-    driver.reactor().park(absl::InfiniteDuration());
+    driver.reactor().park(driver.timers().begin_park());
+    driver.timers().end_park();
     // Woken by unpark() or by the reactor itself: either way we are awake.
     state_.exchange(kEmpty, std::memory_order_acq_rel);
   }

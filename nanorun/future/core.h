@@ -82,12 +82,23 @@ struct StateBase {
   static constexpr uint32_t kResult = 1;
   static constexpr uint32_t kCallback = 2;
   static constexpr uint32_t kConsumerGone = 4;
+  // Set by a producer before the future is handed out: abandon_hook is
+  // valid and Abandon() calls it first (a sleep takes its timer out of the
+  // wheel at once instead of holding it until the deadline).
+  static constexpr uint32_t kAbandonHook = 8;
 
   std::atomic<uint32_t> flags{0};
   // Size of the whole allocation this state heads (it may be a larger
   // node), for returning it to the block cache. Fills padding.
   uint32_t alloc_size = 0;
-  Continuation* continuation = nullptr;  // Valid once kCallback is set.
+  union {
+    Continuation* continuation = nullptr;  // Valid once kCallback is set.
+    // With kAbandonHook, until a continuation is attached: called when the
+    // consumer gives up before the result arrived. Returns true if it
+    // freed the state (the producer will never publish); false leaves the
+    // usual hand-over (the producer frees it when it publishes).
+    bool (*abandon_hook)(StateBase* self);
+  };
 
   bool has_result() const {
     return flags.load(std::memory_order_acquire) & kResult;
@@ -108,6 +119,10 @@ struct SharedState : StateBase {
   }
   void destroy_and_free() {
     result.~Result<T>();
+    free_without_result();
+  }
+  // Frees a state that never received a result.
+  void free_without_result() {
     size_t size = alloc_size;
     this->~SharedState();
     task::FreeBlock(static_cast<void*>(this), size);
@@ -154,6 +169,11 @@ inline void Attach(StateBase* state, Continuation* c) {
 // Consumer side: gives up without attaching.
 template <class T>
 void Abandon(SharedState<T>* state) {
+  // Relaxed: the flag was set before the future reached this consumer.
+  if ((state->flags.load(std::memory_order_relaxed) & StateBase::kAbandonHook) &&
+      state->abandon_hook(state)) {
+    return;
+  }
   uint32_t old = state->flags.fetch_or(StateBase::kConsumerGone, std::memory_order_acq_rel);
   if (old & StateBase::kResult) state->destroy_and_free();
 }

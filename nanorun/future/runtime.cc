@@ -13,9 +13,11 @@ size_t DefaultWorkers() {
   return n == 0 ? 1 : n;
 }
 
-executor::Executor* CreateOrDie(size_t workers) {
+executor::Executor* CreateOrDie(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
-  absl::Status status = executor::Executor::Create(workers, &e);
+  absl::Status status = executor::Executor::Create(
+      options.workers == 0 ? DefaultWorkers() : options.workers,
+      time::Clock(options.clock), &e);
   if (!status.ok()) {
     std::fprintf(stderr,
                  "nanorun: could not create a runtime: %s (use "
@@ -26,15 +28,29 @@ executor::Executor* CreateOrDie(size_t workers) {
   return e;
 }
 
+RuntimeOptions WithWorkers(size_t n) {
+  RuntimeOptions options;
+  options.workers = n == 0 ? 1 : n;
+  return options;
+}
+
 }  // namespace
 
-Runtime::Runtime() : e_(CreateOrDie(DefaultWorkers())) {}
+Runtime::Runtime() : e_(CreateOrDie(RuntimeOptions())) {}
 
-Runtime Runtime::with_workers(size_t n) { return Runtime(CreateOrDie(n)); }
+Runtime::Runtime(const RuntimeOptions& options) : e_(CreateOrDie(options)) {}
+
+Runtime Runtime::with_workers(size_t n) { return Runtime(CreateOrDie(WithWorkers(n))); }
 
 absl::StatusOr<Runtime> Runtime::create(size_t workers) {
+  return create(WithWorkers(workers));
+}
+
+absl::StatusOr<Runtime> Runtime::create(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
-  absl::Status status = executor::Executor::Create(workers, &e);
+  absl::Status status = executor::Executor::Create(
+      options.workers == 0 ? DefaultWorkers() : options.workers,
+      time::Clock(options.clock), &e);
   if (!status.ok()) return status;
   return Runtime(e);
 }

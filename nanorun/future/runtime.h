@@ -220,6 +220,10 @@ class Handle {
   template <class F>
   auto spawn(F f) const;
 
+  // Timers (sleeps, timeouts, interval ticks) pending on this runtime: for
+  // diagnostics and tests (a timeout that completed early leaves none).
+  size_t pending_timers() const { return e_ != nullptr ? e_->timers().pending() : 0; }
+
   // Internal.
   explicit Handle(executor::Executor* e) : e_(e) {
     if (e_ != nullptr) e_->retain();
@@ -457,14 +461,25 @@ Future<T> poll_fn(F f) {
       .into_future();
 }
 
+// How to build a Runtime. (At namespace scope: see SpawnOptions.)
+struct RuntimeOptions {
+  // Worker threads; 0 means std::thread::hardware_concurrency() (at least 1).
+  size_t workers = 0;
+  // Null: timers follow the system's monotonic clock. A ManualClock: time
+  // moves only when the test calls clock->advance(d) (see time/clock.h).
+  std::shared_ptr<time::ManualClock> clock;
+};
+
 class Runtime {
  public:
   // std::thread::hardware_concurrency() workers (at least 1).
   Runtime();
+  explicit Runtime(const RuntimeOptions& options);
   static Runtime with_workers(size_t n);
   // The same, reporting failure (the OS refused a thread or an fd) as a
   // status instead of aborting.
   static absl::StatusOr<Runtime> create(size_t workers);
+  static absl::StatusOr<Runtime> create(const RuntimeOptions& options);
 
   Runtime(Runtime&& other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
   Runtime& operator=(Runtime&& other) noexcept;

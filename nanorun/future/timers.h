@@ -1,0 +1,350 @@
+// nanorun::time: sleep, sleep_until, timeout, interval and now(), the
+// Future-returning face of the timer wheel (nanorun/time). They live in the
+// future layer because they return futures; the wheel and its driver sit
+// below the executor, which fires them.
+//
+// All of them need a runtime (they are called on one of its workers; an
+// Interval remembers its runtime). Called elsewhere they return a failed
+// future (FailedPrecondition) that says so; they never crash.
+//
+// Deadlines round up to the next 1 ms tick, and a timer fires only once the
+// clock has passed its tick: never early; late by about a tick plus
+// scheduling delay. Deadlines more than 2^36 ms (~2.2 years) away are
+// clamped to that. When the runtime shuts down, pending sleeps and timeouts
+// fail with CancelledError.
+#ifndef NANORUN_FUTURE_TIMERS_H_
+#define NANORUN_FUTURE_TIMERS_H_
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "nanorun/future/core.h"
+#include "nanorun/future/future.h"
+#include "nanorun/time/clock.h"
+#include "nanorun/time/driver.h"
+
+namespace nanorun {
+namespace time {
+namespace detail {
+
+using nanorun::detail::Continuation;
+using nanorun::detail::Result;
+using nanorun::detail::SharedState;
+using nanorun::detail::StateBase;
+
+inline absl::Status OffRuntime(const char* what) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "nanorun::time::", what,
+      " called outside a runtime: call it from a task (inside "
+      "Runtime::block_on([] { ... }) or spawn), where timers have a "
+      "runtime to fire them"));
+}
+
+inline absl::Status ShutDown(const char* what) {
+  return absl::CancelledError(absl::StrCat(
+      "nanorun::time::", what, ": the runtime shut down before the timer fired"));
+}
+
+// A sleep's future state and its timer in one allocation. The future holds
+// a reference to the runtime (via), which keeps the driver alive for the
+// abandon hook.
+class SleepNode final : public SharedState<void>, public TimerEntry {
+ public:
+  static Future<void> Start(executor::Executor* e, Nanos deadline) {
+    void* memory = task::AllocateBlock(sizeof(SleepNode));
+    auto* node = new (memory) SleepNode(&e->timers());
+    node->alloc_size = sizeof(SleepNode);
+    node->abandon_hook = &OnAbandon;
+    node->flags.store(StateBase::kAbandonHook, std::memory_order_relaxed);
+    switch (e->timers().insert(node, deadline)) {
+      case TimerDriver::Insert::kPending:
+        break;
+      case TimerDriver::Insert::kDue:
+        node->free_without_result();
+        return make_ready_future();
+      case TimerDriver::Insert::kShutDown:
+        node->free_without_result();
+        return make_error_future<void>(ShutDown("sleep"));
+    }
+    Future<void> f = Future<void>::FromState(node);
+    f.set_via(e);  // Continuations run on this runtime, which outlives f.
+    return f;
+  }
+
+ private:
+  explicit SleepNode(TimerDriver* driver) : TimerEntry(&Fire), driver_(driver) {}
+
+  static void Fire(TimerEntry* entry, bool cancelled) {
+    auto* node = static_cast<SleepNode*>(entry);
+    node->store(cancelled ? ShutDown("sleep") : absl::OkStatus());
+    if (Continuation* c = nanorun::detail::Publish<void>(node)) {
+      nanorun::detail::Dispatch(c, node);
+    }
+  }
+
+  // The future was dropped unawaited: unlink the timer now (O(1)) so it
+  // holds no memory until its deadline.
+  static bool OnAbandon(StateBase* state) {
+    auto* node = static_cast<SleepNode*>(static_cast<SharedState<void>*>(state));
+    if (!node->driver_->cancel(node)) return false;  // Firing: Publish frees it.
+    node->free_without_result();
+    return true;
+  }
+
+  TimerDriver* driver_;
+};
+
+// timeout(): the race between the inner future and the deadline. The
+// output state is separate, because its consumer may free it while the
+// losing side still runs; this node is freed by whichever of the two
+// sides (inner done, timer done) finishes last.
+template <class T>
+class TimeoutRace final : public Continuation, public TimerEntry, public task::BlockCached {
+ public:
+  static Future<T> Start(executor::Executor* e, Nanos deadline, Nanos limit, Future<T> inner) {
+    auto* out = SharedState<T>::Create();
+    auto* race = new TimeoutRace(e, out, limit);
+    switch (e->timers().insert(race, deadline)) {
+      case TimerDriver::Insert::kPending:
+        break;
+      case TimerDriver::Insert::kDue:
+        race->abort();
+        out->free_without_result();
+        return make_error_future<T>(race_lost(limit));
+      case TimerDriver::Insert::kShutDown:
+        race->abort();
+        out->free_without_result();
+        return make_error_future<T>(ShutDown("timeout"));
+    }
+    Future<T> result = Future<T>::FromState(out);
+    // May run InnerDone at once, if inner completed since the caller looked.
+    nanorun::detail::Attach(inner.release_state(), race);
+    return result;
+  }
+
+ private:
+  TimeoutRace(executor::Executor* e, SharedState<T>* out, Nanos limit)
+      : Continuation{&InnerDone}, TimerEntry(&DeadlinePassed), executor_(e), output_(out),
+        limit_(limit) {
+    fires_last = true;  // A tie on the same wake goes to the inner future.
+    e->retain();        // For cancel() from wherever inner completes.
+  }
+
+  static absl::Status race_lost(Nanos limit) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "nanorun::time::timeout: the future did not complete within ",
+        absl::FormatDuration(absl::Nanoseconds(limit))));
+  }
+
+  // Runs where the inner future completed: it is nanorun's code, not the
+  // user's, and the output's own continuation enforces the runtime rules.
+  static Continuation* InnerDone(Continuation* self, StateBase* source, bool,
+                                 StateBase** next_source) {
+    auto* race = static_cast<TimeoutRace*>(self);
+    auto* in = static_cast<SharedState<T>*>(source);
+    bool timer_gone = race->executor_->timers().cancel(race);  // O(1).
+    Continuation* next = nullptr;
+    if (!race->settled_.exchange(true, std::memory_order_acq_rel)) {
+      SharedState<T>* out = race->output_;
+      out->store(in->take_and_free());
+      *next_source = out;
+      next = nanorun::detail::Publish(out);
+    } else {
+      in->destroy_and_free();  // The deadline won; this result is dropped.
+    }
+    race->side_done(timer_gone ? 2 : 1);
+    return next;
+  }
+
+  static void DeadlinePassed(TimerEntry* entry, bool cancelled) {
+    auto* race = static_cast<TimeoutRace*>(entry);
+    if (race->settled_.exchange(true, std::memory_order_acq_rel)) {
+      race->side_done(1);
+      return;
+    }
+    SharedState<T>* out = race->output_;
+    out->store(Result<T>(nanorun::detail::NonOk(
+        cancelled ? ShutDown("timeout") : race_lost(race->limit_))));
+    race->side_done(1);
+    if (Continuation* c = nanorun::detail::Publish(out)) {
+      nanorun::detail::Dispatch(c, out);
+    }
+  }
+
+  void side_done(int sides) {
+    if (sides_.fetch_sub(sides, std::memory_order_acq_rel) == sides) abort();
+  }
+  void abort() {
+    executor::Executor* e = executor_;
+    delete this;
+    e->drop_ref();
+  }
+
+  executor::Executor* executor_;  // Holds a reference.
+  SharedState<T>* output_;
+  Nanos limit_;
+  std::atomic<bool> settled_{false};
+  std::atomic<int> sides_{2};
+};
+
+template <class Rep, class Period>
+absl::Duration FromChrono(std::chrono::duration<Rep, Period> d) {
+  using Source = std::chrono::duration<Rep, Period>;
+  // Beyond what nanoseconds hold: as good as forever for a timer.
+  if (d >= std::chrono::duration_cast<Source>(std::chrono::nanoseconds::max())) {
+    return absl::InfiniteDuration();
+  }
+  if (d <= std::chrono::duration_cast<Source>(std::chrono::nanoseconds::min())) {
+    return -absl::InfiniteDuration();
+  }
+  return absl::Nanoseconds(std::chrono::duration_cast<std::chrono::nanoseconds>(d).count());
+}
+
+}  // namespace detail
+
+// The current time on this runtime's clock (a ManualClock's in tests);
+// absl::Now() off a runtime.
+inline absl::Time now() {
+  executor::Executor* e = executor::Executor::current();
+  return e != nullptr ? e->timers().clock().wall_now() : absl::Now();
+}
+
+// Completes `d` from now (at once for d <= 0).
+inline Future<void> sleep(absl::Duration d) {
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) return make_error_future<void>(detail::OffRuntime("sleep"));
+  if (d <= absl::ZeroDuration()) return make_ready_future();
+  return detail::SleepNode::Start(e, AddSaturating(e->timers().clock().now(), d));
+}
+
+// Completes at `t` on this runtime's wall-clock scale (time::now()); the
+// wait is measured on the monotonic clock, so later wall-clock steps do not
+// move it.
+inline Future<void> sleep_until(absl::Time t) {
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) return make_error_future<void>(detail::OffRuntime("sleep_until"));
+  const Clock& clock = e->timers().clock();
+  absl::Duration wait = t - clock.wall_now();
+  if (wait <= absl::ZeroDuration()) return make_ready_future();
+  return detail::SleepNode::Start(e, AddSaturating(clock.now(), wait));
+}
+
+// `inner`'s result, or DeadlineExceeded if `d` passes first (the inner
+// future's later result is then dropped). If both become ready on the same
+// wake, the inner result wins. When inner completes first its timer is
+// unlinked at once (O(1)). An already-ready inner is returned as it is.
+template <class T>
+Future<T> timeout(absl::Duration d, Future<T> inner) {
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) return make_error_future<T>(detail::OffRuntime("timeout"));
+  if (!inner.valid() || inner.is_ready()) return inner;
+  if (d <= absl::ZeroDuration()) {
+    return make_error_future<T>(absl::DeadlineExceededError(
+        "nanorun::time::timeout: the time limit was not positive, and the "
+        "future was not ready"));
+  }
+  Nanos limit = absl::ToInt64Nanoseconds(d);
+  return detail::TimeoutRace<T>::Start(e, AddSaturating(e->timers().clock().now(), d),
+                                       limit, std::move(inner));
+}
+
+// Ticks every `period`: the first tick() completes at once, the k-th at
+// start + k * period. Missed ticks are skipped, not delivered in a burst:
+// a caller that falls more than a period behind gets one tick at once, and
+// the ticks after it stay on the original grid (tokio's
+// MissedTickBehavior::Skip). Move-only; tick() may be called from any
+// thread once created on a runtime.
+class Interval {
+ public:
+  Interval() = default;
+  Interval(Interval&& other) noexcept { *this = std::move(other); }
+  Interval& operator=(Interval&& other) noexcept {
+    if (this != &other) {
+      reset();
+      e_ = std::exchange(other.e_, nullptr);
+      period_ = other.period_;
+      next_ = other.next_;
+      error_ = std::move(other.error_);
+    }
+    return *this;
+  }
+  ~Interval() { reset(); }
+
+  // The next tick (one outstanding tick at a time is the intended use).
+  Future<void> tick() {
+    if (e_ == nullptr) {
+      return make_error_future<void>(
+          error_.ok() ? absl::FailedPreconditionError(
+                            "Interval::tick on an empty (default-constructed or "
+                            "moved-from) Interval; make one with time::interval()")
+                      : error_);
+    }
+    Nanos now = e_->timers().clock().now();
+    Nanos due = next_;
+    if (due <= now) {
+      Nanos missed = (now - due) / period_;
+      next_ = due + (missed + 1) * period_;
+      return make_ready_future();
+    }
+    next_ = due + period_;
+    return detail::SleepNode::Start(e_, due);
+  }
+
+  absl::Duration period() const { return absl::Nanoseconds(period_); }
+
+ private:
+  friend Interval interval(absl::Duration period);
+  void reset() {
+    if (e_ != nullptr) std::exchange(e_, nullptr)->drop_ref();
+  }
+
+  executor::Executor* e_ = nullptr;  // Holds a reference.
+  Nanos period_ = 0;
+  Nanos next_ = 0;
+  absl::Status error_;  // Why e_ is null, when interval() failed.
+};
+
+inline Interval interval(absl::Duration period) {
+  Interval out;
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) {
+    out.error_ = detail::OffRuntime("interval");
+  } else if (period <= absl::ZeroDuration() || period == absl::InfiniteDuration()) {
+    out.error_ = absl::InvalidArgumentError(absl::StrCat(
+        "nanorun::time::interval: the period must be positive and finite, got ",
+        absl::FormatDuration(period)));
+  } else {
+    e->retain();
+    out.e_ = e;
+    out.period_ = absl::ToInt64Nanoseconds(period);
+    out.next_ = e->timers().clock().now();
+  }
+  return out;
+}
+
+// std::chrono overloads.
+template <class Rep, class Period>
+Future<void> sleep(std::chrono::duration<Rep, Period> d) {
+  return sleep(detail::FromChrono(d));
+}
+template <class T, class Rep, class Period>
+Future<T> timeout(std::chrono::duration<Rep, Period> d, Future<T> inner) {
+  return timeout(detail::FromChrono(d), std::move(inner));
+}
+template <class Rep, class Period>
+Interval interval(std::chrono::duration<Rep, Period> period) {
+  return interval(detail::FromChrono(period));
+}
+inline Future<void> sleep_until(std::chrono::system_clock::time_point t) {
+  return sleep_until(absl::FromChrono(t));
+}
+
+}  // namespace time
+}  // namespace nanorun
+
+#endif  // NANORUN_FUTURE_TIMERS_H_
