@@ -147,37 +147,47 @@ class TimeoutRace final : public Continuation, public TimerEntry, public task::B
                                  StateBase** next_source) {
     auto* race = static_cast<TimeoutRace*>(self);
     auto* in = static_cast<SharedState<T>*>(source);
-    bool timer_gone = race->executor_->timers().cancel(race);  // O(1).
+    SharedState<T>* out = race->output_;
+    if (race->executor_->timers().cancel(race)) {
+      // The common case: the timer is unlinked (O(1)) and will never fire,
+      // so nothing races with us: no atomics needed.
+      race->abort();
+      out->store(in->take_and_free());
+      *next_source = out;
+      return nanorun::detail::Publish(out);
+    }
+    // The timer is firing right now (or fired): settle who won.
     Continuation* next = nullptr;
     if (!race->settled_.exchange(true, std::memory_order_acq_rel)) {
-      SharedState<T>* out = race->output_;
       out->store(in->take_and_free());
       *next_source = out;
       next = nanorun::detail::Publish(out);
     } else {
       in->destroy_and_free();  // The deadline won; this result is dropped.
     }
-    race->side_done(timer_gone ? 2 : 1);
+    race->side_done();
     return next;
   }
 
   static void DeadlinePassed(TimerEntry* entry, bool cancelled) {
     auto* race = static_cast<TimeoutRace*>(entry);
     if (race->settled_.exchange(true, std::memory_order_acq_rel)) {
-      race->side_done(1);
+      race->side_done();
       return;
     }
     SharedState<T>* out = race->output_;
     out->store(Result<T>(nanorun::detail::NonOk(
         cancelled ? ShutDown("timeout") : race_lost(race->limit_))));
-    race->side_done(1);
+    race->side_done();
     if (Continuation* c = nanorun::detail::Publish(out)) {
       nanorun::detail::Dispatch(c, out);
     }
   }
 
-  void side_done(int sides) {
-    if (sides_.fetch_sub(sides, std::memory_order_acq_rel) == sides) abort();
+  // Each side (inner done, timer fired) calls this once when the timer
+  // could not be cancelled; the second one frees the node.
+  void side_done() {
+    if (sides_.fetch_sub(1, std::memory_order_acq_rel) == 1) abort();
   }
   void abort() {
     executor::Executor* e = executor_;
@@ -248,8 +258,8 @@ Future<T> timeout(absl::Duration d, Future<T> inner) {
         "nanorun::time::timeout: the time limit was not positive, and the "
         "future was not ready"));
   }
-  Nanos limit = absl::ToInt64Nanoseconds(d);
-  return detail::TimeoutRace<T>::Start(e, AddSaturating(e->timers().clock().now(), d),
+  Nanos limit = absl::ToInt64Nanoseconds(d);  // Saturates.
+  return detail::TimeoutRace<T>::Start(e, AddSaturating(e->timers().clock().now(), limit),
                                        limit, std::move(inner));
 }
 

@@ -13,15 +13,14 @@ class EpollReactor final : public Reactor {
   absl::Status open() { return poll_.Open(); }
 
   void park(absl::Duration timeout) override {
-    int timeout_ms = -1;
-    if (timeout != absl::InfiniteDuration()) {
-      // Round up so a sub-millisecond timeout does not become a busy loop.
-      timeout_ms = static_cast<int>(absl::ToInt64Milliseconds(
-          timeout + absl::Milliseconds(1) - absl::Nanoseconds(1)));
-      if (timeout <= absl::ZeroDuration()) timeout_ms = 0;
+    int64_t timeout_ns = -1;  // Infinite.
+    if (timeout <= absl::ZeroDuration()) {
+      timeout_ns = 0;
+    } else if (timeout != absl::InfiniteDuration()) {
+      timeout_ns = absl::ToInt64Nanoseconds(timeout);
     }
     uint64_t tokens[64];
-    poll_.Wait(tokens, 64, timeout_ms);
+    poll_.Wait(tokens, 64, timeout_ns);
   }
 
   void wake() override { poll_.Wake(); }

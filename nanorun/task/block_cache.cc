@@ -134,19 +134,38 @@ inline void EnsureDrainer(Cache& cache) {
   }
 }
 
+// The slow paths stay out of line: inlined, they made the compiler save six
+// registers on every call (callgrind: ~35 instructions per free, ~15 now).
+__attribute__((noinline)) void Refill(Cache& cache, size_t c) {
+  if (cache.closed) return;
+  if (FreeBlockLink* batch = GlobalDepot().take(c)) {
+    EnsureDrainer(cache);  // This thread now holds blocks: drain at exit.
+    cache.head[c] = batch;
+    cache.count[c] = kBatch;
+  }
+}
+
+// Hands the kBatch most recently freed blocks of class c to the depot.
+__attribute__((noinline)) void Spill(Cache& cache, size_t c) {
+  FreeBlockLink* batch = cache.head[c];
+  FreeBlockLink* last = batch;
+  for (uint32_t i = 1; i < kBatch; ++i) last = last->next;
+  FreeBlockLink* rest = last->next;
+  last->next = nullptr;
+  // Depot full: give the batch back to the allocator instead (still one
+  // walk per kBatch frees).
+  if (!GlobalDepot().put(c, batch)) FreeList(batch);
+  cache.head[c] = rest;
+  cache.count[c] -= kBatch;
+}
+
 }  // namespace
 
 void* AllocateBlock(size_t size) {
   size_t c = ClassOf(size);
   if (c < kClasses) {
     Cache& cache = tl_cache;
-    if (cache.head[c] == nullptr && !cache.closed) {
-      if (FreeBlockLink* batch = GlobalDepot().take(c)) {
-        EnsureDrainer(cache);  // This thread now holds blocks: drain at exit.
-        cache.head[c] = batch;
-        cache.count[c] = kBatch;
-      }
-    }
+    if (__builtin_expect(cache.head[c] == nullptr, 0)) Refill(cache, c);
     if (FreeBlockLink* b = cache.head[c]) {
       cache.head[c] = b->next;
       --cache.count[c];
@@ -159,22 +178,10 @@ void* AllocateBlock(size_t size) {
 
 void FreeBlock(void* block, size_t size) noexcept {
   size_t c = ClassOf(size);
-  if (c < kClasses && !tl_cache.closed) {
-    Cache& cache = tl_cache;
+  Cache& cache = tl_cache;
+  if (c < kClasses && !cache.closed) {
     EnsureDrainer(cache);  // This thread now holds blocks: drain them at exit.
-    if (cache.count[c] == kMaxCachedPerClass) {
-      // Hand the kBatch most recently freed blocks to the depot.
-      FreeBlockLink* batch = cache.head[c];
-      FreeBlockLink* last = batch;
-      for (uint32_t i = 1; i < kBatch; ++i) last = last->next;
-      FreeBlockLink* rest = last->next;
-      last->next = nullptr;
-      // Depot full: give the batch back to the allocator instead (still
-      // one walk per kBatch frees).
-      if (!GlobalDepot().put(c, batch)) FreeList(batch);
-      cache.head[c] = rest;
-      cache.count[c] -= kBatch;
-    }
+    if (__builtin_expect(cache.count[c] == kMaxCachedPerClass, 0)) Spill(cache, c);
     auto* b = static_cast<FreeBlockLink*>(block);
     b->next = cache.head[c];
     cache.head[c] = b;

@@ -51,13 +51,8 @@ Nanos Clock::SteadyNow() {
 }
 
 Nanos AddSaturating(Nanos t, absl::Duration d) {
-  constexpr Nanos kMax = std::numeric_limits<Nanos>::max();
-  constexpr Nanos kMin = std::numeric_limits<Nanos>::min();
   // ToInt64Nanoseconds saturates, infinite durations included.
-  Nanos delta = absl::ToInt64Nanoseconds(d);
-  Nanos sum;
-  if (__builtin_add_overflow(t, delta, &sum)) return delta > 0 ? kMax : kMin;
-  return sum;
+  return AddSaturating(t, absl::ToInt64Nanoseconds(d));
 }
 
 }  // namespace time

@@ -82,6 +82,13 @@ class Clock {
 // Adds a duration to a monotonic time, saturating instead of overflowing
 // (InfiniteDuration and huge durations land far in the future).
 Nanos AddSaturating(Nanos t, absl::Duration d);
+inline Nanos AddSaturating(Nanos t, Nanos delta) {
+  Nanos sum;
+  if (__builtin_add_overflow(t, delta, &sum)) {
+    return delta > 0 ? INT64_MAX : INT64_MIN;
+  }
+  return sum;
+}
 
 }  // namespace time
 }  // namespace nanorun

@@ -79,6 +79,10 @@ void TimerDriver::process() {
     publish_next_due_locked();
   }
   FireAll(&due, /*cancelled=*/false);
+  // A cascade due at the next tick is done now, in the gap before it, not
+  // when its own timers are due (see TimerWheel::precascade).
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  if (wheel_.precascade()) publish_next_due_locked();
 }
 
 // Outside the lock: fire functions complete futures, which may run user

@@ -30,7 +30,11 @@ bool TimerWheel::insert(TimerEntry* e, uint64_t deadline) {
   if (deadline <= now_) return false;
   if (deadline - now_ > kMaxTicks) deadline = now_ + kMaxTicks;
   e->deadline = deadline;
-  link(e);
+  // After a precascade the lower levels are laid out relative to the next
+  // tick; placing relative to it too keeps a level-k slot from reappearing
+  // at that tick behind the entries already moved down (and keeps ties in
+  // insertion order).
+  link(e, precascaded_ ? now_ + 1 : now_);
   ++size_;
   return true;
 }
@@ -42,8 +46,10 @@ bool TimerWheel::remove(TimerEntry* e) {
   return true;
 }
 
-void TimerWheel::link(TimerEntry* e) {
-  int level = LevelFor(now_, e->deadline);
+// Places `e` by its deadline relative to `relative_to`: now_, or the start
+// of the slot being precascaded (see precascade()).
+void TimerWheel::link(TimerEntry* e, uint64_t relative_to) {
+  int level = LevelFor(relative_to, e->deadline);
   int slot = static_cast<int>((e->deadline >> (level * kSlotBits)) & kSlotMask);
   int index = level * kSlots + slot;
   e->slot = static_cast<uint16_t>(index);
@@ -106,6 +112,7 @@ uint64_t TimerWheel::next_expiration() const {
 }
 
 void TimerWheel::advance(uint64_t now, TimerList* due) {
+  if (now > now_) precascaded_ = false;
   Expiration x;
   while (find_next(&x) && x.tick <= now) {
     now_ = x.tick;
@@ -125,16 +132,42 @@ void TimerWheel::process(const Expiration& x, TimerList* due) {
   TimerEntry* e = head;
   do {
     TimerEntry* next = e->next;
+    __builtin_prefetch(next);  // Dense cascades are bound by these misses.
     e->prev = e->next = nullptr;
     e->slot = TimerEntry::kUnlinked;
     if (e->deadline <= now_) {
       --size_;
       due->push_back(e);
     } else {
-      link(e);
+      link(e, now_);
     }
     e = next;
   } while (e != head);
+}
+
+// With now_ = t - 1 and a level-k slot starting at t, every lower level is
+// empty (their entries were all due by t - 1), so the slot's entries can be
+// placed relative to t already; find_next() then reports each at its right
+// tick, because now_'s slot index is 63 at every lower level.
+bool TimerWheel::precascade() {
+  bool moved = false;
+  Expiration x;
+  while (find_next(&x) && x.level > 0 && x.tick == now_ + 1) {
+    int index = x.level * kSlots + x.slot;
+    TimerEntry* head = head_[index];
+    head_[index] = nullptr;
+    occupied_[x.level] &= ~(uint64_t{1} << x.slot);
+    TimerEntry* e = head;
+    do {
+      TimerEntry* next = e->next;
+      __builtin_prefetch(next);
+      link(e, x.tick);  // Lands on a lower level: its deadline is >= x.tick.
+      e = next;
+    } while (e != head);
+    moved = true;
+  }
+  if (moved) precascaded_ = true;
+  return moved;
 }
 
 void TimerWheel::take_all(TimerList* out) {

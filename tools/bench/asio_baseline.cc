@@ -2,8 +2,11 @@
 // written the natural way for standalone Asio (an io_context run by 2
 // threads; a "task" is a posted handler). tools/bench/run.sh runs it right
 // after nanorun's bench, so the ratio is measured on the same machine in the
-// same minute. Futures workloads have no Asio equivalent and are not here.
+// same minute. Futures workloads have no Asio equivalent and are not here;
+// timers are Asio's steady_timer.
+#include <algorithm>
 #include <atomic>
+#include <cstdio>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -207,6 +210,67 @@ void IdleTaskMemory() {
   bench::Report("idle_task_memory", n, secs, rate, "1/bytes");
 }
 
+// The RPC deadline pattern in Asio: a steady_timer armed for 10 s around a
+// call that answers first, then cancelled (its handler sees
+// operation_aborted). Run on the pool, like nanorun's.
+void TimerCancel() {
+  const long n = 1000000 / g_scale;
+  Pool pool;
+  Done done;
+  std::atomic<long> aborted{0};
+  auto start = Clock::now();
+  asio::post(pool.ctx(), [&] {
+    for (long i = 0; i < n; ++i) {
+      asio::steady_timer timer(pool.ctx(), std::chrono::seconds(10));
+      timer.async_wait([&](const asio::error_code& ec) {
+        if (ec == asio::error::operation_aborted &&
+            aborted.fetch_add(1, std::memory_order_relaxed) + 1 == n) {
+          done.set();
+        }
+      });
+      timer.cancel();
+    }
+  });
+  done.wait();
+  double secs = Seconds(start);
+  bench::Report("timer_cancel", n, secs, n / secs, "timers/s");
+}
+
+// Sleeps spread over 1..200 ms, each a steady_timer; lateness measured from
+// each deadline to its handler.
+void TimerFire() {
+  const long n = 100000 / g_scale;
+  Pool pool;
+  Done done;
+  std::vector<int64_t> lateness_ns(static_cast<size_t>(n));
+  std::vector<std::unique_ptr<asio::steady_timer>> timers(static_cast<size_t>(n));
+  std::atomic<long> left{n};
+  auto start = Clock::now();
+  asio::post(pool.ctx(), [&] {
+    auto t0 = Clock::now();
+    for (long i = 0; i < n; ++i) {
+      auto deadline = t0 + std::chrono::microseconds(1000 + i * 199000 / n);
+      timers[static_cast<size_t>(i)] = std::make_unique<asio::steady_timer>(pool.ctx(), deadline);
+      timers[static_cast<size_t>(i)]->async_wait([&, i, deadline](const asio::error_code&) {
+        lateness_ns[static_cast<size_t>(i)] =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - deadline).count();
+        if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set();
+      });
+    }
+  });
+  done.wait();
+  double secs = Seconds(start);
+  std::sort(lateness_ns.begin(), lateness_ns.end());
+  auto pct = [&](double p) {
+    return lateness_ns[static_cast<size_t>(p * static_cast<double>(n - 1))] / 1000.0;
+  };
+  char extra[160];
+  std::snprintf(extra, sizeof(extra),
+                ", \"lateness_p50_us\": %.0f, \"lateness_p99_us\": %.0f, \"lateness_max_us\": %.0f",
+                pct(0.5), pct(0.99), lateness_ns.back() / 1000.0);
+  bench::Report("timer_fire", n, secs, n / secs, "timers/s", extra);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -218,5 +282,7 @@ int main(int argc, char** argv) {
                             {"ping_pong", PingPong},
                             {"chained_spawn", ChainedSpawn},
                             {"idle_task_memory", IdleTaskMemory},
+                            {"timer_cancel", TimerCancel},
+                            {"timer_fire", TimerFire},
                         });
 }

@@ -1,4 +1,4 @@
-// nanorun's benchmark driver: runs the executor and future workloads of
+// nanorun's benchmark driver: runs the executor, future and timer workloads of
 // ../shared/bench/WORKLOADS.md and prints one JSON line per workload.
 //
 //   tools/bazel run -c opt //tools/bench -- [--quick] [--runs N] [--only NAME]
@@ -6,6 +6,7 @@
 // --quick divides every size by 10; --only runs one workload; each workload
 // runs N times (default 5) and the median run is printed with min and max. Sizes, worker
 // count (2) and units follow WORKLOADS.md so results compare with peers'.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -278,6 +279,64 @@ void WithRuntime() {
   Fn(rt);
 }
 
+// The RPC deadline pattern: a timeout armed around a call that answers long
+// before it (the timer is inserted and then unlinked).
+void TimerCancel(Runtime& rt) {
+  const long n = 1000000 / g_scale;
+  auto start = Clock::now();
+  absl::Status s = rt.block_on([n] {
+    long sum = 0;
+    for (long i = 0; i < n; ++i) {
+      Promise<long> reply;
+      Future<long> guarded = nanorun::time::timeout(absl::Seconds(10), reply.get_future());
+      reply.set_value(i);
+      auto r = guarded.take_result();  // Ready: the reply won.
+      if (!r.ok()) return r.status();
+      sum += *r;
+    }
+    Check(sum == n * (n - 1) / 2, "timer_cancel results");
+    return absl::OkStatus();
+  });
+  double secs = Seconds(start);
+  Check(s.ok(), "timer_cancel");
+  Check(rt.handle().pending_timers() == 0, "timer_cancel left timers behind");
+  Report("timer_cancel", n, secs, n / secs, "timers/s");
+}
+
+// Sleeps with deadlines spread evenly over 1..200 ms, all awaited; lateness
+// is how long after its deadline each continuation ran.
+void TimerFire(Runtime& rt) {
+  const long n = 100000 / g_scale;
+  std::vector<int64_t> lateness_ns(static_cast<size_t>(n));
+  auto start = Clock::now();
+  absl::Status s = rt.block_on([n, &lateness_ns] {
+    std::vector<Future<void>> all;
+    all.reserve(static_cast<size_t>(n));
+    auto t0 = Clock::now();
+    for (long i = 0; i < n; ++i) {
+      auto wait = std::chrono::microseconds(1000 + i * 199000 / n);
+      auto deadline = t0 + wait;
+      all.push_back(nanorun::time::sleep(deadline - Clock::now()).then([&lateness_ns, i, deadline] {
+        lateness_ns[static_cast<size_t>(i)] =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - deadline).count();
+      }));
+    }
+    return nanorun::when_all(std::move(all));
+  });
+  double secs = Seconds(start);
+  Check(s.ok(), "timer_fire");
+  std::sort(lateness_ns.begin(), lateness_ns.end());
+  Check(lateness_ns.front() >= 0, "timer_fire: a timer fired early");
+  auto pct = [&](double p) {
+    return lateness_ns[static_cast<size_t>(p * static_cast<double>(n - 1))] / 1000.0;
+  };
+  char extra[160];
+  std::snprintf(extra, sizeof(extra),
+                ", \"lateness_p50_us\": %.0f, \"lateness_p99_us\": %.0f, \"lateness_max_us\": %.0f",
+                pct(0.5), pct(0.99), lateness_ns.back() / 1000.0);
+  Report("timer_fire", n, secs, n / secs, "timers/s", extra);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -292,5 +351,7 @@ int main(int argc, char** argv) {
                             {"then_chain_ready", ThenChainReady},
                             {"then_chain_deferred", ThenChainDeferred},
                             {"cross_thread_hop", WithRuntime<CrossThreadHop>},
+                            {"timer_cancel", WithRuntime<TimerCancel>},
+                            {"timer_fire", WithRuntime<TimerFire>},
                         });
 }

@@ -23,7 +23,7 @@ while (($#)); do
   esac
 done
 workloads=(spawn_many spawn_remote yield_many ping_pong chained_spawn idle_task_memory
-           then_chain_ready then_chain_deferred cross_thread_hop)
+           then_chain_ready then_chain_deferred cross_thread_hop timer_cancel timer_fire)
 for w in "${workloads[@]}"; do
   [[ -n "$only" && "$only" != "$w" ]] && continue
   "$bin/bench" "${args[@]}" --only "$w" | tee -a "$out"

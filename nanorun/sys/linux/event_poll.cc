@@ -5,8 +5,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <string>
 
 namespace nanorun {
@@ -16,6 +19,30 @@ namespace {
 absl::Status ErrnoStatus(const char* operation) {
   int err = errno;
   return absl::InternalError(std::string(operation) + ": " + strerror(err));
+}
+
+// epoll_wait's millisecond timeout adds up to 1 ms to every timer; where the
+// kernel has epoll_pwait2 (a timespec timeout) the wait is as long as asked.
+// Called through syscall() so that an older libc still builds this.
+std::atomic<bool> g_has_pwait2{true};
+
+int WaitFor(int epoll_fd, struct epoll_event* events, int limit, int64_t timeout_ns) {
+#ifdef SYS_epoll_pwait2
+  if (timeout_ns > 0 && g_has_pwait2.load(std::memory_order_relaxed)) {
+    struct timespec ts;
+    ts.tv_sec = static_cast<time_t>(timeout_ns / 1000000000);
+    ts.tv_nsec = static_cast<long>(timeout_ns % 1000000000);
+    long n = syscall(SYS_epoll_pwait2, epoll_fd, events, limit, &ts, nullptr, 0);
+    if (n >= 0 || errno != ENOSYS) return static_cast<int>(n);
+    g_has_pwait2.store(false, std::memory_order_relaxed);
+  }
+#endif
+  int timeout_ms = -1;
+  if (timeout_ns >= 0) {
+    int64_t ms = timeout_ns / 1000000 + (timeout_ns % 1000000 != 0 ? 1 : 0);
+    timeout_ms = ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+  }
+  return epoll_wait(epoll_fd, events, limit, timeout_ms);
 }
 
 }  // namespace
@@ -42,11 +69,11 @@ absl::Status EventPoll::Open() {
   return absl::OkStatus();
 }
 
-int EventPoll::Wait(uint64_t* tokens, int capacity, int timeout_ms) {
+int EventPoll::Wait(uint64_t* tokens, int capacity, int64_t timeout_ns) {
   constexpr int kMaxEvents = 64;
   struct epoll_event events[kMaxEvents];
   int limit = capacity < kMaxEvents ? capacity : kMaxEvents;
-  int n = epoll_wait(epoll_fd_, events, limit, timeout_ms);
+  int n = WaitFor(epoll_fd_, events, limit, timeout_ns);
   if (n < 0) return 0;  // EINTR: an early, empty return.
   for (int i = 0; i < n; ++i) {
     tokens[i] = events[i].data.u64;

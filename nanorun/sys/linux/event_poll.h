@@ -24,11 +24,12 @@ class EventPoll {
   // Creates the epoll fd and the eventfd (both CLOEXEC).
   absl::Status Open();
 
-  // Waits up to `timeout_ms` (-1: forever, 0: just look) for events. Returns
+  // Waits up to `timeout_ns` (-1: forever, 0: just look) for events. Returns
   // the number of ready tokens written to `tokens` (at most `capacity`); the
   // wake token is consumed here and reported as kWakeToken. EINTR counts as
-  // an early, empty return.
-  int Wait(uint64_t* tokens, int capacity, int timeout_ms);
+  // an early, empty return. The timeout has nanosecond precision where the
+  // kernel has epoll_pwait2 (5.11+), else it is rounded up to milliseconds.
+  int Wait(uint64_t* tokens, int capacity, int64_t timeout_ns);
 
   // Makes a Wait that is in progress (or the next one) return. Safe from
   // any thread; a failed write (the counter is saturated) still wakes.
