@@ -234,6 +234,22 @@ TEST_CASE("driver: an insert earlier than the parked deadline wakes the reactor 
   CHECK(driver.insert(&after.entry, 1) == nanorun::time::TimerDriver::Insert::kShutDown);
 }
 
+TEST_CASE("driver: arming and cancelling timeouts does not wake the parked reactor each time") {
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(), &reactor);
+  nanorun::time::Nanos start = nanorun::time::Clock::SteadyNow();
+  constexpr nanorun::time::Nanos kTenSeconds = 10LL * 1000 * 1000 * 1000;
+  for (int i = 0; i < 100; ++i) {
+    driver.begin_park();  // The worker sleeps (its timeout: the first deadline).
+    Recorder r;
+    REQUIRE(driver.insert(&r.entry, start + kTenSeconds + i) ==
+            nanorun::time::TimerDriver::Insert::kPending);
+    REQUIRE(driver.cancel(&r.entry));  // The RPC answered first.
+    driver.end_park();
+  }
+  CHECK(reactor.wakes == 1);  // Only the first insert had to shorten the sleep.
+}
+
 TEST_CASE("driver: a deadline already passed is reported due, not inserted") {
   auto manual = std::make_shared<nanorun::time::ManualClock>();
   NullReactor reactor;

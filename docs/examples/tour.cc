@@ -1,7 +1,8 @@
 // The tour: nanorun's main demo (README: tools/bazel run //docs/examples:tour).
-// A runtime, spawned tasks, .then chains, error handling, combinators and a
-// loop without coroutines. Prints what it does; exits 0 only if every step
-// produced the expected result.
+// A runtime, spawned tasks, .then chains, error handling, combinators, a
+// loop without coroutines, and timers. Prints what it does; exits 0 only if
+// every step produced the expected result.
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -86,6 +87,37 @@ int main() {
   // 7. Misuse is an error, not undefined behaviour: block_on on a worker.
   absl::Status nested = rt.block_on([&rt] { return rt.block_on([] {}); });
   Expect(absl::IsFailedPrecondition(nested), "block_on on a worker -> FailedPrecondition");
+
+  // 8. Timers: sleep, and timeout around a reply that never comes. The
+  //    runtime's timer wheel fires them from its workers.
+  auto start = std::chrono::steady_clock::now();
+  absl::Status slept = rt.block_on([] { return nanorun::time::sleep(absl::Milliseconds(20)); });
+  auto slept_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+  std::printf("  slept %lld ms\n", static_cast<long long>(slept_ms));
+  Expect(slept.ok() && slept_ms >= 20, "time::sleep(20ms) waits at least 20 ms");
+  nanorun::Promise<int> silent_server;
+  absl::StatusOr<int> reply = rt.block_on([&silent_server] {
+    return nanorun::time::timeout(absl::Milliseconds(10), silent_server.get_future());
+  });
+  std::printf("  %s\n", reply.status().ToString().c_str());
+  Expect(absl::IsDeadlineExceeded(reply.status()), "time::timeout -> DeadlineExceeded");
+
+  // 9. Tests need not sleep: with a ManualClock, time moves when told to.
+  auto clock = std::make_shared<nanorun::time::ManualClock>();
+  nanorun::RuntimeOptions options;
+  options.workers = 1;
+  options.clock = clock;
+  nanorun::Runtime test_rt(options);
+  nanorun::Promise<void> woke;
+  nanorun::Future<void> woke_future = woke.get_future();
+  absl::Status armed = test_rt.block_on([&woke] {
+    (void)nanorun::time::sleep(absl::Hours(24)).then([&woke] { woke.set_value(); });
+  });
+  clock->advance(absl::Hours(24));  // A day passes at once.
+  Expect(armed.ok() && test_rt.block_on(std::move(woke_future)).ok(),
+         "ManualClock: a 24 h sleep completes when the test advances 24 h");
 
   std::printf(failures == 0 ? "tour: all steps ok\n" : "tour: %d step(s) failed\n", failures);
   return failures == 0 ? 0 : 1;

@@ -55,6 +55,7 @@ TimerDriver::Insert TimerDriver::insert(TimerEntry* e, Nanos deadline) {
     }
     if (parked_ && at < parked_until_) {
       parked_until_ = at;  // One wake is enough until it re-parks.
+      wake_hint_ = at;
       wake = true;
     }
   }
@@ -106,6 +107,12 @@ absl::Duration TimerDriver::begin_park() {
   parked_ = true;
   uint64_t next = wheel_.next_expiration();
   parked_until_ = next == TimerWheel::kNever ? kForever : time_of_tick(next);
+  // Sleep no longer than the deadline we were last woken for, even if that
+  // timer is gone (cancelled): without this, a runtime that arms and cancels
+  // timeouts (the RPC pattern) woke the sleeping worker on every insert (an
+  // eventfd write each), since the wheel was empty again whenever it parked.
+  if (wake_hint_ <= now) wake_hint_ = kForever;
+  if (wake_hint_ < parked_until_) parked_until_ = wake_hint_;
   if (parked_until_ <= now) return absl::ZeroDuration();
   // A manual clock moves only through advance(), which wakes the reactor.
   if (parked_until_ == kForever || clock_.manual() != nullptr) {

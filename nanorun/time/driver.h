@@ -82,6 +82,7 @@ class TimerDriver final : private ClockListener {
   bool shut_down_ = false;      // Guarded by mu_.
   bool parked_ = false;         // Guarded by mu_: a worker sleeps in the reactor
   Nanos parked_until_ = 0;      // until this time (or is woken).
+  Nanos wake_hint_ = INT64_MAX;  // Guarded by mu_: see begin_park().
   // When process() next has work, for its lock-free early return.
   std::atomic<Nanos> next_due_;
 };
