@@ -5,6 +5,8 @@
 //   Future<T> / Promise<T> / then / on_error / finally / via        - chaining it
 //   when_all / when_any / repeat / poll_fn                          - combining it
 //   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
+//   net::TcpListener / TcpStream / UdpSocket / SocketAddr           - talking
+//     (where the reactor has I/O: NANORUN_HAS_NET is defined then)
 // docs/architecture.md explains the layers; docs/futures.md the rules for
 // where continuations run.
 #ifndef NANORUN_NANORUN_H_
@@ -14,6 +16,11 @@
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "nanorun/future/timers.h"
+#if defined(NANORUN_HAS_NET)
+#include "nanorun/net/socket_addr.h"
+#include "nanorun/net/tcp.h"
+#include "nanorun/net/udp.h"
+#endif
 #include "nanorun/sys/misuse.h"
 #include "nanorun/waker/poll.h"
 #include "nanorun/waker/waker.h"

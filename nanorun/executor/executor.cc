@@ -207,9 +207,11 @@ void Executor::run_worker(Worker* w) {
 
 task::Header* Executor::next_task(Worker* w) {
   if (w->tick % kFairnessInterval == 0) {
-    // Busy workers fire due timers too, so they fire on time however much
-    // work there is (not in a lump when a worker finally goes idle).
+    // Busy workers fire due timers and look for I/O too, so both make
+    // progress however much work there is (not in a lump when a worker
+    // finally goes idle; tokio#4730 is one busy task stalling all I/O).
     timers_.process();
+    poll_io_without_blocking();
     if (task::Header* t = take_from_injector(w)) return t;
   }
   if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
@@ -239,6 +241,16 @@ task::Header* Executor::take_from_injector(Worker* w) {
   first->queue_next = nullptr;
   if (count > 1) notify_parked();  // There is stealable work now.
   return first;
+}
+
+// Takes the driver token if nobody sleeps in the reactor, and collects the
+// I/O edges that arrived (waking their tasks onto this worker). Only when
+// sockets are registered: it costs an epoll_wait syscall.
+void Executor::poll_io_without_blocking() {
+  if (reactor_->io_registrations() == 0) return;
+  if (!driver_.try_acquire()) return;  // A parked worker is collecting them.
+  reactor_->park(absl::ZeroDuration());
+  driver_.release();
 }
 
 task::Header* Executor::steal_work(Worker* w) {

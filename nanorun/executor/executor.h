@@ -88,6 +88,8 @@ class Executor final : public task::Scheduler {
   // This runtime's timers. Workers fire them (see time/driver.h); they are
   // cancelled (fired with cancelled = true) by shutdown().
   time::TimerDriver& timers() { return timers_; }
+  // This runtime's reactor (I/O registrations for nanorun::net).
+  reactor::Reactor& reactor() { return *reactor_; }
 
   // Lifetime: the Runtime, every Handle and every continuation bound to this
   // executor hold a reference; allocated tasks keep it alive too, through
@@ -114,6 +116,7 @@ class Executor final : public task::Scheduler {
   task::Header* next_task(Worker* worker);
   task::Header* steal_work(Worker* worker);
   task::Header* take_from_injector(Worker* worker);
+  void poll_io_without_blocking();
   void park(Worker* worker);
   bool has_visible_work() const;
   void notify_parked();

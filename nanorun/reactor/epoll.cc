@@ -1,4 +1,5 @@
-// The Linux reactor: parks in epoll_wait; wakes through an eventfd.
+// The Linux reactor: parks in epoll_wait (edge-triggered registrations,
+// see io.h); wakes through an eventfd.
 #include <cstdint>
 
 #include "nanorun/reactor/reactor.h"
@@ -19,15 +20,44 @@ class EpollReactor final : public Reactor {
     } else if (timeout != absl::InfiniteDuration()) {
       timeout_ns = absl::ToInt64Nanoseconds(timeout);
     }
-    uint64_t tokens[64];
-    poll_.Wait(tokens, 64, timeout_ns);
+    sys::PollEvent events[64];
+    int n = poll_.Wait(events, 64, timeout_ns);
+    for (int i = 0; i < n; ++i) {
+      if (events[i].token == sys::EventPoll::kWakeToken) continue;
+      // A token released since (its socket closed) finds nothing.
+      if (IoRegistration* r = slab_.find(events[i].token)) {
+        r->on_ready(events[i].readable, events[i].writable);
+      }
+    }
   }
 
   void wake() override { poll_.Wake(); }
   const char* name() const override { return "epoll"; }
 
+  absl::StatusOr<IoRegistration*> register_io(int fd) override {
+    IoRegistration* r = slab_.allocate(fd);
+    if (r == nullptr) {
+      return absl::ResourceExhaustedError("reactor: more than 4M registered sockets");
+    }
+    absl::Status added = poll_.Add(fd, r->token());
+    if (!added.ok()) {
+      slab_.release(r);
+      return added;
+    }
+    return r;
+  }
+
+  void deregister_io(IoRegistration* r) override {
+    r->close();
+    (void)poll_.Remove(r->fd());  // Fails only if the fd was closed already.
+    slab_.release(r);
+  }
+
+  size_t io_registrations() const override { return slab_.live(); }
+
  private:
   sys::EventPoll poll_;
+  IoSlab slab_;
 };
 
 }  // namespace

@@ -1,5 +1,5 @@
 // The reactor contract: what every backend (epoll.cc, fallback.cc, and later
-// iocp.cc) provides. One Reactor per runtime; one worker at a time (the one
+// iocp.cc) provides: parking, cross-thread wake, and I/O readiness. One Reactor per runtime; one worker at a time (the one
 // holding the driver token) blocks in park(); any thread may call wake().
 #ifndef NANORUN_REACTOR_REACTOR_H_
 #define NANORUN_REACTOR_REACTOR_H_
@@ -7,7 +7,9 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "nanorun/reactor/io.h"
 
 namespace nanorun {
 namespace reactor {
@@ -27,6 +29,24 @@ class Reactor {
 
   // Makes the current or next park() return. Thread-safe; never allocates.
   virtual void wake() = 0;
+
+  // I/O readiness (io.h). park() delivers the edges it sees to their
+  // registrations, which wake the waiting tasks. Backends without I/O (the
+  // fallback) return Unimplemented.
+  //
+  // Registers non-blocking `fd` for read and write edges.
+  virtual absl::StatusOr<IoRegistration*> register_io(int fd) {
+    (void)fd;
+    return absl::UnimplementedError(
+        "this reactor has no I/O (the portable fallback): nanorun::net needs "
+        "epoll (Linux) or IOCP (Windows)");
+  }
+  // Closes `r` (its waiters wake and see is_closed()), stops its events and
+  // frees it. Call before closing the fd, and only once no operation will
+  // touch `r` again.
+  virtual void deregister_io(IoRegistration* r) { (void)r; }
+  // Registrations alive: busy workers poll for I/O only when there are some.
+  virtual size_t io_registrations() const { return 0; }
 
   // The backend's name, for logs and benchmarks ("epoll", "fallback").
   virtual const char* name() const = 0;

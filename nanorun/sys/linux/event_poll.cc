@@ -69,21 +69,41 @@ absl::Status EventPoll::Open() {
   return absl::OkStatus();
 }
 
-int EventPoll::Wait(uint64_t* tokens, int capacity, int64_t timeout_ns) {
+int EventPoll::Wait(PollEvent* out, int capacity, int64_t timeout_ns) {
   constexpr int kMaxEvents = 64;
   struct epoll_event events[kMaxEvents];
   int limit = capacity < kMaxEvents ? capacity : kMaxEvents;
   int n = WaitFor(epoll_fd_, events, limit, timeout_ns);
   if (n < 0) return 0;  // EINTR: an early, empty return.
   for (int i = 0; i < n; ++i) {
-    tokens[i] = events[i].data.u64;
-    if (tokens[i] == kWakeToken) {
+    uint32_t flags = events[i].events;
+    out[i].token = events[i].data.u64;
+    out[i].readable = flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
+    out[i].writable = flags & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    if (out[i].token == kWakeToken) {
       uint64_t drained;
       ssize_t r = read(wake_fd_, &drained, sizeof(drained));
       (void)r;  // EAGAIN: another waiter drained it first; still a wake.
     }
   }
   return n;
+}
+
+absl::Status EventPoll::Add(int fd, uint64_t token) {
+  struct epoll_event event;
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.u64 = token;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
+    return ErrnoStatus("epoll_ctl(ADD)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EventPoll::Remove(int fd) {
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0) {
+    return ErrnoStatus("epoll_ctl(DEL)");
+  }
+  return absl::OkStatus();
 }
 
 void EventPoll::Wake() {

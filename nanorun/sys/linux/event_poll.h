@@ -10,6 +10,15 @@
 namespace nanorun {
 namespace sys {
 
+// One readiness report: the token an fd was added with, and which ways it
+// became ready (errors and hang-ups count as both, so the operation runs
+// and sees the error).
+struct PollEvent {
+  uint64_t token;
+  bool readable;
+  bool writable;
+};
+
 // An owned epoll instance plus an eventfd registered in it under `kWakeToken`.
 // Writing the eventfd (Wake) makes a concurrent or later Wait return.
 class EventPoll {
@@ -25,11 +34,16 @@ class EventPoll {
   absl::Status Open();
 
   // Waits up to `timeout_ns` (-1: forever, 0: just look) for events. Returns
-  // the number of ready tokens written to `tokens` (at most `capacity`); the
-  // wake token is consumed here and reported as kWakeToken. EINTR counts as
+  // the number of events written to `events` (at most `capacity`); the wake
+  // token is consumed here and reported with token kWakeToken. EINTR counts as
   // an early, empty return. The timeout has nanosecond precision where the
   // kernel has epoll_pwait2 (5.11+), else it is rounded up to milliseconds.
-  int Wait(uint64_t* tokens, int capacity, int64_t timeout_ns);
+  int Wait(PollEvent* events, int capacity, int64_t timeout_ns);
+
+  // Adds `fd` for edge-triggered read and write readiness under `token`
+  // (!= kWakeToken), or removes it.
+  absl::Status Add(int fd, uint64_t token);
+  absl::Status Remove(int fd);
 
   // Makes a Wait that is in progress (or the next one) return. Safe from
   // any thread; a failed write (the counter is saturated) still wakes.

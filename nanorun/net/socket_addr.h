@@ -1,0 +1,50 @@
+// nanorun::net::SocketAddr: an IPv4 or IPv6 address with a port.
+#ifndef NANORUN_NET_SOCKET_ADDR_H_
+#define NANORUN_NET_SOCKET_ADDR_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nanorun/sys/socket.h"
+
+namespace nanorun {
+namespace net {
+
+class SocketAddr {
+ public:
+  // 0.0.0.0:0.
+  SocketAddr() = default;
+
+  // "127.0.0.1:8080", "[::1]:0", "[fe80::1%2]:443" (numeric scope id). No
+  // host names: resolving them is not this class's job. InvalidArgument
+  // with the reason on anything else.
+  static absl::StatusOr<SocketAddr> parse(absl::string_view text);
+  // 127.0.0.1:port and [::1]:port.
+  static SocketAddr loopback_v4(uint16_t port);
+  static SocketAddr loopback_v6(uint16_t port);
+
+  bool is_ipv4() const { return !ip_.v6; }
+  bool is_ipv6() const { return ip_.v6; }
+  uint16_t port() const { return ip_.port; }
+  void set_port(uint16_t port) { ip_.port = port; }
+
+  // "127.0.0.1:8080" or "[::1]:8080" (parse() reads it back).
+  std::string ToString() const;
+
+  bool operator==(const SocketAddr& other) const;
+  bool operator!=(const SocketAddr& other) const { return !(*this == other); }
+
+  // Internal: the OS-neutral form the sys layer takes.
+  explicit SocketAddr(const sys::IpAddress& ip) : ip_(ip) {}
+  const sys::IpAddress& ip() const { return ip_; }
+
+ private:
+  sys::IpAddress ip_;
+};
+
+}  // namespace net
+}  // namespace nanorun
+
+#endif  // NANORUN_NET_SOCKET_ADDR_H_

@@ -1,0 +1,288 @@
+// TcpStream and TcpListener: each operation is one non-blocking attempt,
+// retried by IoOp on readiness edges (socket_core.h).
+#include "nanorun/net/tcp.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+
+namespace nanorun {
+namespace net {
+namespace detail {
+
+absl::StatusOr<std::shared_ptr<SocketCore>> SocketCore::Register(executor::Executor* e, int fd,
+                                                                 std::string label) {
+  absl::StatusOr<reactor::IoRegistration*> r = e->reactor().register_io(fd);
+  if (!r.ok()) {
+    sys::Close(fd);
+    return r.status();
+  }
+  e->retain();
+  return std::shared_ptr<SocketCore>(new SocketCore(e, fd, *r, std::move(label)));
+}
+
+SocketCore::~SocketCore() {
+  // Deregister before closing, so the fd number is free only once no event
+  // or waker can refer to it any more.
+  executor_->reactor().deregister_io(registration_);
+  sys::Close(fd_);
+  executor_->drop_ref();  // Last: it may free the reactor.
+}
+
+void SocketCore::close() {
+  registration_->close();
+  // Wakes the peer and any blocked kernel state; fails harmlessly on a
+  // listener or an unconnected socket.
+  (void)sys::Shutdown(fd_, 2);
+}
+
+executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error) {
+  if (handle != nullptr && handle->valid()) return handle->executor();
+  executor::Executor* e = executor::Executor::current();
+  if (e == nullptr) {
+    *error = absl::FailedPreconditionError(absl::StrCat(
+        op, " called outside a runtime: call it from a task (inside "
+            "Runtime::block_on([] { ... }) or spawn), or pass the Handle of the "
+            "runtime the socket should belong to"));
+  }
+  return e;
+}
+
+namespace {
+
+using reactor::Direction;
+
+Future<TcpStream> ConnectOn(executor::Executor* e, const SocketAddr& addr) {
+  std::string label = addr.ToString();
+  absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kStream);
+  if (!fd.ok()) return make_error_future<TcpStream>(fd.status());
+  int err = sys::StartConnect(*fd, addr.ip());
+  if (err != 0 && err != sys::kErrInProgress) {
+    sys::Close(*fd);
+    return make_error_future<TcpStream>(sys::ErrnoStatus(err, "connect " + label));
+  }
+  // Registered after connect() started: the first edge reports its outcome.
+  absl::StatusOr<std::shared_ptr<SocketCore>> core = SocketCore::Register(e, *fd, label);
+  if (!core.ok()) return make_error_future<TcpStream>(core.status());
+  if (err == 0) return make_ready_future(TcpStream(*std::move(core)));
+  return IoOp<TcpStream>(*core, Direction::kWrite, "connect", /*try_first=*/false,
+                         [](SocketCore& c) -> Step<TcpStream> {
+                           int result = sys::ConnectResult(c.fd());
+                           if (result != 0) return Step<TcpStream>::done(c.errno_error(result, "connect"));
+                           return Step<TcpStream>::done(TcpStream(c.shared_from_this()));
+                         });
+}
+
+}  // namespace
+}  // namespace detail
+
+using detail::IoOp;
+using detail::SocketCore;
+using detail::Step;
+using reactor::Direction;
+
+Future<TcpStream> TcpStream::connect(const SocketAddr& addr) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(nullptr, "TcpStream::connect", &error);
+  if (e == nullptr) return make_error_future<TcpStream>(error);
+  return detail::ConnectOn(e, addr);
+}
+
+Future<TcpStream> TcpStream::connect(const SocketAddr& addr, const Handle& handle) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(&handle, "TcpStream::connect", &error);
+  if (e == nullptr) return make_error_future<TcpStream>(error);
+  return detail::ConnectOn(e, addr);
+}
+
+Future<size_t> TcpStream::read(absl::Span<char> buf) const {
+  return IoOp<size_t>(core_, Direction::kRead, "read", true, [buf](SocketCore& c) {
+    sys::IoResult r = sys::Read(c.fd(), buf.data(), buf.size());
+    if (r.would_block) return Step<size_t>::would_block();
+    if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "read from"));
+    return Step<size_t>::done(static_cast<size_t>(r.n));
+  });
+}
+
+Future<std::string> TcpStream::read_some(size_t max_bytes) const {
+  return IoOp<std::string>(core_, Direction::kRead, "read", true, [max_bytes](SocketCore& c) {
+    std::string out(max_bytes, '\0');
+    sys::IoResult r = sys::Read(c.fd(), &out[0], out.size());
+    if (r.would_block) return Step<std::string>::would_block();
+    if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
+    out.resize(static_cast<size_t>(r.n));
+    return Step<std::string>::done(std::move(out));
+  });
+}
+
+Future<void> TcpStream::read_exact(absl::Span<char> buf) const {
+  size_t filled = 0;
+  return IoOp<void>(core_, Direction::kRead, "read_exact", true,
+                    [buf, filled](SocketCore& c) mutable -> Step<void> {
+                      while (filled < buf.size()) {
+                        sys::IoResult r = sys::Read(c.fd(), buf.data() + filled, buf.size() - filled);
+                        if (r.would_block) return Step<void>::would_block();
+                        if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "read_exact from"));
+                        if (r.n == 0) {
+                          return Step<void>::done(absl::OutOfRangeError(absl::StrCat(
+                              "read_exact from ", c.label(), ": the peer closed the stream after ",
+                              filled, " of ", buf.size(), " bytes")));
+                        }
+                        filled += static_cast<size_t>(r.n);
+                      }
+                      return Step<void>::done(absl::OkStatus());
+                    });
+}
+
+Future<size_t> TcpStream::write(absl::Span<const char> data) const {
+  return IoOp<size_t>(core_, Direction::kWrite, "write", true, [data](SocketCore& c) {
+    sys::IoResult r = sys::Write(c.fd(), data.data(), data.size());
+    if (r.would_block) return Step<size_t>::would_block();
+    if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "write to"));
+    return Step<size_t>::done(static_cast<size_t>(r.n));
+  });
+}
+
+namespace {
+
+// Writes data[*sent..] until done or the socket would block.
+Step<void> WriteSome(SocketCore& c, const char* data, size_t size, size_t* sent) {
+  while (*sent < size) {
+    sys::IoResult r = sys::Write(c.fd(), data + *sent, size - *sent);
+    if (r.would_block) return Step<void>::would_block();
+    if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "write to"));
+    *sent += static_cast<size_t>(r.n);
+  }
+  return Step<void>::done(absl::OkStatus());
+}
+
+}  // namespace
+
+Future<void> TcpStream::write_all(absl::Span<const char> data) const {
+  size_t sent = 0;
+  return IoOp<void>(core_, Direction::kWrite, "write", true,
+                    [data, sent](SocketCore& c) mutable {
+                      return WriteSome(c, data.data(), data.size(), &sent);
+                    });
+}
+
+Future<void> TcpStream::write_all(std::string data) const {
+  size_t sent = 0;
+  return IoOp<void>(core_, Direction::kWrite, "write", true,
+                    [data = std::move(data), sent](SocketCore& c) mutable {
+                      return WriteSome(c, data.data(), data.size(), &sent);
+                    });
+}
+
+namespace {
+
+absl::Status EmptySocket(const char* op) {
+  return absl::FailedPreconditionError(
+      absl::StrCat(op, " on an empty socket (default-constructed or moved-from)"));
+}
+
+absl::StatusOr<SocketAddr> AddressOf(const std::shared_ptr<SocketCore>& core, bool peer,
+                                     const char* op) {
+  if (core == nullptr) return EmptySocket(op);
+  absl::StatusOr<sys::IpAddress> ip = peer ? sys::PeerAddress(core->fd()) : sys::LocalAddress(core->fd());
+  if (!ip.ok()) return ip.status();
+  return SocketAddr(*ip);
+}
+
+}  // namespace
+
+absl::Status TcpStream::shutdown_write() const {
+  if (core_ == nullptr) return EmptySocket("shutdown_write");
+  absl::Status s = sys::Shutdown(core_->fd(), 1);
+  if (!s.ok()) return absl::Status(s.code(), absl::StrCat(s.message(), " (", core_->label(), ")"));
+  return s;
+}
+
+absl::Status TcpStream::set_nodelay(bool on) const {
+  if (core_ == nullptr) return EmptySocket("set_nodelay");
+  return sys::SetNoDelay(core_->fd(), on);
+}
+
+absl::StatusOr<SocketAddr> TcpStream::peer_addr() const { return AddressOf(core_, true, "peer_addr"); }
+absl::StatusOr<SocketAddr> TcpStream::local_addr() const { return AddressOf(core_, false, "local_addr"); }
+
+void TcpStream::close() const {
+  if (core_ != nullptr) core_->close();
+}
+
+namespace {
+
+absl::StatusOr<TcpListener> BindOn(executor::Executor* e, const SocketAddr& addr,
+                                   TcpListener (*make)(std::shared_ptr<SocketCore>)) {
+  absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kStream);
+  if (!fd.ok()) return fd.status();
+  absl::Status s = sys::SetReuseAddress(*fd);
+  if (s.ok()) s = sys::Bind(*fd, addr.ip());
+  if (s.ok()) s = sys::Listen(*fd, 1024);
+  if (!s.ok()) {
+    sys::Close(*fd);
+    return s;
+  }
+  std::string label = addr.ToString();
+  if (absl::StatusOr<sys::IpAddress> bound = sys::LocalAddress(*fd); bound.ok()) {
+    label = SocketAddr(*bound).ToString();
+  }
+  absl::StatusOr<std::shared_ptr<SocketCore>> core = SocketCore::Register(e, *fd, label);
+  if (!core.ok()) return core.status();
+  return make(*std::move(core));
+}
+
+}  // namespace
+
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(nullptr, "TcpListener::bind", &error);
+  if (e == nullptr) return error;
+  return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
+}
+
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const Handle& handle) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(&handle, "TcpListener::bind", &error);
+  if (e == nullptr) return error;
+  return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
+}
+
+// How long accept waits after EMFILE/ENFILE before trying again (doubling
+// up to 1 s while the condition lasts).
+constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
+
+Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {
+  using Accepted = std::pair<TcpStream, SocketAddr>;
+  absl::Duration backoff = kFirstAcceptBackoff;
+  return IoOp<Accepted>(
+      core_, Direction::kRead, "accept", true, [backoff](SocketCore& c) mutable -> Step<Accepted> {
+        for (;;) {
+          sys::IpAddress peer;
+          sys::IoResult r = sys::Accept(c.fd(), &peer);
+          if (r.would_block) return Step<Accepted>::would_block();
+          if (r.err == sys::kErrConnAborted) continue;  // That client gave up; next.
+          if (r.err == sys::kErrTooManyFiles || r.err == sys::kErrTooManyFilesSystem) {
+            absl::Duration wait = backoff;
+            backoff = std::min(backoff * 2, absl::Seconds(1));
+            return Step<Accepted>::retry_after(wait);
+          }
+          if (r.err != 0) return Step<Accepted>::done(c.errno_error(r.err, "accept on"));
+          backoff = kFirstAcceptBackoff;
+          SocketAddr peer_addr(peer);
+          absl::StatusOr<std::shared_ptr<SocketCore>> core =
+              SocketCore::Register(c.executor(), static_cast<int>(r.n), peer_addr.ToString());
+          if (!core.ok()) return Step<Accepted>::done(core.status());
+          return Step<Accepted>::done(Accepted(TcpStream(*std::move(core)), peer_addr));
+        }
+      });
+}
+
+absl::StatusOr<SocketAddr> TcpListener::local_addr() const { return AddressOf(core_, false, "local_addr"); }
+
+void TcpListener::close() const {
+  if (core_ != nullptr) core_->close();
+}
+
+}  // namespace net
+}  // namespace nanorun

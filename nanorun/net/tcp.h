@@ -1,0 +1,115 @@
+// TCP for nanorun: TcpListener and TcpStream.
+//
+// Both are cheap, copyable handles to a shared socket: copy one into each
+// continuation that uses it, and the socket stays open exactly as long as
+// some handle or some pending operation needs it (socket_core.h). Buffers
+// given as absl::Span are NOT owned: keep them alive until the returned
+// future completes, e.g. in a std::shared_ptr captured by the continuation;
+// or use the std::string overloads, which own their data.
+//
+// Operations may be started from any thread; pending ones run as tasks on
+// the runtime the socket was made on. Errors are absl::Status values naming
+// the operation and the peer ("connect 127.0.0.1:1: Connection refused").
+// close() makes pending and later operations fail with CancelledError.
+//
+// Sockets are non-blocking and close-on-exec; writes never raise SIGPIPE
+// (a closed peer is an Unavailable status: "Broken pipe"); EINTR is
+// retried. docs/net.md shows the loops (echo server) without coroutines.
+#ifndef NANORUN_NET_TCP_H_
+#define NANORUN_NET_TCP_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "nanorun/future/future.h"
+#include "nanorun/future/runtime.h"
+#include "nanorun/net/socket_addr.h"
+#include "nanorun/net/socket_core.h"
+
+namespace nanorun {
+namespace net {
+
+class TcpStream {
+ public:
+  // An empty handle: every operation fails with FailedPrecondition.
+  TcpStream() = default;
+
+  // Connects to `addr`, on the calling worker's runtime (or `handle`'s).
+  static Future<TcpStream> connect(const SocketAddr& addr);
+  static Future<TcpStream> connect(const SocketAddr& addr, const Handle& handle);
+
+  // Up to buf.size() bytes as soon as any arrive; 0 means the peer closed
+  // its side (end of stream).
+  Future<size_t> read(absl::Span<char> buf) const;
+  // Up to max_bytes, owned; empty at end of stream.
+  Future<std::string> read_some(size_t max_bytes) const;
+  // Exactly buf.size() bytes; OutOfRange if the stream ends first.
+  Future<void> read_exact(absl::Span<char> buf) const;
+
+  // Writes some of `data` (at least 1 byte); returns how much.
+  Future<size_t> write(absl::Span<const char> data) const;
+  // Writes all of `data`.
+  Future<void> write_all(absl::Span<const char> data) const;
+  Future<void> write_all(std::string data) const;
+
+  // Sends FIN: the peer reads end of stream; reading here goes on.
+  absl::Status shutdown_write() const;
+  absl::Status set_nodelay(bool on) const;
+  absl::StatusOr<SocketAddr> peer_addr() const;
+  absl::StatusOr<SocketAddr> local_addr() const;
+  // Fails pending and later operations with CancelledError. The fd closes
+  // when the last handle and operation let go; dropping every handle
+  // closes it too, without close().
+  void close() const;
+
+  bool valid() const { return core_ != nullptr; }
+
+  // Internal.
+  explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}
+
+ private:
+  std::shared_ptr<detail::SocketCore> core_;
+};
+
+class TcpListener {
+ public:
+  TcpListener() = default;
+
+  // Binds and listens (backlog 1024), on the calling worker's runtime or
+  // `handle`'s. SO_REUSEADDR is set, so a restarted server can bind while
+  // its previous connections sit in TIME_WAIT; it does not let two live
+  // listeners share a port (that would be SO_REUSEPORT, which is not set).
+  // Port 0 picks a free port: see local_addr().
+  static absl::StatusOr<TcpListener> bind(const SocketAddr& addr);
+  static absl::StatusOr<TcpListener> bind(const SocketAddr& addr, const Handle& handle);
+
+  // The next connection and its peer's address. When the process is out of
+  // file descriptors (EMFILE/ENFILE) the listener stays open and the accept
+  // waits, 10 ms and doubling up to 1 s, then tries again: it neither spins
+  // nor fails (the connections wait in the kernel's backlog meanwhile).
+  Future<std::pair<TcpStream, SocketAddr>> accept() const;
+
+  absl::StatusOr<SocketAddr> local_addr() const;
+  void close() const;
+  bool valid() const { return core_ != nullptr; }
+
+ private:
+  explicit TcpListener(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}
+  std::shared_ptr<detail::SocketCore> core_;
+};
+
+namespace detail {
+// The runtime for a socket made by a static factory: `handle`'s, else the
+// calling worker's; nullptr (and `error` set) if neither.
+executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error);
+}  // namespace detail
+
+}  // namespace net
+}  // namespace nanorun
+
+#endif  // NANORUN_NET_TCP_H_

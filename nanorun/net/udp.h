@@ -1,0 +1,54 @@
+// UdpSocket: datagrams over the reactor, with the same handle and buffer
+// rules as TCP (tcp.h): a cheap copyable handle; spans must outlive the
+// returned future.
+#ifndef NANORUN_NET_UDP_H_
+#define NANORUN_NET_UDP_H_
+
+#include <cstddef>
+#include <memory>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "nanorun/future/future.h"
+#include "nanorun/future/runtime.h"
+#include "nanorun/net/socket_addr.h"
+#include "nanorun/net/socket_core.h"
+
+namespace nanorun {
+namespace net {
+
+class UdpSocket {
+ public:
+  UdpSocket() = default;
+
+  // A socket bound to `addr` (port 0: any free port), on the calling
+  // worker's runtime or `handle`'s.
+  static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr);
+  static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr, const Handle& handle);
+
+  // One datagram to `to`; returns the bytes sent.
+  Future<size_t> send_to(absl::Span<const char> data, const SocketAddr& to) const;
+  // The next datagram (truncated to buf.size()) and its sender.
+  Future<std::pair<size_t, SocketAddr>> recv_from(absl::Span<char> buf) const;
+
+  // Sets the default peer: send() goes there and recv() takes only its
+  // datagrams.
+  absl::Status connect(const SocketAddr& peer) const;
+  Future<size_t> send(absl::Span<const char> data) const;
+  Future<size_t> recv(absl::Span<char> buf) const;
+
+  absl::StatusOr<SocketAddr> local_addr() const;
+  void close() const;
+  bool valid() const { return core_ != nullptr; }
+
+ private:
+  explicit UdpSocket(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}
+  std::shared_ptr<detail::SocketCore> core_;
+};
+
+}  // namespace net
+}  // namespace nanorun
+
+#endif  // NANORUN_NET_UDP_H_

@@ -1,0 +1,97 @@
+// Readiness edges and waiters per registration, and the registration slab
+// (see io.h).
+#include "nanorun/reactor/io.h"
+
+#include <utility>
+
+namespace nanorun {
+namespace reactor {
+
+bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker) {
+  int d = static_cast<int>(dir);
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  // Both checks under the lock that on_ready() takes to bump the sequence:
+  // an edge either came before (we see it and refuse) or after (it finds
+  // our waker).
+  if (closed_.load(std::memory_order_relaxed)) return false;
+  if (seq_[d].load(std::memory_order_relaxed) != seen) return false;
+  if (!waiter_[d].will_wake(waker)) waiter_[d] = waker;
+  return true;
+}
+
+void IoRegistration::on_ready(bool readable, bool writable) {
+  Waker woken[2];
+  {
+    std::lock_guard<sys::SpinLock> lock(mu_);
+    if (readable) {
+      seq_[0].fetch_add(1, std::memory_order_release);
+      woken[0] = std::move(waiter_[0]);
+    }
+    if (writable) {
+      seq_[1].fetch_add(1, std::memory_order_release);
+      woken[1] = std::move(waiter_[1]);
+    }
+  }
+  // Outside the lock: waking schedules a task.
+  woken[0].wake();
+  woken[1].wake();
+}
+
+void IoRegistration::close() {
+  closed_.store(true, std::memory_order_release);
+  on_ready(true, true);
+}
+
+IoSlab::~IoSlab() {
+  for (auto& page : pages_) delete page.load(std::memory_order_relaxed);
+}
+
+IoRegistration* IoSlab::allocate(int fd) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t index;
+  if (!free_.empty()) {
+    index = free_.back();
+    free_.pop_back();
+  } else {
+    if (next_index_ == kPageSize * kMaxPages) return nullptr;
+    index = next_index_++;
+    if (index % kPageSize == 0) {
+      pages_[index / kPageSize].store(new Page(), std::memory_order_release);
+    }
+    generation_.push_back(1);
+  }
+  IoRegistration* r =
+      &pages_[index / kPageSize].load(std::memory_order_relaxed)->slots[index % kPageSize];
+  r->fd_ = fd;
+  r->closed_.store(false, std::memory_order_relaxed);
+  r->token_.store(uint64_t{generation_[index]} << 32 | index, std::memory_order_release);
+  live_.fetch_add(1, std::memory_order_relaxed);
+  return r;
+}
+
+void IoSlab::release(IoRegistration* r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint32_t index = static_cast<uint32_t>(r->token() & 0xffffffffu);
+  ++generation_[index];  // Events still in flight for the old token miss.
+  r->token_.store(0, std::memory_order_release);
+  {
+    std::lock_guard<sys::SpinLock> reg_lock(r->mu_);
+    r->waiter_[0] = Waker();
+    r->waiter_[1] = Waker();
+  }
+  r->fd_ = -1;
+  free_.push_back(index);
+  live_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+IoRegistration* IoSlab::find(uint64_t token) const {
+  uint32_t index = static_cast<uint32_t>(token & 0xffffffffu);
+  if (index >= kPageSize * kMaxPages) return nullptr;
+  Page* page = pages_[index / kPageSize].load(std::memory_order_acquire);
+  if (page == nullptr) return nullptr;
+  IoRegistration* r = &page->slots[index % kPageSize];
+  return r->token() == token ? r : nullptr;
+}
+
+}  // namespace reactor
+}  // namespace nanorun

@@ -1,0 +1,109 @@
+// I/O readiness for registered file descriptors: what nanorun::net waits on.
+//
+// A registration is edge-triggered (epoll's EPOLLET): the kernel reports a
+// direction once when it becomes ready, and the registration counts those
+// reports in a sequence number per direction. An operation reads the
+// sequence, tries its syscall, and on EAGAIN calls wait() with the sequence
+// it saw: if an edge arrived in between, wait() refuses (try again now),
+// else it keeps the task's waker until the next edge. So no edge is lost,
+// and an idle connection costs nothing: no event repeats while nobody reads
+// (level-triggered registration makes epoll report an idle readable or
+// writable socket on every wait, which is how the Rust reference ends up
+// spinning on an idle connection).
+//
+// Registrations live in a slab with stable addresses; the token given to
+// the kernel is (generation << 32 | index), and the generation changes when
+// a slot is freed, so an event still in flight for a closed socket never
+// reaches the socket that reuses its slot or its fd number.
+#ifndef NANORUN_REACTOR_IO_H_
+#define NANORUN_REACTOR_IO_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "nanorun/sys/spin_lock.h"
+#include "nanorun/waker/waker.h"
+
+namespace nanorun {
+namespace reactor {
+
+enum class Direction : int { kRead = 0, kWrite = 1 };
+
+class IoRegistration {
+ public:
+  IoRegistration() = default;
+  IoRegistration(const IoRegistration&) = delete;
+  IoRegistration& operator=(const IoRegistration&) = delete;
+
+  // Readiness edges seen so far in `dir`. Read it before trying a syscall.
+  uint64_t ready_seq(Direction dir) const {
+    return seq_[static_cast<int>(dir)].load(std::memory_order_acquire);
+  }
+
+  // After a syscall in `dir` would block: keeps `waker` until the next edge
+  // and returns true. Returns false, keeping nothing, if an edge arrived
+  // since `seen` (retry now) or the registration is closed.
+  bool wait(Direction dir, uint64_t seen, const Waker& waker);
+
+  // Closed by close(): operations must stop and fail.
+  bool is_closed() const { return closed_.load(std::memory_order_acquire); }
+
+  int fd() const { return fd_; }
+  uint64_t token() const { return token_.load(std::memory_order_acquire); }
+
+  // Reactor side: an edge in the given directions (wakes their waiters).
+  void on_ready(bool readable, bool writable);
+  // Marks the registration closed and wakes every waiter.
+  void close();
+
+ private:
+  friend class IoSlab;
+
+  mutable sys::SpinLock mu_;
+  std::atomic<uint64_t> seq_[2] = {};
+  std::atomic<bool> closed_{false};
+  Waker waiter_[2];  // Guarded by mu_.
+  int fd_ = -1;
+  std::atomic<uint64_t> token_{0};
+};
+
+// Registrations with stable addresses, looked up by token.
+class IoSlab {
+ public:
+  IoSlab() = default;
+  ~IoSlab();
+  IoSlab(const IoSlab&) = delete;
+  IoSlab& operator=(const IoSlab&) = delete;
+
+  // A fresh registration for `fd`, or nullptr when the slab is full.
+  IoRegistration* allocate(int fd);
+  // Returns `r` to the slab; its token stops matching.
+  void release(IoRegistration* r);
+  // The registration `token` names, or nullptr if it was released since.
+  IoRegistration* find(uint64_t token) const;
+  size_t live() const { return live_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr size_t kPageSize = 1024;
+  static constexpr size_t kMaxPages = 4096;  // 4 M registrations.
+
+  struct Page {
+    IoRegistration slots[kPageSize];
+  };
+
+  std::mutex mu_;  // Guards allocation; lookups read pages_ lock-free.
+  std::atomic<Page*> pages_[kMaxPages] = {};
+  std::vector<uint32_t> free_;  // Guarded by mu_.
+  std::vector<uint32_t> generation_;  // Guarded by mu_.
+  uint32_t next_index_ = 0;           // Guarded by mu_.
+  std::atomic<size_t> live_{0};
+};
+
+}  // namespace reactor
+}  // namespace nanorun
+
+#endif  // NANORUN_REACTOR_IO_H_

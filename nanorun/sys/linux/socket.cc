@@ -1,0 +1,262 @@
+// POSIX sockets behind sys/socket.h.
+#include "nanorun/sys/socket.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace nanorun {
+namespace sys {
+
+const int kErrInProgress = EINPROGRESS;
+const int kErrTooManyFiles = EMFILE;
+const int kErrTooManyFilesSystem = ENFILE;
+const int kErrConnAborted = ECONNABORTED;
+
+namespace {
+
+socklen_t ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (addr.v6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(addr.port);
+    std::memcpy(&sin6->sin6_addr, addr.bytes, 16);
+    sin6->sin6_scope_id = addr.scope_id;
+    return sizeof(sockaddr_in6);
+  }
+  auto* sin = reinterpret_cast<sockaddr_in*>(out);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(addr.port);
+  std::memcpy(&sin->sin_addr, addr.bytes, 4);
+  return sizeof(sockaddr_in);
+}
+
+IpAddress FromSockaddr(const sockaddr_storage& in) {
+  IpAddress addr;
+  if (in.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
+    addr.v6 = true;
+    std::memcpy(addr.bytes, &sin6->sin6_addr, 16);
+    addr.port = ntohs(sin6->sin6_port);
+    addr.scope_id = sin6->sin6_scope_id;
+  } else {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
+    std::memcpy(addr.bytes, &sin->sin_addr, 4);
+    addr.port = ntohs(sin->sin_port);
+  }
+  return addr;
+}
+
+IoResult Outcome(ssize_t n) {
+  IoResult r;
+  if (n >= 0) {
+    r.n = n;
+  } else {
+    r.err = errno;
+    r.would_block = r.err == EAGAIN || r.err == EWOULDBLOCK;
+  }
+  return r;
+}
+
+}  // namespace
+
+bool ParseIp(absl::string_view text, IpAddress* out) {
+  std::string s(text);
+  IpAddress addr;
+  if (inet_pton(AF_INET, s.c_str(), addr.bytes) == 1) {
+    addr.v6 = false;
+  } else if (inet_pton(AF_INET6, s.c_str(), addr.bytes) == 1) {
+    addr.v6 = true;
+  } else {
+    return false;
+  }
+  addr.port = out->port;
+  *out = addr;
+  return true;
+}
+
+std::string FormatIp(const IpAddress& addr) {
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(addr.v6 ? AF_INET6 : AF_INET, addr.bytes, buf, sizeof(buf)) == nullptr) {
+    return "?";
+  }
+  return buf;
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view operation) {
+  std::string message = absl::StrCat(operation, ": ", strerror(err));
+  switch (err) {
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case ECONNABORTED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case EPIPE:
+    case ENOTCONN:
+      return absl::UnavailableError(message);
+    case EADDRINUSE:
+      return absl::AlreadyExistsError(message);
+    case EADDRNOTAVAIL:
+    case EINVAL:
+    case EAFNOSUPPORT:
+      return absl::InvalidArgumentError(message);
+    case EACCES:
+    case EPERM:
+      return absl::PermissionDeniedError(message);
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return absl::ResourceExhaustedError(message);
+    case ETIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type) {
+  int kind = type == SocketType::kStream ? SOCK_STREAM : SOCK_DGRAM;
+  int fd = socket(addr.v6 ? AF_INET6 : AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ErrnoStatus(errno, "socket");
+  return fd;
+}
+
+void Close(int fd) {
+  // Not retried on EINTR: on Linux the fd is released either way.
+  (void)close(fd);
+}
+
+absl::Status SetReuseAddress(int fd) {
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0) {
+    return ErrnoStatus(errno, "setsockopt(SO_REUSEADDR)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetNoDelay(int fd, bool on) {
+  int value = on ? 1 : 0;
+  if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, sizeof(value)) != 0) {
+    return ErrnoStatus(errno, "setsockopt(TCP_NODELAY)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Bind(int fd, const IpAddress& addr) {
+  sockaddr_storage ss;
+  socklen_t len = ToSockaddr(addr, &ss);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("bind ", addr.v6 ? "[" : "", FormatIp(addr),
+                                           addr.v6 ? "]" : "", ":", addr.port));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Listen(int fd, int backlog) {
+  if (listen(fd, backlog) != 0) return ErrnoStatus(errno, "listen");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IpAddress> LocalAddress(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return ErrnoStatus(errno, "getsockname");
+  }
+  return FromSockaddr(ss);
+}
+
+absl::StatusOr<IpAddress> PeerAddress(int fd) {
+  sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) {
+    return ErrnoStatus(errno, "getpeername");
+  }
+  return FromSockaddr(ss);
+}
+
+absl::Status Shutdown(int fd, int how) {
+  int h = how == 0 ? SHUT_RD : how == 1 ? SHUT_WR : SHUT_RDWR;
+  if (shutdown(fd, h) != 0) return ErrnoStatus(errno, "shutdown");
+  return absl::OkStatus();
+}
+
+IoResult Read(int fd, char* buf, size_t len) {
+  ssize_t n;
+  do {
+    n = read(fd, buf, len);
+  } while (n < 0 && errno == EINTR);
+  return Outcome(n);
+}
+
+IoResult Write(int fd, const char* buf, size_t len) {
+  ssize_t n;
+  do {
+    n = send(fd, buf, len, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Outcome(n);
+}
+
+IoResult Accept(int fd, IpAddress* peer) {
+  sockaddr_storage ss;
+  int client;
+  do {
+    socklen_t len = sizeof(ss);
+    client = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } while (client < 0 && errno == EINTR);
+  IoResult r = Outcome(client);
+  if (client >= 0) *peer = FromSockaddr(ss);
+  return r;
+}
+
+int StartConnect(int fd, const IpAddress& addr) {
+  sockaddr_storage ss;
+  socklen_t len = ToSockaddr(addr, &ss);
+  // EINTR on a non-blocking connect: the connection continues in the
+  // background, exactly like EINPROGRESS.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
+  return errno == EINTR ? EINPROGRESS : errno;
+}
+
+int ConnectResult(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to) {
+  sockaddr_storage ss;
+  socklen_t ss_len = ToSockaddr(to, &ss);
+  ssize_t n;
+  do {
+    n = sendto(fd, buf, len, MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&ss), ss_len);
+  } while (n < 0 && errno == EINTR);
+  return Outcome(n);
+}
+
+IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from) {
+  sockaddr_storage ss;
+  ssize_t n;
+  do {
+    socklen_t ss_len = sizeof(ss);
+    n = recvfrom(fd, buf, len, 0, reinterpret_cast<sockaddr*>(&ss), &ss_len);
+  } while (n < 0 && errno == EINTR);
+  IoResult r = Outcome(n);
+  if (n >= 0) *from = FromSockaddr(ss);
+  return r;
+}
+
+}  // namespace sys
+}  // namespace nanorun

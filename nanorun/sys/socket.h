@@ -1,0 +1,82 @@
+// Sockets, for nanorun::net: thin wrappers that make every fd non-blocking
+// and close-on-exec, never raise SIGPIPE, retry EINTR, and turn errno into
+// an absl::Status naming the operation ("connect 127.0.0.1:1: Connection
+// refused"). Addresses cross this boundary as IpAddress (no OS types), so
+// the net layer stays free of platform headers.
+#ifndef NANORUN_SYS_SOCKET_H_
+#define NANORUN_SYS_SOCKET_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace nanorun {
+namespace sys {
+
+// An IPv4 or IPv6 address and port, in network byte order bytes.
+struct IpAddress {
+  bool v6 = false;
+  uint8_t bytes[16] = {};  // IPv4 uses the first 4.
+  uint16_t port = 0;       // Host order.
+  uint32_t scope_id = 0;   // IPv6 only.
+};
+
+// Parses a numeric address without port ("127.0.0.1", "::1"); false if bad.
+bool ParseIp(absl::string_view text, IpAddress* out);
+// "127.0.0.1" or "::1" (no port, no brackets).
+std::string FormatIp(const IpAddress& addr);
+
+// The status for `err` (an errno value) in `operation`: the message is
+// "<operation>: <strerror>", the code follows the error's meaning
+// (ECONNREFUSED -> Unavailable, EADDRINUSE -> AlreadyExists, ...).
+absl::Status ErrnoStatus(int err, absl::string_view operation);
+
+enum class SocketType { kStream, kDatagram };
+
+// A new non-blocking, close-on-exec socket for `addr`'s family.
+absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type);
+void Close(int fd);
+
+absl::Status SetReuseAddress(int fd);
+absl::Status SetNoDelay(int fd, bool on);
+absl::Status Bind(int fd, const IpAddress& addr);
+absl::Status Listen(int fd, int backlog);
+absl::StatusOr<IpAddress> LocalAddress(int fd);
+absl::StatusOr<IpAddress> PeerAddress(int fd);
+// how: 0 read, 1 write, 2 both.
+absl::Status Shutdown(int fd, int how);
+
+// The outcome of one non-blocking attempt: `n` bytes (or an fd for
+// accept), or `err` (an errno value; EAGAIN means "would block").
+struct IoResult {
+  int64_t n = 0;
+  int err = 0;
+  bool would_block = false;  // err was EAGAIN / EWOULDBLOCK.
+};
+
+IoResult Read(int fd, char* buf, size_t len);
+IoResult Write(int fd, const char* buf, size_t len);  // Never SIGPIPE.
+// accept4(NONBLOCK | CLOEXEC); n is the new fd.
+IoResult Accept(int fd, IpAddress* peer);
+// Starts a connect: err 0 (connected), EINPROGRESS (wait for writable, then
+// ConnectResult) or a failure.
+int StartConnect(int fd, const IpAddress& addr);
+// After writability: 0 if connected, else the errno (SO_ERROR).
+int ConnectResult(int fd);
+IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to);
+IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from);
+
+// errno values the net layer branches on.
+extern const int kErrInProgress;
+extern const int kErrTooManyFiles;   // EMFILE
+extern const int kErrTooManyFilesSystem;  // ENFILE
+extern const int kErrConnAborted;    // ECONNABORTED
+
+}  // namespace sys
+}  // namespace nanorun
+
+#endif  // NANORUN_SYS_SOCKET_H_
