@@ -3,7 +3,8 @@
 # Called by tools/bazel (before every Bazel command) and by .ci/run.
 #
 # Usage: tools/install_deps.sh [--tsan] [--bench] [--check]
-#   (no flag)  what every build needs: Bazel 4.2.3, Abseil, Catch2, pkg-config, g++
+#   (no flag)  what every build needs: Bazel 4.2.3, Abseil, Catch2, pkg-config, g++;
+#              and the clients the example servers are tested with: curl, redis-tools
 #   --tsan     also what `--config=tsan` needs: clang-14 and its sanitizer runtimes,
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
@@ -21,6 +22,9 @@ core=(
   "/usr/include/catch2/catch.hpp|catch2"
   "/usr/bin/pkg-config|pkg-config"
   "/usr/bin/g++|g++"
+  # The example servers' tests talk to them with real clients.
+  "/usr/bin/curl|curl"
+  "/usr/bin/redis-cli|redis-tools"
 )
 tsan=(
   "/usr/bin/clang-14|clang-14"

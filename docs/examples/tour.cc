@@ -1,7 +1,8 @@
 // The tour: nanorun's main demo (README: tools/bazel run //docs/examples:tour).
 // A runtime, spawned tasks, .then chains, error handling, combinators, a
-// loop without coroutines, and timers. Prints what it does; exits 0 only if
-// every step produced the expected result.
+// loop without coroutines, timers, and an echo server with a client over
+// loopback TCP. Prints what it does; exits 0 only if every step produced
+// the expected result.
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -9,6 +10,7 @@
 #include <thread>
 #include <tuple>
 
+#include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
 
 namespace {
@@ -118,6 +120,28 @@ int main() {
   clock->advance(absl::Hours(24));  // A day passes at once.
   Expect(armed.ok() && test_rt.block_on(std::move(woke_future)).ok(),
          "ManualClock: a 24 h sleep completes when the test advances 24 h");
+
+  // 10. TCP: an echo server on a free loopback port (docs/examples/echo.cc:
+  //     two repeat() loops), and a client that sends a line and reads it back.
+  auto listener = nanorun::net::TcpListener::bind(nanorun::net::SocketAddr::loopback_v4(0),
+                                                  rt.handle());
+  Expect(listener.ok(), "TcpListener::bind(127.0.0.1:0)");
+  if (listener.ok()) {
+    nanorun::net::SocketAddr addr = *listener->local_addr();
+    std::printf("  echo server on %s\n", addr.ToString().c_str());
+    auto serving = rt.handle().spawn([l = *listener] { return echo::Serve(l); });
+    auto line = std::make_shared<std::string>("hello over TCP");
+    auto back = std::make_shared<std::string>(line->size(), '\0');
+    absl::Status echoed = rt.block_on([addr, line, back] {
+      return nanorun::net::TcpStream::connect(addr).then([line, back](nanorun::net::TcpStream s) {
+        return s.write_all(absl::MakeConstSpan(*line))
+            .then([s, back] { return s.read_exact(absl::MakeSpan(*back)); });
+      });
+    });
+    std::printf("  client got back: \"%s\"\n", back->c_str());
+    Expect(echoed.ok() && *back == *line, "TCP echo over loopback");
+    listener->close();  // The accept loop ends; ~Runtime cancels the rest.
+  }
 
   std::printf(failures == 0 ? "tour: all steps ok\n" : "tour: %d step(s) failed\n", failures);
   return failures == 0 ? 0 : 1;

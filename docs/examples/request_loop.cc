@@ -1,0 +1,81 @@
+// The request/response loop (see request_loop.h).
+#include "docs/examples/request_loop.h"
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "nanorun/sys/signals.h"
+
+namespace examples {
+
+using nanorun::Future;
+using nanorun::net::SocketAddr;
+using nanorun::net::TcpListener;
+using nanorun::net::TcpStream;
+
+namespace {
+
+struct Connection {
+  TcpStream stream;
+  std::shared_ptr<const Handler> handler;
+  std::string input;  // Received, not yet parsed.
+  std::array<char, 16384> buf;
+};
+
+}  // namespace
+
+Future<void> ServeConnection(TcpStream stream, std::shared_ptr<const Handler> handler) {
+  auto c = std::make_shared<Connection>();
+  c->stream = std::move(stream);
+  c->handler = std::move(handler);
+  return nanorun::repeat([c] {
+    return c->stream.read(absl::MakeSpan(c->buf)).then([c](size_t n) -> Future<bool> {
+      if (n == 0) return nanorun::make_ready_future(true);  // Peer closed.
+      c->input.append(c->buf.data(), n);
+      std::string out;
+      bool close = false;
+      size_t used = (*c->handler)(c->input, &out, &close);
+      c->input.erase(0, used);
+      if (c->input.size() > kMaxPendingInput) close = true;
+      if (out.empty()) return nanorun::make_ready_future(close);
+      return c->stream.write_all(std::move(out)).then([close] { return close; });
+    });
+  });
+}
+
+Future<void> ServeAll(TcpListener listener, std::shared_ptr<const Handler> handler) {
+  return nanorun::repeat([listener, handler] {
+    return listener.accept().then([handler](std::pair<TcpStream, SocketAddr> conn) {
+      (void)nanorun::spawn([stream = std::move(conn.first), handler] {
+        return ServeConnection(stream, handler);
+      });
+      return false;
+    });
+  });
+}
+
+int RunServer(const char* name, int argc, char** argv, std::shared_ptr<const Handler> handler) {
+  int port = argc > 1 ? std::atoi(argv[1]) : 0;
+  if (argc > 2 || port < 0 || port > 65535) {
+    std::fprintf(stderr, "usage: %s [PORT]   (0..65535; 0 picks a free port)\n", name);
+    return 2;
+  }
+  nanorun::sys::BlockTerminationSignals();  // Before the runtime's threads.
+  nanorun::Runtime rt;
+  auto listener = TcpListener::bind(SocketAddr::loopback_v4(static_cast<uint16_t>(port)), rt.handle());
+  if (!listener.ok()) {
+    std::fprintf(stderr, "%s: %s\n", name, listener.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("%s listening on %s\n", name, listener->local_addr()->ToString().c_str());
+  std::fflush(stdout);
+  auto serving = rt.handle().spawn([l = *listener, handler] { return ServeAll(l, handler); });
+  int sig = nanorun::sys::WaitForTerminationSignal();
+  std::printf("%s: signal %d, shutting down\n", name, sig);
+  listener->close();
+  return 0;
+}
+
+}  // namespace examples
