@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -255,6 +256,34 @@ TEST_CASE("close() fails a pending read with CancelledError, and later operation
   TcpStream empty;
   auto e = rt.block_on([&] { return empty.read(absl::MakeSpan(*buf)); });
   CHECK(e.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("a runtime destroyed with pending socket operations fails them, leaking nothing") {
+  Future<std::pair<TcpStream, SocketAddr>> pending_accept;
+  Future<size_t> pending_read;
+  auto buf = std::make_shared<std::array<char, 16>>();
+  // Outlives the runtime: closing it would reset the connection below.
+  absl::StatusOr<TcpListener> other;
+  {
+    Runtime rt = Runtime::with_workers(2);
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(l.ok());
+    other = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(other.ok());
+    // A connection whose server side never writes: its read stays pending.
+    auto client = rt.block_on([&] { return TcpStream::connect(*other->local_addr()); });
+    REQUIRE(client.ok());
+    pending_read = client->read(absl::MakeSpan(*buf));
+    pending_accept = l->accept();
+    CHECK_FALSE(pending_read.is_ready());
+    CHECK_FALSE(pending_accept.is_ready());
+  }
+  REQUIRE(pending_read.is_ready());
+  absl::Status read_status = pending_read.take_result().status();
+  CHECK(read_status.code() == absl::StatusCode::kCancelled);
+  CHECK(absl::StrContains(read_status.message(), "runtime shut down"));
+  REQUIRE(pending_accept.is_ready());
+  CHECK(pending_accept.take_result().status().code() == absl::StatusCode::kCancelled);
 }
 
 TEST_CASE("sockets need a runtime: off one, bind and connect say how to fix it") {

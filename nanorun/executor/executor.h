@@ -117,6 +117,7 @@ class Executor final : public task::Scheduler {
   task::Header* steal_work(Worker* worker);
   task::Header* take_from_injector(Worker* worker);
   void poll_io_without_blocking();
+  void finish_io_batch(Worker* worker);
   void park(Worker* worker);
   bool has_visible_work() const;
   void notify_parked();

@@ -12,6 +12,10 @@ namespace detail {
 
 absl::StatusOr<std::shared_ptr<SocketCore>> SocketCore::Register(executor::Executor* e, int fd,
                                                                  std::string label) {
+  if (e->is_shut_down()) {
+    sys::Close(fd);
+    return absl::CancelledError(absl::StrCat(label, ": the runtime has shut down"));
+  }
   absl::StatusOr<reactor::IoRegistration*> r = e->reactor().register_io(fd);
   if (!r.ok()) {
     sys::Close(fd);

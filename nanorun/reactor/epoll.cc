@@ -54,6 +54,7 @@ class EpollReactor final : public Reactor {
   }
 
   size_t io_registrations() const override { return slab_.live(); }
+  void close_all_io() override { slab_.close_all(); }
 
  private:
   sys::EventPoll poll_;

@@ -84,6 +84,21 @@ void IoSlab::release(IoRegistration* r) {
   live_.fetch_sub(1, std::memory_order_relaxed);
 }
 
+void IoSlab::close_all() {
+  uint32_t count;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    count = next_index_;
+  }
+  // Not under mu_: closing wakes waiters, whose completion may release
+  // their socket (and so call release(), which takes mu_).
+  for (uint32_t index = 0; index < count; ++index) {
+    IoRegistration* r =
+        &pages_[index / kPageSize].load(std::memory_order_acquire)->slots[index % kPageSize];
+    if (r->token() != 0) r->close();
+  }
+}
+
 IoRegistration* IoSlab::find(uint64_t token) const {
   uint32_t index = static_cast<uint32_t>(token & 0xffffffffu);
   if (index >= kPageSize * kMaxPages) return nullptr;

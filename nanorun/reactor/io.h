@@ -85,6 +85,9 @@ class IoSlab {
   void release(IoRegistration* r);
   // The registration `token` names, or nullptr if it was released since.
   IoRegistration* find(uint64_t token) const;
+  // Closes every live registration (runtime shutdown): their waiters wake
+  // and fail, and later operations on them fail at once.
+  void close_all();
   size_t live() const { return live_.load(std::memory_order_relaxed); }
 
  private:

@@ -47,6 +47,9 @@ class Reactor {
   virtual void deregister_io(IoRegistration* r) { (void)r; }
   // Registrations alive: busy workers poll for I/O only when there are some.
   virtual size_t io_registrations() const { return 0; }
+  // Runtime shutdown: closes every registration, so pending operations
+  // fail (CancelledError) instead of waiting for edges nobody will deliver.
+  virtual void close_all_io() {}
 
   // The backend's name, for logs and benchmarks ("epoll", "fallback").
   virtual const char* name() const = 0;

@@ -38,7 +38,8 @@ struct TaskVTable {
   void (*shutdown)(Header*);
   // Frees the allocation (refs reached zero).
   void (*dealloc)(Header*);
-  // JoinHandle: move the output into *out (of the task's Output type).
+  // JoinHandle: move-construct the output into raw storage at `out` (sized
+  // and aligned for the task's Output type).
   void (*read_output)(Header*, void* out);
   // JoinHandle dropped after completion: destroy the unread output.
   void (*drop_output)(Header*);

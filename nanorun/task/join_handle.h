@@ -4,6 +4,7 @@
 #ifndef NANORUN_TASK_JOIN_HANDLE_H_
 #define NANORUN_TASK_JOIN_HANDLE_H_
 
+#include <new>
 #include <utility>
 
 #include "nanorun/task/header.h"
@@ -43,10 +44,15 @@ class RawJoinHandle {
     if ((word & State::kComplete) == 0) {
       if (register_waker(word, cx.waker())) return Poll<Output>::pending();
     }
-    Output out(absl::UnknownError("unreachable"));
-    task_->vtable->read_output(task_, &out);
+    // Constructed in place by the task: a placeholder Output would cost a
+    // Status with a message (an allocation) on every join.
+    alignas(Output) unsigned char storage[sizeof(Output)];
+    task_->vtable->read_output(task_, storage);
+    Output* out = std::launder(reinterpret_cast<Output*>(storage));
     reset();
-    return Poll<Output>::ready(std::move(out));
+    Poll<Output> ready = Poll<Output>::ready(std::move(*out));
+    out->~Output();
+    return ready;
   }
 
   // Requests cancellation: the task's body is dropped by the next worker to

@@ -183,7 +183,7 @@ class Task final : public Header, private BlockCached {
 
   static void ReadOutput(Header* h, void* out) {
     Task* t = cast(h);
-    *static_cast<Output*>(out) = std::move(t->output_);
+    new (out) Output(std::move(t->output_));
     t->drop_stage();
   }
 

@@ -42,6 +42,7 @@ inline long HeapBytes() {
 // min and max rates, because these machines are noisy (2 shared cores).
 struct Sample {
   std::string workload;
+  std::string impl;
   long n;
   double seconds;
   double rate;
@@ -52,20 +53,21 @@ inline std::vector<Sample> g_samples;
 
 inline void Report(const char* workload, long n, double seconds, double rate,
             const char* unit, const std::string& extra = "") {
-  g_samples.push_back(Sample{workload, n, seconds, rate, unit, extra});
+  g_samples.push_back(Sample{workload, g_impl, n, seconds, rate, unit, extra});
 }
 
+// One line per (workload, impl) seen since the last call, in first-seen
+// order: a run may measure several implementations back to back.
 inline void PrintMedians() {
-  std::vector<std::string> names;
+  std::vector<std::pair<std::string, std::string>> keys;
   for (const Sample& s : g_samples) {
-    if (std::find(names.begin(), names.end(), s.workload) == names.end()) {
-      names.push_back(s.workload);
-    }
+    auto key = std::make_pair(s.workload, s.impl);
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.push_back(key);
   }
-  for (const std::string& name : names) {
+  for (const auto& key : keys) {
     std::vector<Sample> runs;
     for (const Sample& s : g_samples) {
-      if (s.workload == name) runs.push_back(s);
+      if (s.workload == key.first && s.impl == key.second) runs.push_back(s);
     }
     std::sort(runs.begin(), runs.end(),
               [](const Sample& a, const Sample& b) { return a.rate < b.rate; });
@@ -74,7 +76,7 @@ inline void PrintMedians() {
         "{\"workload\": \"%s\", \"impl\": \"%s\", \"n\": %ld, "
         "\"seconds\": %.6f, \"rate\": %.6g, \"unit\": \"%s\", "
         "\"runs\": %zu, \"rate_min\": %.6g, \"rate_max\": %.6g%s}\n",
-        m.workload.c_str(), g_impl, m.n, m.seconds, m.rate, m.unit.c_str(), runs.size(),
+        m.workload.c_str(), m.impl.c_str(), m.n, m.seconds, m.rate, m.unit.c_str(), runs.size(),
         runs.front().rate, runs.back().rate,
         (m.extra + g_memory_extra).c_str());
   }
@@ -94,6 +96,7 @@ struct Workload {
 inline int RunMain(int argc, char** argv, const char* impl, int* scale,
                    const std::vector<Workload>& workloads) {
   g_impl = impl;
+  const char* default_impl = impl;
   std::string only;
   int runs = 5;
   for (int i = 1; i < argc; ++i) {
@@ -111,10 +114,13 @@ inline int RunMain(int argc, char** argv, const char* impl, int* scale,
   }
   bool found = only.empty();
   for (const Workload& w : workloads) {
-    if (!only.empty() && only != w.name) continue;
+    // "--only tcp_echo" also selects "tcp_echo/raw_epoll" and "tcp_echo/nanorun".
+    std::string name = w.name;
+    if (!only.empty() && only != name && name.rfind(only + "/", 0) != 0) continue;
     found = true;
     for (int r = 0; r < runs; ++r) {
       g_first_run = (r == 0);
+      g_impl = default_impl;
       w.run();
     }
     PrintMedians();

@@ -1,0 +1,330 @@
+// The network workloads of WORKLOADS.md (tcp_echo, tcp_accept), measured
+// side by side in one invocation: the same neutral load client (plain
+// epoll, one thread, verifying every echoed byte) drives a raw epoll echo
+// server (the physical baseline: one thread, no runtime) and then nanorun's
+// echo server (docs/examples/echo.cc, 2 workers). All on 127.0.0.1.
+//
+//   tools/bazel run -c opt //tools/bench:net_bench -- [--quick] [--runs N] [--only NAME]
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "docs/examples/echo.h"
+#include "nanorun/nanorun.h"
+#include "tools/bench/report.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+int g_scale = 1;
+
+void Die(const char* what) {
+  std::fprintf(stderr, "net_bench: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "net_bench: check failed: %s\n", what);
+    std::exit(1);
+  }
+}
+
+sockaddr_in Loopback(uint16_t port) {
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  return sin;
+}
+
+int ListenOnFreePort(uint16_t* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  sockaddr_in sin = Loopback(0);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) Die("bind");
+  if (listen(fd, 1024) != 0) Die("listen");
+  socklen_t len = sizeof(sin);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+  *port = ntohs(sin.sin_port);
+  return fd;
+}
+
+// The physical baseline: one thread, edge-triggered epoll, read what is
+// there and write it straight back. A pipe stops it.
+class RawEchoServer {
+ public:
+  RawEchoServer() {
+    listen_fd_ = ListenOnFreePort(&port_);
+    epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    int fds[2];
+    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) Die("pipe2");
+    stop_read_ = fds[0];
+    stop_write_ = fds[1];
+    Add(listen_fd_);
+    Add(stop_read_);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~RawEchoServer() {
+    char one = 1;
+    (void)!write(stop_write_, &one, 1);
+    thread_.join();
+    for (int fd : {listen_fd_, epoll_fd_, stop_read_, stop_write_}) close(fd);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  void Add(int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) Die("epoll_ctl");
+  }
+  void Run() {
+    epoll_event events[256];
+    char buf[16384];
+    for (;;) {
+      int n = epoll_wait(epoll_fd_, events, 256, -1);
+      for (int i = 0; i < n; ++i) {
+        int fd = events[i].data.fd;
+        if (fd == stop_read_) return;
+        if (fd == listen_fd_) {
+          for (;;) {
+            int c = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+            if (c < 0) break;
+            int one = 1;
+            setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+            Add(c);
+          }
+          continue;
+        }
+        for (;;) {
+          ssize_t r = read(fd, buf, sizeof(buf));
+          if (r > 0) {
+            ssize_t off = 0;
+            while (off < r) {  // Small echoes: the send buffer never fills here.
+              ssize_t w = send(fd, buf + off, r - off, MSG_NOSIGNAL);
+              if (w <= 0) break;
+              off += w;
+            }
+            continue;
+          }
+          if (r == 0 || errno != EAGAIN) close(fd);
+          break;
+        }
+      }
+    }
+  }
+  int listen_fd_ = -1, epoll_fd_ = -1, stop_read_ = -1, stop_write_ = -1;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+// nanorun's echo server: the example's loops on a 2-worker runtime.
+class NanorunEchoServer {
+ public:
+  NanorunEchoServer()
+      : rt_(nanorun::Runtime::with_workers(2)) {
+    auto l = nanorun::net::TcpListener::bind(nanorun::net::SocketAddr::loopback_v4(0), rt_.handle());
+    Check(l.ok(), "nanorun bind");
+    listener_ = *l;
+    port_ = listener_.local_addr()->port();
+    auto serving = rt_.handle().spawn([l = listener_] { return echo::Serve(l); });
+  }
+  ~NanorunEchoServer() { listener_.close(); }
+  uint16_t port() const { return port_; }
+
+ private:
+  nanorun::Runtime rt_;
+  nanorun::net::TcpListener listener_;
+  uint16_t port_ = 0;
+};
+
+int ConnectBlocking(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sin = Loopback(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) Die("connect");
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  fcntl(fd, F_SETFL, O_NONBLOCK);
+  return fd;
+}
+
+// The neutral client for tcp_echo: 64 connections, each sends a 64-byte
+// message (its id and sequence number in every byte pattern), waits for all
+// 64 bytes back, checks them, and repeats.
+void EchoClient(const char* impl, uint16_t port) {
+  constexpr int kConnections = 64;
+  constexpr size_t kMessage = 64;
+  const long rounds = 20000 / g_scale;
+  struct Conn {
+    int fd;
+    long done = 0;
+    size_t got = 0;
+    char sent[kMessage];
+    char recv[kMessage];
+    Clock::time_point sent_at;
+  };
+  std::vector<Conn> conns(kConnections);
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  std::vector<int64_t> rtt_ns;
+  rtt_ns.reserve(static_cast<size_t>(kConnections * rounds));
+  auto fill = [](Conn& c, int id) {
+    for (size_t i = 0; i < kMessage; ++i) c.sent[i] = static_cast<char>(id * 31 + c.done * 7 + i);
+  };
+  auto send_one = [&](Conn& c, int id) {
+    fill(c, id);
+    c.got = 0;
+    c.sent_at = Clock::now();
+    Check(send(c.fd, c.sent, kMessage, MSG_NOSIGNAL) == static_cast<ssize_t>(kMessage), "send");
+  };
+  for (int i = 0; i < kConnections; ++i) {
+    conns[i].fd = ConnectBlocking(port);
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, conns[i].fd, &ev);
+  }
+  auto start = Clock::now();
+  for (int i = 0; i < kConnections; ++i) send_one(conns[i], i);
+  int active = kConnections;
+  epoll_event events[kConnections];
+  while (active > 0) {
+    int n = epoll_wait(ep, events, kConnections, 10000);
+    Check(n > 0, "tcp_echo: no echo within 10 s");
+    for (int e = 0; e < n; ++e) {
+      int id = static_cast<int>(events[e].data.u32);
+      Conn& c = conns[id];
+      for (;;) {
+        ssize_t r = read(c.fd, c.recv + c.got, kMessage - c.got);
+        if (r <= 0) {
+          Check(r < 0 && errno == EAGAIN, "tcp_echo: connection closed early");
+          break;
+        }
+        c.got += static_cast<size_t>(r);
+        if (c.got < kMessage) continue;
+        Check(std::memcmp(c.sent, c.recv, kMessage) == 0, "tcp_echo: echoed bytes differ");
+        rtt_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c.sent_at).count());
+        if (++c.done == rounds) {
+          --active;
+          break;
+        }
+        send_one(c, id);
+      }
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  for (auto& c : conns) close(c.fd);
+  close(ep);
+  std::sort(rtt_ns.begin(), rtt_ns.end());
+  auto pct = [&](double p) { return rtt_ns[static_cast<size_t>(p * (rtt_ns.size() - 1))] / 1000.0; };
+  long n = static_cast<long>(rtt_ns.size());
+  char extra[128];
+  std::snprintf(extra, sizeof(extra), ", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f", pct(0.5), pct(0.99));
+  bench::g_impl = impl;
+  bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
+}
+
+// The neutral client for tcp_accept: 20,000 connections, 32 open at a
+// time; each connects, sends 16 bytes, waits for their echo, closes.
+void AcceptClient(const char* impl, uint16_t port) {
+  constexpr int kParallel = 32;
+  constexpr size_t kMessage = 16;
+  const long total = 20000 / g_scale;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct Slot {
+    int fd = -1;
+    size_t got = 0;
+    bool sent = false;
+    char recv[kMessage];
+  };
+  std::vector<Slot> slots(kParallel);
+  static const char kHello[kMessage + 1] = "0123456789abcdef";
+  long started = 0, finished = 0;
+  auto open_one = [&](int i) {
+    Slot& s = slots[i];
+    s = Slot();
+    s.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    sockaddr_in sin = Loopback(port);
+    int r = connect(s.fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+    Check(r == 0 || errno == EINPROGRESS, "tcp_accept: connect");
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT | EPOLLET;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, s.fd, &ev);
+    ++started;
+  };
+  auto start = Clock::now();
+  for (int i = 0; i < kParallel && started < total; ++i) open_one(i);
+  epoll_event events[kParallel];
+  while (finished < total) {
+    int n = epoll_wait(ep, events, kParallel, 10000);
+    Check(n > 0, "tcp_accept: stalled for 10 s");
+    for (int e = 0; e < n; ++e) {
+      int i = static_cast<int>(events[e].data.u32);
+      Slot& s = slots[i];
+      if (s.fd < 0) continue;
+      if (!s.sent && (events[e].events & EPOLLOUT)) {
+        Check(send(s.fd, kHello, kMessage, MSG_NOSIGNAL) == static_cast<ssize_t>(kMessage), "tcp_accept: send");
+        s.sent = true;
+      }
+      for (;;) {
+        ssize_t r = read(s.fd, s.recv + s.got, kMessage - s.got);
+        if (r <= 0) break;
+        s.got += static_cast<size_t>(r);
+      }
+      if (s.got == kMessage) {
+        Check(std::memcmp(s.recv, kHello, kMessage) == 0, "tcp_accept: echoed bytes differ");
+        close(s.fd);
+        s.fd = -1;
+        ++finished;
+        if (started < total) open_one(i);
+      }
+    }
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  close(ep);
+  bench::g_impl = impl;
+  bench::Report("tcp_accept", total, secs, total / secs, "connections/s");
+}
+
+// One run: the client against a fresh raw server, then against a fresh
+// nanorun server, back to back, so noise hits both alike.
+template <void (*Client)(const char*, uint16_t)>
+void BothAgainst() {
+  {
+    RawEchoServer raw;
+    Client("raw_epoll", raw.port());
+  }
+  NanorunEchoServer nanorun_server;
+  Client("nanorun", nanorun_server.port());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Each run measures the raw baseline, then nanorun; the medians of both
+  // are printed, and tools/bench/run.sh prints their ratio.
+  return bench::RunMain(argc, argv, "nanorun", &g_scale,
+                        {
+                            {"tcp_echo", BothAgainst<EchoClient>},
+                            {"tcp_accept", BothAgainst<AcceptClient>},
+                        });
+}
