@@ -4,12 +4,13 @@
 #
 #   tools/bench/run.sh [--quick] [--runs N] [--only WORKLOAD]
 #
-# Prints the JSON lines of both programs, then a table of nanorun/asio rate
+# Prints the JSON lines of both programs (and of net_bench, which measures
+# a raw epoll server beside nanorun's), then a table of nanorun/baseline rate
 # ratios (> 1: nanorun faster, or smaller for idle_task_memory).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 tools/install_deps.sh --bench
-tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline >&2
+tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline //tools/bench:net_bench >&2
 bin="$(tools/bazel info -c opt bazel-bin 2>/dev/null)/tools/bench"
 
 out="$(mktemp)"
@@ -30,9 +31,15 @@ for w in "${workloads[@]}"; do
   case "$w" in then_chain_*|cross_thread_hop) continue ;; esac
   "$bin/asio_baseline" "${args[@]}" --only "$w" | tee -a "$out"
 done
+# The network workloads carry their own baseline (a raw epoll server),
+# measured back to back with nanorun in each run.
+for w in tcp_echo tcp_accept; do
+  [[ -n "$only" && "$only" != "$w" ]] && continue
+  "$bin/net_bench" "${args[@]}" --only "$w" | tee -a "$out"
+done
 
 echo
-echo "workload              nanorun        asio           ratio"
+echo "workload              nanorun        baseline       ratio (baseline: asio; raw_epoll for tcp_*)"
 awk '
   match($0, /"workload": "[^"]*"/) { w = substr($0, RSTART + 13, RLENGTH - 14) }
   match($0, /"impl": "[^"]*"/) { impl = substr($0, RSTART + 9, RLENGTH - 10) }
@@ -41,8 +48,9 @@ awk '
     for (i = 1; i <= n; i++) {
       w = order[i]
       if (done[w]++) continue
-      if ((w, "asio") in rate && rate[w, "asio"] > 0)
-        printf "%-21s %-14.4g %-14.4g %.2fx\n", w, rate[w, "nanorun"], rate[w, "asio"], rate[w, "nanorun"] / rate[w, "asio"]
+      base = ((w, "asio") in rate) ? "asio" : "raw_epoll"
+      if ((w, base) in rate && rate[w, base] > 0)
+        printf "%-21s %-14.4g %-14.4g %.2fx\n", w, rate[w, "nanorun"], rate[w, base], rate[w, "nanorun"] / rate[w, base]
       else
         printf "%-21s %-14.4g %-14s %s\n", w, rate[w, "nanorun"], "-", "-"
     }
