@@ -9,13 +9,17 @@ namespace reactor {
 
 bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker) {
   int d = static_cast<int>(dir);
-  std::lock_guard<sys::SpinLock> lock(mu_);
-  // Both checks under the lock that on_ready() takes to bump the sequence:
-  // an edge either came before (we see it and refuse) or after (it finds
-  // our waker).
-  if (closed_.load(std::memory_order_relaxed)) return false;
-  if (seq_[d].load(std::memory_order_relaxed) != seen) return false;
-  if (!waiter_[d].will_wake(waker)) waiter_[d] = waker;
+  {
+    std::lock_guard<sys::SpinLock> lock(mu_);
+    // Both checks under the lock that on_ready() takes to bump the sequence:
+    // an edge either came before (we see it and refuse) or after (it finds
+    // our waker).
+    if (closed_.load(std::memory_order_relaxed)) return false;
+    if (seq_[d].load(std::memory_order_relaxed) != seen) return false;
+    if (!waiter_[d].will_wake(waker)) waiter_[d] = waker;
+  }
+  // After the waiter is in place, so the report it asks for finds it.
+  if (arming_ != nullptr) arming_->arm(this, dir);
   return true;
 }
 
@@ -80,6 +84,8 @@ void IoSlab::release(IoRegistration* r) {
     r->waiter_[1] = Waker();
   }
   r->fd_ = -1;
+  r->arming_ = nullptr;
+  r->backend_state_ = nullptr;
   free_.push_back(index);
   live_.fetch_sub(1, std::memory_order_relaxed);
 }

@@ -33,6 +33,20 @@ namespace reactor {
 
 enum class Direction : int { kRead = 0, kWrite = 1 };
 
+class IoRegistration;
+
+// For backends whose readiness reports are one-shot requests (Windows' AFD
+// poll): told when an operation starts waiting in a direction, so the
+// backend can have a request pending for it. epoll reports edges by itself
+// and needs none.
+class IoArming {
+ public:
+  virtual void arm(IoRegistration* r, Direction dir) = 0;
+
+ protected:
+  ~IoArming() = default;
+};
+
 class IoRegistration {
  public:
   IoRegistration() = default;
@@ -53,6 +67,14 @@ class IoRegistration {
   bool is_closed() const { return closed_.load(std::memory_order_acquire); }
 
   int fd() const { return fd_; }
+
+  // Backend bookkeeping: who to tell when a waiter arrives (or null), and
+  // the backend's per-socket state.
+  void set_backend(IoArming* arming, void* state) {
+    arming_ = arming;
+    backend_state_ = state;
+  }
+  void* backend_state() const { return backend_state_; }
   uint64_t token() const { return token_.load(std::memory_order_acquire); }
 
   // Reactor side: an edge in the given directions (wakes their waiters).
@@ -69,6 +91,8 @@ class IoRegistration {
   Waker waiter_[2];  // Guarded by mu_.
   int fd_ = -1;
   std::atomic<uint64_t> token_{0};
+  IoArming* arming_ = nullptr;
+  void* backend_state_ = nullptr;
 };
 
 // Registrations with stable addresses, looked up by token.

@@ -122,9 +122,9 @@ class TimerWheel {
 
  private:
   struct Expiration {
-    uint64_t tick;
-    int level;
-    int slot;
+    uint64_t tick = 0;
+    int level = 0;
+    int slot = 0;
   };
   bool find_next(Expiration* out) const;
   void link(TimerEntry* e, uint64_t relative_to);

@@ -1,0 +1,274 @@
+// Winsock behind sys/socket.h. Socket handles are passed around as int:
+// Windows documents kernel handles (SOCKETs included) as 32-bit significant,
+// so the conversion loses nothing. Sockets are created non-inheritable (the
+// CLOEXEC of Windows) and non-blocking; Windows has no SIGPIPE.
+#include "nanorun/sys/socket.h"
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <windows.h>
+
+#include <cstring>
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+
+namespace nanorun {
+namespace sys {
+
+const int kErrInProgress = WSAEWOULDBLOCK;  // What a non-blocking connect says.
+const int kErrTooManyFiles = WSAEMFILE;
+const int kErrTooManyFilesSystem = WSAENOBUFS;
+const int kErrConnAborted = WSAECONNABORTED;
+
+namespace {
+
+void StartWinsock() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    WSADATA data;
+    WSAStartup(MAKEWORD(2, 2), &data);
+  });
+}
+
+SOCKET S(int fd) { return static_cast<SOCKET>(static_cast<uintptr_t>(static_cast<unsigned>(fd))); }
+
+int ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
+  std::memset(out, 0, sizeof(*out));
+  if (addr.v6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(addr.port);
+    std::memcpy(&sin6->sin6_addr, addr.bytes, 16);
+    sin6->sin6_scope_id = addr.scope_id;
+    return sizeof(sockaddr_in6);
+  }
+  auto* sin = reinterpret_cast<sockaddr_in*>(out);
+  sin->sin_family = AF_INET;
+  sin->sin_port = htons(addr.port);
+  std::memcpy(&sin->sin_addr, addr.bytes, 4);
+  return sizeof(sockaddr_in);
+}
+
+IpAddress FromSockaddr(const sockaddr_storage& in) {
+  IpAddress addr;
+  if (in.ss_family == AF_INET6) {
+    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
+    addr.v6 = true;
+    std::memcpy(addr.bytes, &sin6->sin6_addr, 16);
+    addr.port = ntohs(sin6->sin6_port);
+    addr.scope_id = sin6->sin6_scope_id;
+  } else {
+    const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
+    std::memcpy(addr.bytes, &sin->sin_addr, 4);
+    addr.port = ntohs(sin->sin_port);
+  }
+  return addr;
+}
+
+IoResult Outcome(int n) {
+  IoResult r;
+  if (n != SOCKET_ERROR) {
+    r.n = n;
+  } else {
+    r.err = WSAGetLastError();
+    r.would_block = r.err == WSAEWOULDBLOCK;
+  }
+  return r;
+}
+
+absl::Status Last(absl::string_view operation) { return ErrnoStatus(WSAGetLastError(), operation); }
+
+}  // namespace
+
+bool ParseIp(absl::string_view text, IpAddress* out) {
+  StartWinsock();
+  std::string s(text);
+  IpAddress addr;
+  if (inet_pton(AF_INET, s.c_str(), addr.bytes) == 1) {
+    addr.v6 = false;
+  } else if (inet_pton(AF_INET6, s.c_str(), addr.bytes) == 1) {
+    addr.v6 = true;
+  } else {
+    return false;
+  }
+  addr.port = out->port;
+  *out = addr;
+  return true;
+}
+
+std::string FormatIp(const IpAddress& addr) {
+  StartWinsock();
+  char buf[INET6_ADDRSTRLEN];
+  if (inet_ntop(addr.v6 ? AF_INET6 : AF_INET, const_cast<uint8_t*>(addr.bytes), buf, sizeof(buf)) ==
+      nullptr) {
+    return "?";
+  }
+  return buf;
+}
+
+absl::Status ErrnoStatus(int err, absl::string_view operation) {
+  char text[256] = {};
+  DWORD n = FormatMessageA(FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS, nullptr,
+                           static_cast<DWORD>(err), 0, text, sizeof(text), nullptr);
+  while (n > 0 && (text[n - 1] == '\n' || text[n - 1] == '\r' || text[n - 1] == '.')) text[--n] = 0;
+  std::string message = absl::StrCat(operation, ": ", n > 0 ? text : "error", " (", err, ")");
+  switch (err) {
+    case WSAECONNREFUSED:
+    case WSAECONNRESET:
+    case WSAECONNABORTED:
+    case WSAENETUNREACH:
+    case WSAEHOSTUNREACH:
+    case WSAENOTCONN:
+    case WSAESHUTDOWN:
+      return absl::UnavailableError(message);
+    case WSAEADDRINUSE:
+      return absl::AlreadyExistsError(message);
+    case WSAEADDRNOTAVAIL:
+    case WSAEINVAL:
+    case WSAEAFNOSUPPORT:
+      return absl::InvalidArgumentError(message);
+    case WSAEACCES:
+      return absl::PermissionDeniedError(message);
+    case WSAEMFILE:
+    case WSAENOBUFS:
+      return absl::ResourceExhaustedError(message);
+    case WSAETIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    default:
+      return absl::InternalError(message);
+  }
+}
+
+absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type) {
+  StartWinsock();
+  SOCKET s = WSASocketW(addr.v6 ? AF_INET6 : AF_INET,
+                        type == SocketType::kStream ? SOCK_STREAM : SOCK_DGRAM, 0, nullptr, 0,
+                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) return Last("socket");
+  u_long on = 1;
+  if (ioctlsocket(s, FIONBIO, &on) != 0) {
+    absl::Status status = Last("ioctlsocket(FIONBIO)");
+    closesocket(s);
+    return status;
+  }
+  return static_cast<int>(s);
+}
+
+void Close(int fd) { closesocket(S(fd)); }
+
+absl::Status SetReuseAddress(int fd) {
+  // Windows' SO_REUSEADDR lets a second live listener steal the port; what
+  // POSIX's gives (rebinding past TIME_WAIT) is the default there. Exclusive
+  // use instead, so two servers never share a port.
+  BOOL on = TRUE;
+  if (setsockopt(S(fd), SOL_SOCKET, SO_EXCLUSIVEADDRUSE, reinterpret_cast<const char*>(&on),
+                 sizeof(on)) != 0) {
+    return Last("setsockopt(SO_EXCLUSIVEADDRUSE)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SetNoDelay(int fd, bool on) {
+  BOOL value = on ? TRUE : FALSE;
+  if (setsockopt(S(fd), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&value),
+                 sizeof(value)) != 0) {
+    return Last("setsockopt(TCP_NODELAY)");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Bind(int fd, const IpAddress& addr) {
+  sockaddr_storage ss;
+  int len = ToSockaddr(addr, &ss);
+  if (bind(S(fd), reinterpret_cast<sockaddr*>(&ss), len) != 0) {
+    return Last(absl::StrCat("bind ", addr.v6 ? "[" : "", FormatIp(addr), addr.v6 ? "]" : "", ":",
+                             addr.port));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Listen(int fd, int backlog) {
+  if (listen(S(fd), backlog) != 0) return Last("listen");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<IpAddress> LocalAddress(int fd) {
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (getsockname(S(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Last("getsockname");
+  return FromSockaddr(ss);
+}
+
+absl::StatusOr<IpAddress> PeerAddress(int fd) {
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (getpeername(S(fd), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return Last("getpeername");
+  return FromSockaddr(ss);
+}
+
+absl::Status Shutdown(int fd, int how) {
+  int h = how == 0 ? SD_RECEIVE : how == 1 ? SD_SEND : SD_BOTH;
+  if (shutdown(S(fd), h) != 0) return Last("shutdown");
+  return absl::OkStatus();
+}
+
+IoResult Read(int fd, char* buf, size_t len) {
+  return Outcome(recv(S(fd), buf, static_cast<int>(len > 0x7fffffff ? 0x7fffffff : len), 0));
+}
+
+IoResult Write(int fd, const char* buf, size_t len) {
+  return Outcome(send(S(fd), buf, static_cast<int>(len > 0x7fffffff ? 0x7fffffff : len), 0));
+}
+
+IoResult Accept(int fd, IpAddress* peer) {
+  sockaddr_storage ss;
+  int len = sizeof(ss);
+  SOCKET c = accept(S(fd), reinterpret_cast<sockaddr*>(&ss), &len);
+  IoResult r;
+  if (c == INVALID_SOCKET) {
+    r.err = WSAGetLastError();
+    r.would_block = r.err == WSAEWOULDBLOCK;
+    return r;
+  }
+  u_long on = 1;
+  ioctlsocket(c, FIONBIO, &on);
+  SetHandleInformation(reinterpret_cast<HANDLE>(c), HANDLE_FLAG_INHERIT, 0);
+  *peer = FromSockaddr(ss);
+  r.n = static_cast<int>(c);
+  return r;
+}
+
+int StartConnect(int fd, const IpAddress& addr) {
+  sockaddr_storage ss;
+  int len = ToSockaddr(addr, &ss);
+  if (connect(S(fd), reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
+  return WSAGetLastError();
+}
+
+int ConnectResult(int fd) {
+  int err = 0;
+  int len = sizeof(err);
+  if (getsockopt(S(fd), SOL_SOCKET, SO_ERROR, reinterpret_cast<char*>(&err), &len) != 0) {
+    return WSAGetLastError();
+  }
+  return err;
+}
+
+IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to) {
+  sockaddr_storage ss;
+  int ss_len = ToSockaddr(to, &ss);
+  return Outcome(sendto(S(fd), buf, static_cast<int>(len), 0, reinterpret_cast<sockaddr*>(&ss), ss_len));
+}
+
+IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from) {
+  sockaddr_storage ss;
+  int ss_len = sizeof(ss);
+  IoResult r = Outcome(
+      recvfrom(S(fd), buf, static_cast<int>(len), 0, reinterpret_cast<sockaddr*>(&ss), &ss_len));
+  if (r.err == 0) *from = FromSockaddr(ss);
+  return r;
+}
+
+}  // namespace sys
+}  // namespace nanorun

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Builds nanorun for Windows with mingw-w64 and runs its tests under Wine
+# (docs/windows.md). Installs what is missing as root (mingw-w64, wine,
+# cmake; Debian's Abseil source package, as for TSan).
+#
+#   tools/windows/run.sh [--reactor iocp|fallback] [--quick]
+#
+# --quick runs the test binaries with fewer iterations where they support
+# it (NANORUN_QUICK=1). Prints "N passed, N failed" at the end.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ws="$PWD"
+reactor=iocp
+while (($#)); do
+  case "$1" in
+    --reactor) reactor="$2"; shift 2 ;;
+    --quick) export NANORUN_QUICK=1; shift ;;
+    *) echo "usage: $0 [--reactor iocp|fallback] [--quick]" >&2; exit 2 ;;
+  esac
+done
+
+need=()
+command -v x86_64-w64-mingw32-g++-posix >/dev/null || need+=(g++-mingw-w64-x86-64-posix)
+command -v wine >/dev/null || need+=(wine wine64)
+command -v cmake >/dev/null || need+=(cmake)
+command -v dpkg-source >/dev/null || need+=(dpkg-dev)
+if ((${#need[@]})); then
+  if ((EUID != 0)); then
+    echo "windows/run.sh: missing ${need[*]}; as root run: apt-get install -y --no-install-recommends ${need[*]}" >&2
+    exit 1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${need[@]}" >&2
+fi
+# Every portable library source must be listed in the CMake build (it keeps
+# its own list): a file added to a BUILD target and forgotten here fails now.
+missing_src=0
+for f in $(cd "$ws" && find nanorun -name '*.cc' ! -path '*/linux/*' ! -name epoll.cc | sort); do
+  grep -q "\${REPO}/$f" "$ws/tools/windows/CMakeLists.txt" || { echo "windows/run.sh: $f is not in tools/windows/CMakeLists.txt" >&2; missing_src=1; }
+done
+((missing_src == 0)) || exit 1
+absl_src="$("$ws/tools/fetch_abseil_source.sh")"
+
+build="${NANORUN_WINDOWS_BUILD:-$ws/.build-windows-$reactor}"
+cmake -S "$ws/tools/windows" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_TOOLCHAIN_FILE="$ws/tools/windows/mingw-toolchain.cmake" \
+  -DABSL_SOURCE_DIR="$absl_src" -DNANORUN_REACTOR="$reactor" >&2
+cmake --build "$build" -j 2 >&2
+
+# A private, headless Wine prefix (created once, ~6 s).
+export WINEPREFIX="${NANORUN_WINEPREFIX:-$build/wineprefix}"
+export WINEDEBUG=-all
+export WINEDLLOVERRIDES="mscoree,mshtml="
+[[ -d "$WINEPREFIX" ]] || wineboot --init >/dev/null 2>&1 || true
+
+log="$build/ctest.log"
+set +e
+(cd "$build" && ctest --output-on-failure --timeout 900) | tee "$log"
+set -e
+passed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* +Passed' "$log" || true)
+failed=$(grep -cE '^ *[0-9]+/[0-9]+ Test +#[0-9]+: .* +(\*\*\*Failed|\*\*\*Timeout|\*\*\*Exception|Not Run)' "$log" || true)
+echo "$passed passed, $failed failed"
+wineserver -k 2>/dev/null || true
+((failed == 0 && passed > 0))
