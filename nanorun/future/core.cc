@@ -21,7 +21,10 @@ struct Deferred {
 };
 
 thread_local int tl_dispatch_depth = 0;
-thread_local std::deque<Deferred> tl_deferred;
+// Allocated only while dispatches nest past the limit, freed once drained:
+// a thread_local with a destructor crashed at thread exit under mingw's
+// winpthreads (the deque was destroyed from freed TLS storage).
+thread_local std::deque<Deferred>* tl_deferred = nullptr;
 
 // Runs `c` as cancelled (its runtime shut down before it could run). Out of
 // line: inlined into the task's destructor, gcc 12 -O2 reports a bogus
@@ -78,17 +81,19 @@ void PostTo(executor::Executor* target, Continuation* c, StateBase* source) {
 
 void Dispatch(Continuation* c, StateBase* source) {
   if (tl_dispatch_depth >= kMaxNestedDispatch) {
-    tl_deferred.push_back(Deferred{c, source});
+    if (tl_deferred == nullptr) tl_deferred = new std::deque<Deferred>();
+    tl_deferred->push_back(Deferred{c, source});
     return;
   }
   ++tl_dispatch_depth;
   RunChain(c, source);
-  if (tl_dispatch_depth == 1) {
-    while (!tl_deferred.empty()) {
-      Deferred next = tl_deferred.front();
-      tl_deferred.pop_front();
+  if (tl_dispatch_depth == 1 && tl_deferred != nullptr) {
+    while (!tl_deferred->empty()) {
+      Deferred next = tl_deferred->front();
+      tl_deferred->pop_front();
       RunChain(next.continuation, next.source);
     }
+    delete std::exchange(tl_deferred, nullptr);
   }
   --tl_dispatch_depth;
 }

@@ -46,16 +46,21 @@ struct Ntdll {
   RtlNtStatusToDosErrorFn status_to_dos_error;
 };
 
+// GetProcAddress returns a generic function pointer; going through void(*)()
+// is the sanctioned cast to the real signature.
+template <class Fn>
+Fn Lookup(HMODULE m, const char* name) {
+  return reinterpret_cast<Fn>(reinterpret_cast<void (*)()>(GetProcAddress(m, name)));
+}
+
 const Ntdll& GetNtdll() {
   static const Ntdll ntdll = [] {
     HMODULE m = GetModuleHandleW(L"ntdll.dll");
     Ntdll n;
-    n.create_file = reinterpret_cast<NtCreateFileFn>(GetProcAddress(m, "NtCreateFile"));
-    n.device_io_control_file =
-        reinterpret_cast<NtDeviceIoControlFileFn>(GetProcAddress(m, "NtDeviceIoControlFile"));
-    n.cancel_io_file_ex = reinterpret_cast<NtCancelIoFileExFn>(GetProcAddress(m, "NtCancelIoFileEx"));
-    n.status_to_dos_error =
-        reinterpret_cast<RtlNtStatusToDosErrorFn>(GetProcAddress(m, "RtlNtStatusToDosError"));
+    n.create_file = Lookup<NtCreateFileFn>(m, "NtCreateFile");
+    n.device_io_control_file = Lookup<NtDeviceIoControlFileFn>(m, "NtDeviceIoControlFile");
+    n.cancel_io_file_ex = Lookup<NtCancelIoFileExFn>(m, "NtCancelIoFileEx");
+    n.status_to_dos_error = Lookup<RtlNtStatusToDosErrorFn>(m, "RtlNtStatusToDosError");
     return n;
   }();
   return ntdll;
