@@ -5,7 +5,9 @@
 #define NANORUN_TOOLS_BENCH_REPORT_H_
 
 #include <malloc.h>
+#if !defined(_WIN32)
 #include <unistd.h>
+#endif
 
 #include <algorithm>
 #include <cstdlib>
@@ -29,6 +31,8 @@ inline std::string g_memory_extra;  // Appended to the workload's printed line.
 inline long HeapBytes() {
 #if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
   return static_cast<long>(mallinfo2().uordblks);
+#elif defined(_WIN32)
+  return 0;  // No heap counter here: memory workloads report 0 (unknown).
 #else
   std::ifstream statm("/proc/self/statm");
   long pages_total = 0, pages_resident = 0;
