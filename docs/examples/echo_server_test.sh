@@ -11,7 +11,7 @@ for _ in $(seq 100); do
   grep -q "listening on" "$out" && break
   sleep 0.05
 done
-addr="$(sed -n 's/^echo_server listening on //p' "$out")"
+addr="$(sed -n 's/^echo_server listening on //p' "$out" | tr -d '\r')"
 port="${addr##*:}"
 [[ -n "$port" ]] || { echo "no address printed"; cat "$out"; exit 1; }
 exec 3<>"/dev/tcp/127.0.0.1/$port"

@@ -12,7 +12,7 @@ start_server() {
     sleep 0.05
   done
   local addr
-  addr="$(sed -n "s/^$name listening on //p" "$server_out")"
+  addr="$(sed -n "s/^$name listening on //p" "$server_out" | tr -d '\r')"  # CRLF under Wine
   port="${addr##*:}"
   [[ -n "$port" ]] || { echo "$name printed no address:"; cat "$server_out"; exit 1; }
 }
