@@ -13,6 +13,7 @@
 #include <unistd.h>
 #endif
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -25,6 +26,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "catch2/catch.hpp"
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
@@ -389,6 +392,63 @@ TEST_CASE("I/O makes progress while every worker is busy") {
 }
 
 #if !defined(_WIN32)  // fork and RLIMIT_NOFILE: POSIX only.
+std::vector<int> OpenFds() {
+  std::vector<int> fds;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1) fds.push_back(fd);
+  }
+  return fds;
+}
+
+TEST_CASE("every descriptor nanorun opens is close-on-exec: an exec'd child inherits none") {
+  std::vector<int> before = OpenFds();
+  Runtime rt = Runtime::with_workers(2);  // epoll, eventfd.
+  EchoServer server(rt);                  // A listener...
+  auto stream = rt.block_on([&] { return TcpStream::connect(server.addr); });  // ...a client...
+  REQUIRE(stream.ok());
+  auto udp = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(udp.ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // ...and the accepted socket.
+  std::vector<int> ours;
+  for (int fd : OpenFds()) {
+    if (std::find(before.begin(), before.end(), fd) == before.end()) ours.push_back(fd);
+  }
+  CHECK(ours.size() >= 6);
+  for (int fd : ours) {
+    INFO("fd " << fd);
+    CHECK((fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
+  }
+  // And what an exec'd child actually has: none of them.
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    dup2(out[1], 1);
+    execl("/bin/sh", "sh", "-c", "ls /proc/$$/fd", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(out[1]);
+  std::string listing;
+  char buf[256];
+  ssize_t n;
+  while ((n = read(out[0], buf, sizeof(buf))) > 0) listing.append(buf, static_cast<size_t>(n));
+  close(out[0]);
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  std::vector<int> inherited;
+  for (absl::string_view word : absl::StrSplit(listing, absl::ByAnyChar(" \n"), absl::SkipEmpty())) {
+    int fd = 0;
+    if (absl::SimpleAtoi(word, &fd)) inherited.push_back(fd);
+  }
+  CHECK(!inherited.empty());  // The listing worked (0, 1, 2 at least).
+  for (int fd : ours) {
+    INFO("fd " << fd << " reached the child");
+    CHECK(std::find(inherited.begin(), inherited.end(), fd) == inherited.end());
+  }
+}
+
 // In a child process (so the lowered limit and the exhausted descriptor
 // table touch nothing else): accept under EMFILE neither spins nor drops
 // the listener, and accepts the waiting connection once a descriptor frees.

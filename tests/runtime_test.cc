@@ -1,6 +1,7 @@
 // Layer: future (the runtime API): Runtime, Handle, spawn, JoinHandle,
 // block_on, yield_now, poll_fn, and their misuse messages.
 #include <atomic>
+#include <chrono>
 #include <optional>
 #include <string>
 #include <thread>
@@ -160,4 +161,36 @@ TEST_CASE("misuse: Handle::current off a runtime is reported", "[misuse]") {
   CHECK_FALSE(h.valid());
   CHECK(absl::StrContains(message, "try_current"));
   CHECK_FALSE(nanorun::Handle::try_current().has_value());
+}
+
+TEST_CASE("a task that returns an error fails its own future, and nothing else", "[runtime]") {
+  Runtime rt = Runtime::with_workers(2);
+  absl::Status failed = rt.block_on([] { return absl::DataLossError("task says no"); });
+  CHECK(failed.code() == absl::StatusCode::kDataLoss);
+  CHECK(failed.message() == "task says no");
+  // The runtime goes on.
+  auto ok = rt.block_on([] { return 5; });
+  REQUIRE(ok.ok());
+  CHECK(*ok == 5);
+}
+
+TEST_CASE("a task that blocks its worker leaves the other worker running", "[runtime]") {
+  Runtime rt = Runtime::with_workers(2);
+  std::atomic<bool> release{false};
+  std::atomic<bool> blocker_started{false};
+  // A badly behaved task: blocks its worker thread (no future, no yield).
+  auto blocker = rt.handle().spawn([&] {
+    blocker_started = true;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!blocker_started.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Meanwhile 1,000 tasks complete on the other worker.
+  std::atomic<int> done{0};
+  std::vector<nanorun::JoinHandle<void>> handles;
+  for (int i = 0; i < 1000; ++i) handles.push_back(rt.handle().spawn([&done] { ++done; }));
+  for (auto& h : handles) REQUIRE(rt.block_on(std::move(h)).ok());
+  CHECK(done == 1000);
+  CHECK_FALSE(blocker.is_finished());  // Still blocked while the others ran.
+  release = true;
+  CHECK(rt.block_on(std::move(blocker)).ok());
 }

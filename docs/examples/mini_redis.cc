@@ -17,11 +17,9 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "docs/examples/request_loop.h"
+#include "docs/examples/resp.h"
 
 namespace {
-
-constexpr size_t kMaxArgs = 1024;
-constexpr size_t kMaxBulk = 512 << 10;
 
 class Store {
  public:
@@ -45,43 +43,6 @@ class Store {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> map_ ABSL_GUARDED_BY(mu_);
 };
-
-enum class Parse { kComplete, kIncomplete, kBad };
-
-// A line ending in \r\n at `pos`: its end, or npos.
-size_t LineEnd(absl::string_view in, size_t pos) { return in.find("\r\n", pos); }
-
-// One request at the start of `in`: its arguments and size.
-Parse ParseCommand(absl::string_view in, std::vector<std::string>* args, size_t* size) {
-  size_t end = LineEnd(in, 0);
-  if (end == absl::string_view::npos) return in.size() > kMaxBulk ? Parse::kBad : Parse::kIncomplete;
-  if (in[0] != '*') {  // Inline command: words on one line.
-    for (absl::string_view w : absl::StrSplit(in.substr(0, end), ' ', absl::SkipEmpty())) {
-      args->emplace_back(w);
-    }
-    *size = end + 2;
-    return Parse::kComplete;
-  }
-  size_t count = 0;
-  if (!absl::SimpleAtoi(in.substr(1, end - 1), &count) || count > kMaxArgs) return Parse::kBad;
-  size_t pos = end + 2;
-  for (size_t i = 0; i < count; ++i) {
-    size_t line = LineEnd(in, pos);
-    if (line == absl::string_view::npos) return Parse::kIncomplete;
-    size_t len = 0;
-    if (in[pos] != '$' || !absl::SimpleAtoi(in.substr(pos + 1, line - pos - 1), &len) ||
-        len > kMaxBulk) {
-      return Parse::kBad;
-    }
-    pos = line + 2;
-    if (in.size() < pos + len + 2) return Parse::kIncomplete;
-    if (in.substr(pos + len, 2) != "\r\n") return Parse::kBad;
-    args->emplace_back(in.substr(pos, len));
-    pos += len + 2;
-  }
-  *size = pos;
-  return Parse::kComplete;
-}
 
 void Bulk(std::string* out, absl::string_view s) { absl::StrAppend(out, "$", s.size(), "\r\n", s, "\r\n"); }
 
@@ -137,9 +98,9 @@ int main(int argc, char** argv) {
         while (used < input.size()) {
           std::vector<std::string> args;
           size_t size = 0;
-          Parse p = ParseCommand(input.substr(used), &args, &size);
-          if (p == Parse::kIncomplete) break;
-          if (p == Parse::kBad) {
+          resp::Parse p = resp::ParseCommand(input.substr(used), &args, &size);
+          if (p == resp::Parse::kIncomplete) break;
+          if (p == resp::Parse::kBad) {
             out->append("-ERR Protocol error\r\n");
             *close = true;
             return input.size();
