@@ -309,6 +309,49 @@ TEST_CASE("a runtime destroyed with pending socket operations fails them, leakin
   CHECK(pending_accept.take_result().status().code() == absl::StatusCode::kCancelled);
 }
 
+TEST_CASE("a slow-loris client that sends nothing is disconnected after the idle timeout") {
+  Runtime rt = Runtime::with_workers(2);
+  auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(l.ok());
+  (void)rt.handle().spawn([l = *l] { return echo::Serve(l, absl::Milliseconds(100)); });
+  auto buf = std::make_shared<std::array<char, 16>>();
+  auto n = rt.block_on([&] {
+    return TcpStream::connect(*l->local_addr()).then([buf](TcpStream s) {
+      // Say nothing; the server should give up and close: we read EOF.
+      return nanorun::time::timeout(absl::Seconds(10), s.read(absl::MakeSpan(*buf)));
+    });
+  });
+  REQUIRE(n.ok());
+  CHECK(*n == 0);
+  l->close();
+}
+
+TEST_CASE("a peer that never reads cannot make the echo server buffer without bound") {
+  Runtime rt = Runtime::with_workers(2);
+  EchoServer server(rt);
+  // Send 64 MiB and never read: the server's writes stall once the socket
+  // buffers fill, so it stops reading, and our writes stall in turn.
+  auto chunk = std::make_shared<std::string>(1 << 20, 'x');
+  std::atomic<long> sent{0};
+  auto stream = rt.block_on([&] { return TcpStream::connect(server.addr); });
+  REQUIRE(stream.ok());
+  TcpStream s = *stream;
+  auto writer = rt.handle().spawn([s, chunk, &sent] {
+    return nanorun::repeat([s, chunk, &sent] {
+      return s.write(absl::MakeConstSpan(*chunk)).then([&sent](size_t n) {
+        sent += static_cast<long>(n);
+        return sent.load() >= (64 << 20);
+      });
+    });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // Only what the kernel's buffers hold both ways got through.
+  CHECK(sent.load() < (32 << 20));
+  CHECK_FALSE(writer.is_finished());
+  s.close();  // The pending write fails; the server sees the close.
+  CHECK(absl::IsCancelled(rt.block_on(std::move(writer))));
+}
+
 TEST_CASE("sockets need a runtime: off one, bind and connect say how to fix it") {
   auto l = TcpListener::bind(SocketAddr::loopback_v4(0));
   CHECK(l.status().code() == absl::StatusCode::kFailedPrecondition);

@@ -26,12 +26,19 @@ struct Connection {
 
 }  // namespace
 
-Future<void> ServeConnection(TcpStream stream, std::shared_ptr<const Handler> handler) {
+Future<void> ServeConnection(TcpStream stream, std::shared_ptr<const Handler> handler,
+                             absl::Duration idle_timeout) {
   auto c = std::make_shared<Connection>();
   c->stream = std::move(stream);
   c->handler = std::move(handler);
-  return nanorun::repeat([c] {
-    return c->stream.read(absl::MakeSpan(c->buf)).then([c](size_t n) -> Future<bool> {
+  return nanorun::repeat([c, idle_timeout] {
+    return nanorun::time::timeout(idle_timeout, c->stream.read(absl::MakeSpan(c->buf)))
+        .on_error([c](absl::Status s) -> Future<size_t> {
+          // Silent too long: close (the pending read fails and is dropped).
+          if (absl::IsDeadlineExceeded(s)) c->stream.close();
+          return nanorun::make_error_future<size_t>(s);
+        })
+        .then([c](size_t n) -> Future<bool> {
       if (n == 0) return nanorun::make_ready_future(true);  // Peer closed.
       c->input.append(c->buf.data(), n);
       std::string out;

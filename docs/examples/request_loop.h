@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "nanorun/nanorun.h"
 
 namespace examples {
@@ -25,9 +26,15 @@ using Handler = std::function<size_t(absl::string_view input, std::string* out, 
 // connection is closed (no unbounded buffering driven by a peer).
 constexpr size_t kMaxPendingInput = 1 << 20;
 
-// Serves one connection until the peer closes it or the handler says so.
+// A connection that sends nothing for this long is closed (slow-loris
+// clients cannot hold connections forever).
+constexpr absl::Duration kIdleTimeout = absl::Seconds(30);
+
+// Serves one connection until the peer closes it, the handler says so, or
+// it stays silent for `idle_timeout`.
 nanorun::Future<void> ServeConnection(nanorun::net::TcpStream stream,
-                                      std::shared_ptr<const Handler> handler);
+                                      std::shared_ptr<const Handler> handler,
+                                      absl::Duration idle_timeout = kIdleTimeout);
 
 // Accepts until the listener is closed; each connection in its own task.
 nanorun::Future<void> ServeAll(nanorun::net::TcpListener listener,

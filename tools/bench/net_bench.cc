@@ -146,7 +146,11 @@ class NanorunEchoServer {
     Check(l.ok(), "nanorun bind");
     listener_ = *l;
     port_ = listener_.local_addr()->port();
-    auto serving = rt_.handle().spawn([l = listener_] { return echo::Serve(l); });
+    // No idle timeout: like the raw server, and what tcp_echo measures is
+    // the I/O path (a per-read timeout costs a timer insert and unlink).
+    auto serving = rt_.handle().spawn([l = listener_] {
+      return echo::Serve(l, absl::InfiniteDuration());
+    });
   }
   ~NanorunEchoServer() { listener_.close(); }
   uint16_t port() const { return port_; }
