@@ -3,7 +3,9 @@
 #include "nanorun/executor/executor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "nanorun/sys/misuse.h"
@@ -59,6 +61,26 @@ constexpr int64_t kRefBulk = 1024;
 // back of the queue, so two tasks waking each other cannot starve the rest.
 constexpr int kMaxLifoPolls = 3;
 
+// Shuffle mode (NANORUN_SHUFFLE_SEED=<n> or =random; like Seastar's
+// shuffled task queue): workers pick the LIFO slot or the queue, and check
+// the injector first, by coin flips from a seeded generator, so code that
+// silently relies on one run order fails in tests. The seed is printed; the
+// same seed replays the same choices (thread timing may still differ).
+// Returns 0 when off.
+uint32_t ShuffleSeedFromEnvironment() {
+  const char* text = std::getenv("NANORUN_SHUFFLE_SEED");
+  if (text == nullptr || *text == '\0') return 0;
+  uint32_t seed = static_cast<uint32_t>(std::strtoul(text, nullptr, 10));
+  if (std::string(text) == "random" || seed == 0) {
+    seed = static_cast<uint32_t>(
+        std::chrono::steady_clock::now().time_since_epoch().count() | 1);
+  }
+  std::fprintf(stderr,
+               "nanorun: shuffle mode, seed %u (NANORUN_SHUFFLE_SEED=%u replays it)\n",
+               seed, seed);
+  return seed;
+}
+
 }  // namespace
 
 absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out) {
@@ -81,10 +103,14 @@ Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
     : reactor_(std::move(r)),
       timers_(std::move(clock), reactor_.get()),
       driver_(reactor_.get(), &timers_),
-      idle_(num_workers) {
+      idle_(num_workers),
+      shuffle_seed_(ShuffleSeedFromEnvironment()) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
+    Worker& w = *workers_.back();
+    if (shuffle_seed_ != 0) w.rng = shuffle_seed_ * 2654435761u + static_cast<uint32_t>(i);
+    if (w.rng == 0) w.rng = 1;  // xorshift needs a non-zero state.
   }
 }
 
@@ -159,7 +185,7 @@ void Executor::schedule(task::Header* t, bool is_yield) {
     // On one of our workers: keep the task local (hot in cache). A newly
     // woken task goes to the LIFO slot so a message-passing pair runs
     // back to back; a yielding task goes to the back of the queue.
-    if (is_yield) {
+    if (is_yield || (shuffle_seed_ != 0 && (w->next_random() & 1))) {
       w->queue.push_back(t, injector_);
     } else {
       task::Header* displaced = w->lifo_slot;
@@ -216,6 +242,7 @@ void Executor::run_worker(Worker* w) {
 }
 
 task::Header* Executor::next_task(Worker* w) {
+  if (shuffle_seed_ != 0) return next_task_shuffled(w);
   if (w->tick % kFairnessInterval == 0) {
     // Busy workers fire due timers and look for I/O too, so both make
     // progress however much work there is (not in a lump when a worker
@@ -223,6 +250,24 @@ task::Header* Executor::next_task(Worker* w) {
     timers_.process();
     poll_io_without_blocking();
     if (task::Header* t = take_from_injector(w)) return t;
+  }
+  if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
+  if (task::Header* t = w->queue.pop()) return t;
+  return take_from_injector(w);
+}
+
+// next_task in shuffle mode: the same sources, tried in a random order.
+task::Header* Executor::next_task_shuffled(Worker* w) {
+  if (w->tick % kFairnessInterval == 0) {
+    timers_.process();
+    poll_io_without_blocking();
+  }
+  uint32_t coin = w->next_random();
+  if ((coin & 3) == 0) {
+    if (task::Header* t = take_from_injector(w)) return t;
+  }
+  if ((coin & 4) != 0) {
+    if (task::Header* t = w->queue.pop()) return t;
   }
   if (w->lifo_slot != nullptr) return std::exchange(w->lifo_slot, nullptr);
   if (task::Header* t = w->queue.pop()) return t;

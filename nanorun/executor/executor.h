@@ -114,6 +114,7 @@ class Executor final : public task::Scheduler {
   void run_worker(Worker* worker);
   void run_task(Worker* worker, task::Header* task);
   task::Header* next_task(Worker* worker);
+  task::Header* next_task_shuffled(Worker* worker);
   task::Header* steal_work(Worker* worker);
   task::Header* take_from_injector(Worker* worker);
   void poll_io_without_blocking();
@@ -134,6 +135,7 @@ class Executor final : public task::Scheduler {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<size_t> refs_{1};
+  const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
   // Tasks still allocated after refs_ reached zero, minus those freed since;
   // see drop_ref(). Signed: frees may be counted before the total is added.
   std::atomic<int64_t> tasks_left_{0};
