@@ -1,6 +1,8 @@
 // Stress: the executor and futures under contention. Every test counts what
 // it sent against what arrived, so a lost wakeup or a lost task fails it.
 #include <atomic>
+#include <chrono>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <thread>
@@ -14,10 +16,18 @@ using nanorun::Future;
 using nanorun::Promise;
 using nanorun::Runtime;
 
+// NANORUN_STRESS_SCALE multiplies the sizes below (tools/stress.sh runs
+// them at 10x: 10,000,000 spawns; CI runs 1x in every configuration).
+int Scale() {
+  const char* text = std::getenv("NANORUN_STRESS_SCALE");
+  int scale = text != nullptr ? std::atoi(text) : 1;
+  return scale > 0 ? scale : 1;
+}
+
 TEST_CASE("1,000,000 tasks spawned from several threads all run", "[stress]") {
   Runtime rt = Runtime::with_workers(2);
   constexpr int kThreads = 4;
-  constexpr int kPerThread = 250000;
+  const int kPerThread = 250000 * Scale();
   std::atomic<int> ran{0};
   std::vector<std::thread> spawners;
   for (int t = 0; t < kThreads; ++t) {
@@ -30,9 +40,10 @@ TEST_CASE("1,000,000 tasks spawned from several threads all run", "[stress]") {
   for (auto& s : spawners) s.join();
   // Wait for all through the runtime itself: a final task per spawner
   // would race; poll the counter from a task instead.
-  auto done = rt.block_on([&ran] {
-    return nanorun::repeat([&ran] {
-      return nanorun::yield_now().then([&ran] { return ran.load() == kThreads * kPerThread; });
+  const int total = kThreads * kPerThread;
+  auto done = rt.block_on([&ran, total] {
+    return nanorun::repeat([&ran, total] {
+      return nanorun::yield_now().then([&ran, total] { return ran.load() == total; });
     });
   });
   REQUIRE(done.ok());
@@ -64,7 +75,7 @@ TEST_CASE("tasks spawning tasks from workers all run and join", "[stress]") {
 
 TEST_CASE("wakes from foreign threads racing completion lose nothing", "[stress]") {
   Runtime rt = Runtime::with_workers(2);
-  constexpr int kTasks = 2000;
+  const int kTasks = 2000 * Scale();
   constexpr int kWakesPerTask = 50;
   // Each task polls until it has seen kWakesPerTask wakes; foreign threads
   // deliver the wakes while the task runs, parks and completes.
@@ -182,4 +193,26 @@ TEST_CASE("cross-thread promise hops complete in order", "[stress]") {
     if (*v == i + 1) ++completed;
   }
   CHECK(completed == kHops);
+}
+
+TEST_CASE("park/unpark hammered: bursts from a foreign thread while workers go idle", "[stress]") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kBursts = 2000 * Scale();
+  std::atomic<int> ran{0};
+  int sent = 0;
+  std::mt19937 rng(11);
+  for (int b = 0; b < kBursts; ++b) {
+    int n = 1 + static_cast<int>(rng() % 8);
+    for (int i = 0; i < n; ++i) {
+      (void)rt.handle().spawn([&ran] { ran.fetch_add(1, std::memory_order_relaxed); });
+    }
+    sent += n;
+    // Often long enough for both workers to park, sometimes not.
+    if (rng() % 3 == 0) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (ran.load() != sent && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(ran.load() == sent);  // A lost wakeup would leave tasks queued here.
 }
