@@ -250,6 +250,34 @@ TEST_CASE("driver: arming and cancelling timeouts does not wake the parked react
   CHECK(reactor.wakes == 1);  // Only the first insert had to shorten the sleep.
 }
 
+TEST_CASE("driver: a timer behind a cascade is not left waiting (the worker never spins)") {
+  auto manual = std::make_shared<nanorun::time::ManualClock>();
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(manual), &reactor);
+  manual->advance(absl::Milliseconds(32));
+  Recorder first;
+  REQUIRE(driver.insert(&first.entry, 33 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  driver.process();  // Nothing due yet.
+  manual->advance(absl::Milliseconds(1));
+  driver.process();  // Fires `first`: the wheel stands at tick 33.
+  REQUIRE(first.fires == 1);
+  // Due at 70 ms: placed on level 1, in the slot that starts at 64 ms.
+  Recorder r;
+  REQUIRE(driver.insert(&r.entry, 70 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  manual->advance(absl::Milliseconds(31));  // 64 ms: the cascade is due.
+  // The parked worker is told to wake now (timeout zero) and, having woken,
+  // must find process() doing that cascade, after which it may sleep again.
+  CHECK(driver.begin_park() == absl::ZeroDuration());
+  driver.end_park();
+  driver.process();
+  CHECK(driver.begin_park() == absl::InfiniteDuration());  // Manual clock: sleep.
+  driver.end_park();
+  CHECK(r.fires == 0);
+  manual->advance(absl::Milliseconds(6));
+  driver.process();
+  CHECK(r.fires == 1);
+}
+
 TEST_CASE("driver: a deadline already passed is reported due, not inserted") {
   auto manual = std::make_shared<nanorun::time::ManualClock>();
   NullReactor reactor;

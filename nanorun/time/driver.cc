@@ -49,7 +49,11 @@ TimerDriver::Insert TimerDriver::insert(TimerEntry* e, Nanos deadline) {
     std::lock_guard<sys::SpinLock> lock(mu_);
     if (shut_down_) return Insert::kShutDown;
     if (!wheel_.insert(e, tick)) return Insert::kDue;
-    Nanos at = time_of_tick(e->deadline);  // Clamped by the wheel.
+    // When the wheel next has work: the new deadline, or earlier, the start
+    // of the slot it went into, if that slot must cascade first. (Using the
+    // deadline here left the cascade undone: the parked worker woke for it,
+    // found process() waiting for the later deadline, and spun until then.)
+    Nanos at = time_of_tick(wheel_.next_expiration());
     if (at < next_due_.load(std::memory_order_relaxed)) {
       next_due_.store(at, std::memory_order_release);
     }
