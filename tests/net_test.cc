@@ -309,6 +309,40 @@ TEST_CASE("a runtime destroyed with pending socket operations fails them, leakin
   CHECK(pending_accept.take_result().status().code() == absl::StatusCode::kCancelled);
 }
 
+TEST_CASE("writing to a peer that is gone is an Unavailable status, never SIGPIPE") {
+  Runtime rt = Runtime::with_workers(2);
+  auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(l.ok());
+  auto pair = rt.block_on([&] {
+    Future<std::pair<TcpStream, SocketAddr>> accepted = l->accept();
+    return TcpStream::connect(*l->local_addr()).then([a = std::move(accepted)](TcpStream c) mutable {
+      return std::move(a).then([c](std::pair<TcpStream, SocketAddr> p) {
+        return std::make_pair(c, p.first);
+      });
+    });
+  });
+  REQUIRE(pair.ok());
+  pair->second.close();  // The server side goes away.
+  pair->second = TcpStream();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  TcpStream client = pair->first;
+  // Keep writing: the first writes may land in buffers; then RST, then EPIPE.
+  auto chunk = std::make_shared<std::string>(64 << 10, 'y');
+  absl::Status s = rt.block_on([client, chunk] {
+    return nanorun::repeat([client, chunk] {
+      return client.write_all(absl::MakeConstSpan(*chunk)).then([] { return false; });
+    });
+  });
+  // Still here (no SIGPIPE), with the errno text in the status.
+  CHECK(s.code() == absl::StatusCode::kUnavailable);
+#if !defined(_WIN32)  // Windows words it differently (WSAECONNRESET/ABORTED).
+  CHECK((absl::StrContains(s.message(), "Broken pipe") ||
+         absl::StrContains(s.message(), "Connection reset")));
+#endif
+  CHECK(absl::StrContains(s.message(), "write to 127.0.0.1:"));
+  l->close();
+}
+
 TEST_CASE("a slow-loris client that sends nothing is disconnected after the idle timeout") {
   Runtime rt = Runtime::with_workers(2);
   auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
