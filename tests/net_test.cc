@@ -31,6 +31,7 @@
 #include "catch2/catch.hpp"
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -41,17 +42,7 @@ using nanorun::net::TcpListener;
 using nanorun::net::TcpStream;
 using nanorun::net::UdpSocket;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
+using nanorun_test::kSanitized;
 
 // An echo server on a free loopback port, for the life of the object.
 struct EchoServer {

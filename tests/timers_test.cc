@@ -14,6 +14,7 @@
 #include "absl/time/time.h"
 #include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/test_util.h"
 
 namespace {
 
@@ -23,28 +24,8 @@ using nanorun::Runtime;
 using nanorun::RuntimeOptions;
 namespace ntime = nanorun::time;
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool kSanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool kSanitized = true;
-#else
-constexpr bool kSanitized = false;
-#endif
-#else
-constexpr bool kSanitized = false;
-#endif
-
-// Waits (really) until pred() holds; false after 30 s.
-template <class Pred>
-bool WaitFor(Pred pred) {
-  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > give_up) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return true;
-}
+using nanorun_test::kSanitized;
+using nanorun_test::WaitFor;
 
 struct ManualRuntime {
   std::shared_ptr<ntime::ManualClock> clock = std::make_shared<ntime::ManualClock>();

@@ -26,6 +26,7 @@
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "nanorun/future/timers.h"
+#include "nanorun/net/socket_addr.h"
 #include "nanorun/reactor/io.h"
 #include "nanorun/sys/socket.h"
 #include "nanorun/task/block_cache.h"
@@ -74,6 +75,10 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   reactor::IoRegistration* registration_;
   std::string label_;
 };
+
+// How error messages name a socket bound to `requested`: the address it
+// really got (port 0 resolved), else the one asked for.
+std::string BoundLabel(int fd, const SocketAddr& requested);
 
 // One attempt's outcome.
 template <class T>

@@ -40,6 +40,11 @@ void SocketCore::close() {
   (void)sys::Shutdown(fd_, 2);
 }
 
+std::string BoundLabel(int fd, const SocketAddr& requested) {
+  absl::StatusOr<sys::IpAddress> bound = sys::LocalAddress(fd);
+  return bound.ok() ? SocketAddr(*bound).ToString() : requested.ToString();
+}
+
 executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error) {
   if (handle != nullptr && handle->valid()) return handle->executor();
   executor::Executor* e = executor::Executor::current();
@@ -227,11 +232,8 @@ absl::StatusOr<TcpListener> BindOn(executor::Executor* e, const SocketAddr& addr
     sys::Close(*fd);
     return s;
   }
-  std::string label = addr.ToString();
-  if (absl::StatusOr<sys::IpAddress> bound = sys::LocalAddress(*fd); bound.ok()) {
-    label = SocketAddr(*bound).ToString();
-  }
-  absl::StatusOr<std::shared_ptr<SocketCore>> core = SocketCore::Register(e, *fd, label);
+  absl::StatusOr<std::shared_ptr<SocketCore>> core =
+      SocketCore::Register(e, *fd, detail::BoundLabel(*fd, addr));
   if (!core.ok()) return core.status();
   return make(*std::move(core));
 }

@@ -22,11 +22,7 @@ absl::StatusOr<std::shared_ptr<SocketCore>> BindUdp(executor::Executor* e, const
     sys::Close(*fd);
     return s;
   }
-  std::string label = addr.ToString();
-  if (absl::StatusOr<sys::IpAddress> bound = sys::LocalAddress(*fd); bound.ok()) {
-    label = SocketAddr(*bound).ToString();
-  }
-  return SocketCore::Register(e, *fd, "udp " + label);
+  return SocketCore::Register(e, *fd, "udp " + detail::BoundLabel(*fd, addr));
 }
 
 }  // namespace

@@ -121,14 +121,21 @@ void TimerWheel::advance(uint64_t now, TimerList* due) {
   if (now > now_) now_ = now;
 }
 
-// Empties one slot at now_ == its start: a level-0 slot holds exactly the
-// entries due now; a higher one is re-placed relative to now_ (lower
-// levels), except entries due exactly at its start.
-void TimerWheel::process(const Expiration& x, TimerList* due) {
+// Takes a non-empty slot's whole circular list out of the wheel (its
+// entries still carry their old links; callers walk and relink them).
+TimerEntry* TimerWheel::detach(const Expiration& x) {
   int index = x.level * kSlots + x.slot;
   TimerEntry* head = head_[index];
   head_[index] = nullptr;
   occupied_[x.level] &= ~(uint64_t{1} << x.slot);
+  return head;
+}
+
+// Empties one slot at now_ == its start: a level-0 slot holds exactly the
+// entries due now; a higher one is re-placed relative to now_ (lower
+// levels), except entries due exactly at its start.
+void TimerWheel::process(const Expiration& x, TimerList* due) {
+  TimerEntry* head = detach(x);
   TimerEntry* e = head;
   do {
     TimerEntry* next = e->next;
@@ -153,10 +160,7 @@ bool TimerWheel::precascade() {
   bool moved = false;
   Expiration x;
   while (find_next(&x) && x.level > 0 && x.tick == now_ + 1) {
-    int index = x.level * kSlots + x.slot;
-    TimerEntry* head = head_[index];
-    head_[index] = nullptr;
-    occupied_[x.level] &= ~(uint64_t{1} << x.slot);
+    TimerEntry* head = detach(x);
     TimerEntry* e = head;
     do {
       TimerEntry* next = e->next;

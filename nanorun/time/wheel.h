@@ -129,6 +129,7 @@ class TimerWheel {
   bool find_next(Expiration* out) const;
   void link(TimerEntry* e, uint64_t relative_to);
   void unlink(TimerEntry* e);
+  TimerEntry* detach(const Expiration& x);
   void process(const Expiration& x, TimerList* due);
 
   uint64_t now_;
