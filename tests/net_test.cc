@@ -70,9 +70,6 @@ uint64_t Fnv1a(uint64_t h, const char* data, size_t n) {
 constexpr uint64_t kFnvStart = 14695981039346656037ull;
 
 #if defined(_WIN32)
-// No per-process descriptor limit to raise.
-void RaiseFdLimit(int) {}
-
 double CpuSeconds() {
   FILETIME created, exited, kernel, user;
   GetProcessTimes(GetCurrentProcess(), &created, &exited, &kernel, &user);
