@@ -32,6 +32,7 @@
 #include "catch2/catch.hpp"
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
+#include "nanorun/sys/fault_injection.h"
 #include "tests/test_util.h"
 
 namespace {
@@ -743,6 +744,112 @@ TEST_CASE("accept under EMFILE backs off without spinning and recovers") {
   REQUIRE(waitpid(child, &status, 0) == child);
   REQUIRE(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+}
+
+// Errors the kernel rarely gives on demand come from sys::fault (errno
+// values, so POSIX only): the next N calls of an operation fail before they
+// reach the kernel.
+namespace fault = nanorun::sys::fault;
+
+// Disarms every injected fault when a test ends, however it ends.
+struct FaultScope {
+  ~FaultScope() { fault::Reset(); }
+};
+
+// A listener with one connected client waiting in its backlog.
+struct WaitingClient {
+  explicit WaitingClient(Runtime& rt) {
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(l.ok());
+    listener = *l;
+    auto c = rt.block_on([&] { return TcpStream::connect(*listener.local_addr()); });
+    REQUIRE(c.ok());
+    client = *c;
+  }
+  TcpListener listener;
+  TcpStream client;
+};
+
+TEST_CASE("accept out of descriptors or kernel memory backs off, then accepts") {
+  for (int err : {ENFILE, ENOBUFS, ENOMEM}) {
+    CAPTURE(err);
+    FaultScope scope;
+    Runtime rt = Runtime::with_workers(1);
+    WaitingClient w(rt);
+    fault::FailNext(fault::Op::kAccept, err, 3);
+    auto start = std::chrono::steady_clock::now();
+    auto accepted = rt.block_on([&] { return w.listener.accept(); });
+    auto waited = std::chrono::steady_clock::now() - start;
+    INFO(accepted.status());
+    REQUIRE(accepted.ok());
+    CHECK(fault::Remaining(fault::Op::kAccept) == 0);
+    // Three failures, three waits (10 + 20 + 40 ms): neither a spin nor a
+    // failed accept, which would end a server's accept loop.
+    CHECK(waited >= std::chrono::milliseconds(70));
+    // The connection is the waiting client's: a byte crosses it.
+    auto got = rt.block_on([&] {
+      return w.client.write_all(std::string("x")).then([s = accepted->first] {
+        auto buf = std::make_shared<std::array<char, 1>>();
+        return s.read_exact(absl::MakeSpan(*buf)).then([buf] { return (*buf)[0]; });
+      });
+    });
+    REQUIRE(got.ok());
+    CHECK(*got == 'x');
+  }
+}
+
+TEST_CASE("accept skips a connection that failed before it was accepted") {
+  // ECONNABORTED: the peer reset it in the backlog; the others are network
+  // errors Linux hands to accept (accept(2), "Error handling").
+  for (int err : {ECONNABORTED, EPROTO, ENETDOWN, EHOSTUNREACH, ENETUNREACH}) {
+    CAPTURE(err);
+    FaultScope scope;
+    Runtime rt = Runtime::with_workers(1);
+    WaitingClient w(rt);
+    fault::FailNext(fault::Op::kAccept, err, 2);
+    auto accepted = rt.block_on([&] { return w.listener.accept(); });
+    INFO(accepted.status());
+    REQUIRE(accepted.ok());
+    CHECK(fault::Remaining(fault::Op::kAccept) == 0);
+  }
+}
+
+TEST_CASE("an accept error that breaks the listener fails the accept, naming it") {
+  FaultScope scope;
+  Runtime rt = Runtime::with_workers(1);
+  WaitingClient w(rt);
+  fault::FailNext(fault::Op::kAccept, EINVAL);
+  auto accepted = rt.block_on([&] { return w.listener.accept(); });
+  REQUIRE_FALSE(accepted.ok());
+  CHECK(accepted.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StartsWith(accepted.status().message(), "accept on 127.0.0.1:"));
+  CHECK(absl::EndsWith(accepted.status().message(), ": Invalid argument"));
+}
+
+TEST_CASE("EINTR is retried in accept, connect, read and write") {
+  FaultScope scope;
+  Runtime rt = Runtime::with_workers(2);
+  EchoServer server(rt);
+  // The wrappers retry EINTR in a loop, so five in a row hit one call;
+  // connect is made once (EINTR then means "continuing in the background").
+  for (auto op : {fault::Op::kAccept, fault::Op::kRead, fault::Op::kWrite}) {
+    fault::FailNext(op, EINTR, 5);
+  }
+  fault::FailNext(fault::Op::kConnect, EINTR, 1);
+  auto echoed = rt.block_on([&] {
+    return TcpStream::connect(server.addr).then([](TcpStream stream) {
+      auto back = std::make_shared<std::string>(5, '\0');
+      return stream.write_all(std::string("hello"))
+          .then([stream, back] { return stream.read_exact(absl::MakeSpan(*back)); })
+          .then([back] { return *back; });
+    });
+  });
+  INFO(echoed.status());
+  REQUIRE(echoed.ok());
+  CHECK(*echoed == "hello");
+  for (auto op : {fault::Op::kAccept, fault::Op::kConnect, fault::Op::kRead, fault::Op::kWrite}) {
+    CHECK(fault::Remaining(op) == 0);
+  }
 }
 #endif
 

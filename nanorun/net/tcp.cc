@@ -254,8 +254,10 @@ absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const Hand
   return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
 }
 
-// How long accept waits after EMFILE/ENFILE before trying again (doubling
-// up to 1 s while the condition lasts).
+// How long accept waits after running out of descriptors or kernel memory
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM) before trying again, doubling up to 1 s
+// while the condition lasts. Failing the accept instead would end the
+// typical accept loop, and the server with it, over a passing shortage.
 constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
 
 Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {
@@ -267,13 +269,19 @@ Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {
           sys::IpAddress peer;
           sys::IoResult r = sys::Accept(c.fd(), &peer);
           if (r.would_block) return Step<Accepted>::would_block();
-          if (r.err == sys::kErrConnAborted) continue;  // That client gave up; next.
-          if (r.err == sys::kErrTooManyFiles || r.err == sys::kErrTooManyFilesSystem) {
-            absl::Duration wait = backoff;
-            backoff = std::min(backoff * 2, absl::Seconds(1));
-            return Step<Accepted>::retry_after(wait);
+          if (r.err != 0) {
+            switch (sys::ClassifyAcceptError(r.err)) {
+              case sys::AcceptFailure::kSkip:
+                continue;
+              case sys::AcceptFailure::kBackOff: {
+                absl::Duration wait = backoff;
+                backoff = std::min(backoff * 2, absl::Seconds(1));
+                return Step<Accepted>::retry_after(wait);
+              }
+              case sys::AcceptFailure::kFatal:
+                return Step<Accepted>::done(c.errno_error(r.err, "accept on"));
+            }
           }
-          if (r.err != 0) return Step<Accepted>::done(c.errno_error(r.err, "accept on"));
           backoff = kFirstAcceptBackoff;
           SocketAddr peer_addr(peer);
           absl::StatusOr<std::shared_ptr<SocketCore>> core =

@@ -70,11 +70,18 @@ int ConnectResult(int fd);
 IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to);
 IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from);
 
-// errno values the net layer branches on.
+// What StartConnect says when the connection continues in the background.
 extern const int kErrInProgress;
-extern const int kErrTooManyFiles;   // EMFILE
-extern const int kErrTooManyFilesSystem;  // ENFILE
-extern const int kErrConnAborted;    // ECONNABORTED
+
+// What a listener should do about a failed accept.
+enum class AcceptFailure {
+  kSkip,     // That one connection failed before it was accepted (the peer
+             // reset it, or a network error it carried): accept the next.
+  kBackOff,  // Out of descriptors or kernel memory (EMFILE, ENFILE, ENOBUFS,
+             // ENOMEM): wait and try again; the listener itself is fine.
+  kFatal,    // The listener is broken (EBADF, EINVAL, ...): report it.
+};
+AcceptFailure ClassifyAcceptError(int err);
 
 }  // namespace sys
 }  // namespace nanorun

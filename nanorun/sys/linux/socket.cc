@@ -13,16 +13,48 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "nanorun/sys/fault_injection.h"
 
 namespace nanorun {
 namespace sys {
 
 const int kErrInProgress = EINPROGRESS;
-const int kErrTooManyFiles = EMFILE;
-const int kErrTooManyFilesSystem = ENFILE;
-const int kErrConnAborted = ECONNABORTED;
+
+AcceptFailure ClassifyAcceptError(int err) {
+  switch (err) {
+    // Linux hands a connection's own pending network error to accept (see
+    // accept(2), "Error handling"); that connection is lost, the listener is
+    // fine.
+    case ECONNABORTED:
+    case EPROTO:
+    case ENOPROTOOPT:
+    case ENETDOWN:
+    case ENONET:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case EHOSTUNREACH:
+    case EOPNOTSUPP:
+    case EPERM:  // Firewall rules forbid that one connection.
+      return AcceptFailure::kSkip;
+    case EMFILE:
+    case ENFILE:
+    case ENOBUFS:
+    case ENOMEM:
+      return AcceptFailure::kBackOff;
+    default:
+      return AcceptFailure::kFatal;
+  }
+}
 
 namespace {
+
+// True when a test armed a failure for this call (errno is then set to it).
+bool Injected(fault::Op op) {
+  int err = fault::Take(op);
+  if (err == 0) return false;
+  errno = err;
+  return true;
+}
 
 socklen_t ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
   std::memset(out, 0, sizeof(*out));
@@ -195,7 +227,7 @@ absl::Status Shutdown(int fd, int how) {
 IoResult Read(int fd, char* buf, size_t len) {
   ssize_t n;
   do {
-    n = read(fd, buf, len);
+    n = Injected(fault::Op::kRead) ? -1 : read(fd, buf, len);
   } while (n < 0 && errno == EINTR);
   return Outcome(n);
 }
@@ -203,7 +235,7 @@ IoResult Read(int fd, char* buf, size_t len) {
 IoResult Write(int fd, const char* buf, size_t len) {
   ssize_t n;
   do {
-    n = send(fd, buf, len, MSG_NOSIGNAL);
+    n = Injected(fault::Op::kWrite) ? -1 : send(fd, buf, len, MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   return Outcome(n);
 }
@@ -213,7 +245,9 @@ IoResult Accept(int fd, IpAddress* peer) {
   int client;
   do {
     socklen_t len = sizeof(ss);
-    client = accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    client = Injected(fault::Op::kAccept)
+                 ? -1
+                 : accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   } while (client < 0 && errno == EINTR);
   IoResult r = Outcome(client);
   if (client >= 0) *peer = FromSockaddr(ss);
@@ -223,9 +257,16 @@ IoResult Accept(int fd, IpAddress* peer) {
 int StartConnect(int fd, const IpAddress& addr) {
   sockaddr_storage ss;
   socklen_t len = ToSockaddr(addr, &ss);
+  // An injected EINTR stands for a signal that arrived once the connect had
+  // started, as a real one does: the connect is made, and reported as below.
+  bool interrupted = false;
+  if (Injected(fault::Op::kConnect)) {
+    if (errno != EINTR) return errno;
+    interrupted = true;
+  }
   // EINTR on a non-blocking connect: the connection continues in the
   // background, exactly like EINPROGRESS.
-  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&ss), len) == 0) return interrupted ? EINPROGRESS : 0;
   return errno == EINTR ? EINPROGRESS : errno;
 }
 

@@ -12,14 +12,26 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "nanorun/sys/fault_injection.h"
 
 namespace nanorun {
 namespace sys {
 
 const int kErrInProgress = WSAEWOULDBLOCK;  // What a non-blocking connect says.
-const int kErrTooManyFiles = WSAEMFILE;
-const int kErrTooManyFilesSystem = WSAENOBUFS;
-const int kErrConnAborted = WSAECONNABORTED;
+
+AcceptFailure ClassifyAcceptError(int err) {
+  switch (err) {
+    case WSAECONNRESET:  // The peer reset it while it waited in the backlog.
+    case WSAECONNABORTED:
+    case WSAENETDOWN:
+      return AcceptFailure::kSkip;
+    case WSAEMFILE:
+    case WSAENOBUFS:
+      return AcceptFailure::kBackOff;
+    default:
+      return AcceptFailure::kFatal;
+  }
+}
 
 namespace {
 
@@ -78,6 +90,14 @@ IoResult Outcome(int n) {
 }
 
 absl::Status Last(absl::string_view operation) { return ErrnoStatus(WSAGetLastError(), operation); }
+
+// True when a test armed a failure for this call (the last error is then set to it).
+bool Injected(fault::Op op) {
+  int err = fault::Take(op);
+  if (err == 0) return false;
+  WSASetLastError(err);
+  return true;
+}
 
 }  // namespace
 
@@ -214,17 +234,21 @@ absl::Status Shutdown(int fd, int how) {
 }
 
 IoResult Read(int fd, char* buf, size_t len) {
+  if (Injected(fault::Op::kRead)) return Outcome(SOCKET_ERROR);
   return Outcome(recv(S(fd), buf, static_cast<int>(len > 0x7fffffff ? 0x7fffffff : len), 0));
 }
 
 IoResult Write(int fd, const char* buf, size_t len) {
+  if (Injected(fault::Op::kWrite)) return Outcome(SOCKET_ERROR);
   return Outcome(send(S(fd), buf, static_cast<int>(len > 0x7fffffff ? 0x7fffffff : len), 0));
 }
 
 IoResult Accept(int fd, IpAddress* peer) {
   sockaddr_storage ss;
   int len = sizeof(ss);
-  SOCKET c = accept(S(fd), reinterpret_cast<sockaddr*>(&ss), &len);
+  SOCKET c = Injected(fault::Op::kAccept)
+                 ? INVALID_SOCKET
+                 : accept(S(fd), reinterpret_cast<sockaddr*>(&ss), &len);
   IoResult r;
   if (c == INVALID_SOCKET) {
     r.err = WSAGetLastError();
@@ -242,6 +266,7 @@ IoResult Accept(int fd, IpAddress* peer) {
 int StartConnect(int fd, const IpAddress& addr) {
   sockaddr_storage ss;
   int len = ToSockaddr(addr, &ss);
+  if (Injected(fault::Op::kConnect)) return WSAGetLastError();
   if (connect(S(fd), reinterpret_cast<sockaddr*>(&ss), len) == 0) return 0;
   return WSAGetLastError();
 }
