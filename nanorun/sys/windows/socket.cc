@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nanorun/sys/fault_injection.h"
+#include "nanorun/sys/sockaddr.h"
 
 namespace nanorun {
 namespace sys {
@@ -45,39 +46,6 @@ void StartWinsock() {
 
 SOCKET S(int fd) { return static_cast<SOCKET>(static_cast<uintptr_t>(static_cast<unsigned>(fd))); }
 
-int ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
-  std::memset(out, 0, sizeof(*out));
-  if (addr.v6) {
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(out);
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons(addr.port);
-    std::memcpy(&sin6->sin6_addr, addr.bytes, 16);
-    sin6->sin6_scope_id = addr.scope_id;
-    return sizeof(sockaddr_in6);
-  }
-  auto* sin = reinterpret_cast<sockaddr_in*>(out);
-  sin->sin_family = AF_INET;
-  sin->sin_port = htons(addr.port);
-  std::memcpy(&sin->sin_addr, addr.bytes, 4);
-  return sizeof(sockaddr_in);
-}
-
-IpAddress FromSockaddr(const sockaddr_storage& in) {
-  IpAddress addr;
-  if (in.ss_family == AF_INET6) {
-    const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&in);
-    addr.v6 = true;
-    std::memcpy(addr.bytes, &sin6->sin6_addr, 16);
-    addr.port = ntohs(sin6->sin6_port);
-    addr.scope_id = sin6->sin6_scope_id;
-  } else {
-    const auto* sin = reinterpret_cast<const sockaddr_in*>(&in);
-    std::memcpy(addr.bytes, &sin->sin_addr, 4);
-    addr.port = ntohs(sin->sin_port);
-  }
-  return addr;
-}
-
 IoResult Outcome(int n) {
   IoResult r;
   if (n != SOCKET_ERROR) {
@@ -100,32 +68,6 @@ bool Injected(fault::Op op) {
 }
 
 }  // namespace
-
-bool ParseIp(absl::string_view text, IpAddress* out) {
-  StartWinsock();
-  std::string s(text);
-  IpAddress addr;
-  if (inet_pton(AF_INET, s.c_str(), addr.bytes) == 1) {
-    addr.v6 = false;
-  } else if (inet_pton(AF_INET6, s.c_str(), addr.bytes) == 1) {
-    addr.v6 = true;
-  } else {
-    return false;
-  }
-  addr.port = out->port;
-  *out = addr;
-  return true;
-}
-
-std::string FormatIp(const IpAddress& addr) {
-  StartWinsock();
-  char buf[INET6_ADDRSTRLEN];
-  if (inet_ntop(addr.v6 ? AF_INET6 : AF_INET, const_cast<uint8_t*>(addr.bytes), buf, sizeof(buf)) ==
-      nullptr) {
-    return "?";
-  }
-  return buf;
-}
 
 absl::Status ErrnoStatus(int err, absl::string_view operation) {
   char text[256] = {};
