@@ -301,6 +301,20 @@ TEST_CASE("misuse: set_value twice is reported, the second value dropped", "[mis
   CHECK(*Get(std::move(f)) == 1);
 }
 
+TEST_CASE("misuse: a continuation returning an empty future fails with a message", "[misuse]") {
+  // Ready input (the inline path) and pending input (the node path) alike.
+  auto ready = make_ready_future(1).then([](int) { return Future<int>(); });
+  Promise<int> p;
+  auto later = p.get_future().then([](int) { return Future<int>(); });
+  p.set_value(1);
+  for (auto* f : {&ready, &later}) {
+    REQUIRE(f->valid());
+    auto r = Get(std::move(*f));
+    CHECK(absl::IsFailedPrecondition(r.status()));
+    CHECK(absl::StrContains(r.status().message(), "a callback returned an empty Future"));
+  }
+}
+
 TEST_CASE("misuse: get_future twice fails the second future", "[misuse]") {
   Promise<int> p;
   auto a = p.get_future();

@@ -131,6 +131,14 @@ TEST_CASE("misuse: spawn and poll_fn off a runtime fail, never crash", "[misuse]
   CHECK(absl::IsFailedPrecondition(p.take_result().status()));
 }
 
+TEST_CASE("misuse: a task returning an empty future fails with a message", "[misuse]") {
+  Runtime rt = Runtime::with_workers(2);
+  auto r = rt.block_on(rt.handle().spawn([] { return nanorun::Future<int>(); }));
+  REQUIRE_FALSE(r.ok());
+  CHECK(absl::IsFailedPrecondition(r.status()));
+  CHECK(absl::StrContains(r.status().message(), "a callback returned an empty Future"));
+}
+
 TEST_CASE("misuse: block_on on a worker returns FailedPrecondition", "[misuse]") {
   Runtime rt = Runtime::with_workers(1);
   auto r = rt.block_on([&rt] {

@@ -341,6 +341,14 @@ TEST_CASE("a runtime destroyed with many pending timers cancels them all, leakin
   CHECK(kept_timeout.take_result().status().code() == absl::StatusCode::kCancelled);
 }
 
+TEST_CASE("misuse: timeout on an empty future fails with a message") {
+  Runtime rt = Runtime::with_workers(1);
+  auto r = rt.block_on([] { return ntime::timeout(absl::Seconds(1), Future<int>()); });
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(r.status().message(), "the future to limit is empty"));
+}
+
 TEST_CASE("ManualClock::advance with a negative duration is reported misuse") {
   std::string message;
   static std::string* sink = nullptr;

@@ -105,6 +105,12 @@ template <class U, class R>
 Future<U> ToFuture(R&& r) {
   using D = std::decay_t<R>;
   if constexpr (IsFuture<D>::value) {
+    if (!r.valid()) {
+      // Spelled with U so the call stays dependent (as below).
+      return make_error_future<U>(absl::FailedPreconditionError(
+          "a callback returned an empty Future (default-constructed or moved-from); "
+          "return a future from a promise, make_ready_future or a nanorun call"));
+    }
     return std::forward<R>(r);
   } else if constexpr (IsJoinHandle<D>::value) {
     return std::forward<R>(r).into_future();
@@ -514,12 +520,7 @@ struct Forwarder final : Continuation, task::BlockCached {
 template <class U>
 Continuation* Deliver(SharedState<U>* target, Future<U>& out,
                       StateBase** next_source) {
-  if (!out.valid()) {
-    target->store(Result<U>(absl::FailedPreconditionError(
-        "a continuation returned an empty (moved-from) Future")));
-    *next_source = target;
-    return Publish(target);
-  }
+  // `out` is never empty: ToFuture turns an empty one into an error.
   if (out.is_ready()) {
     target->store(out.take_result());
     *next_source = target;

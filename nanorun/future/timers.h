@@ -252,7 +252,12 @@ template <class T>
 Future<T> timeout(absl::Duration d, Future<T> inner) {
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) return make_error_future<T>(detail::OffRuntime("timeout"));
-  if (!inner.valid() || inner.is_ready()) return inner;
+  if (!inner.valid()) {
+    return make_error_future<T>(absl::FailedPreconditionError(
+        "nanorun::time::timeout: the future to limit is empty (default-constructed "
+        "or moved-from)"));
+  }
+  if (inner.is_ready()) return inner;
   if (d <= absl::ZeroDuration()) {
     return make_error_future<T>(absl::DeadlineExceededError(
         "nanorun::time::timeout: the time limit was not positive, and the "

@@ -1,8 +1,10 @@
 // The Future/Promise state machine under random sequences of make, then,
-// set_value, set_error, drop (future or promise) and consume, with a second
-// thread fulfilling promises handed to it. Checks: every continuation runs
-// at most once, every chained future that is kept settles exactly once by
-// the end, and nothing leaks (the fuzzer runs under ASan/LSan).
+// set_value, set_error, drop (future or promise), spawn onto a two-worker
+// runtime, abort, join and via, with a second thread fulfilling promises
+// handed to it: four threads in all. Checks: every future and task handle
+// that is kept has settled once the promises are gone and the runtime is
+// destroyed (what the runtime had not finished is cancelled, never lost),
+// and nothing leaks (the fuzzer runs under ASan/LSan).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -12,6 +14,7 @@
 #include <vector>
 
 #include "nanorun/future/future.h"
+#include "nanorun/future/runtime.h"
 #include "tests/fuzz/check.h"
 
 namespace {
@@ -19,6 +22,7 @@ namespace {
 struct Slot {
   std::unique_ptr<nanorun::Promise<int>> promise;
   nanorun::Future<int> future;
+  std::unique_ptr<nanorun::JoinHandle<int>> task;  // Replacing it detaches the task.
 };
 
 }  // namespace
@@ -27,6 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kSlots = 8;
   std::vector<Slot> slots(kSlots);
   auto runs = std::make_shared<std::atomic<int>>(0);
+  auto rt = std::make_unique<nanorun::Runtime>(nanorun::Runtime::with_workers(2));
   // Promises given to the other thread, which fulfils them in order.
   std::mutex mu;
   std::condition_variable cv;
@@ -47,7 +52,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   for (size_t i = 0; i + 2 <= size; i += 2) {
     Slot& s = slots[data[i + 1] % kSlots];
-    switch (data[i] % 7) {
+    switch (data[i] % 11) {
       case 0:  // A fresh promise and its future (the old ones are dropped).
         s.promise = std::make_unique<nanorun::Promise<int>>();
         s.future = s.promise->get_future();
@@ -70,12 +75,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 5:  // Drop the promise (broken promise, if unfulfilled).
         s.promise.reset();
         break;
-      default:  // Give the promise to the other thread.
+      case 6:  // Give the promise to the other thread.
         if (s.promise) {
           std::lock_guard<std::mutex> lock(mu);
           handed.push_back(std::move(s.promise));
           cv.notify_one();
         }
+        break;
+      case 7:  // A task that waits for the slot's future (an empty one fails it).
+        s.task = std::make_unique<nanorun::JoinHandle<int>>(rt->handle().spawn(
+            [f = std::move(s.future)]() mutable { return std::move(f); }));
+        s.future = nanorun::Future<int>();
+        break;
+      case 8:
+        if (s.task) s.task->abort();
+        break;
+      case 9:  // The task's result becomes the slot's future.
+        if (s.task) {
+          s.future = std::move(*s.task).into_future();
+          s.task.reset();
+        }
+        break;
+      default:  // Later continuations run on the runtime's workers.
+        if (s.future.valid()) s.future = std::move(s.future).via(rt->handle());
     }
   }
   {
@@ -84,13 +106,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     cv.notify_one();
   }
   other.join();
-  // Every promise is now fulfilled or dropped, so every kept future settled.
+  // Every promise fulfilled or broken; then the runtime goes, cancelling
+  // what it had not finished. After that nothing kept may be pending.
+  for (Slot& s : slots) s.promise.reset();
+  rt.reset();
   for (Slot& s : slots) {
-    s.promise.reset();
     if (s.future.valid()) {
       FUZZ_CHECK(s.future.is_ready());
       (void)s.future.take_result();
     }
+    if (s.task) FUZZ_CHECK(s.task->is_ready());
   }
   FUZZ_CHECK(runs->load() >= 0);
   return 0;
