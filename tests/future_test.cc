@@ -315,6 +315,37 @@ TEST_CASE("misuse: a continuation returning an empty future fails with a message
   }
 }
 
+TEST_CASE("misuse: an empty input to when_all or when_any fails it, never hangs it", "[misuse]") {
+  Promise<int> pending;  // Kept unfulfilled: only the empty input can settle things.
+  std::vector<Future<int>> inputs;
+  inputs.push_back(pending.get_future());
+  inputs.push_back(Future<int>());
+  auto all = Get(nanorun::when_all(std::move(inputs)));
+  CHECK(absl::IsFailedPrecondition(all.status()));
+  CHECK(absl::StrContains(all.status().message(), "when_all: input 1 is an empty Future"));
+
+  auto tuple = Get(nanorun::when_all(make_ready_future(1), Future<int>()));
+  CHECK(absl::IsFailedPrecondition(tuple.status()));
+  CHECK(absl::StrContains(tuple.status().message(), "when_all: input 1 is an empty Future"));
+
+  Promise<int> other;
+  std::vector<Future<int>> any_inputs;
+  any_inputs.push_back(Future<int>());
+  any_inputs.push_back(other.get_future());
+  auto any = Get(nanorun::when_any(std::move(any_inputs)));
+  CHECK(absl::IsFailedPrecondition(any.status()));
+  CHECK(absl::StrContains(any.status().message(), "when_any: input 0 is an empty Future"));
+  pending.set_value(1);
+  other.set_value(2);
+}
+
+TEST_CASE("misuse: a repeat step returning an empty future fails the loop", "[misuse]") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(1);
+  absl::Status s = rt.block_on([] { return nanorun::repeat([] { return Future<bool>(); }); });
+  CHECK(absl::IsFailedPrecondition(s));
+  CHECK(absl::StrContains(s.message(), "a callback returned an empty Future"));
+}
+
 TEST_CASE("misuse: get_future twice fails the second future", "[misuse]") {
   Promise<int> p;
   auto a = p.get_future();

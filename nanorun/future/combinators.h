@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <string>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -40,6 +41,16 @@ ValueOrUnit<T> TakeValue(Result<T>& r) {
     return std::move(*r);
   }
 }
+
+// An empty input never settles, so it would hang the combinator; it takes
+// part as an error instead.
+template <class T>
+Future<T> NonEmpty(Future<T> f, const char* combinator, size_t index) {
+  if (f.valid()) return f;
+  return make_error_future<T>(absl::FailedPreconditionError(
+      std::string(combinator) + ": input " + std::to_string(index) +
+      " is an empty Future (default-constructed or moved-from)"));
+}
 }  // namespace detail
 
 // All of `futures`, in order; fails with the first error as soon as it
@@ -66,7 +77,7 @@ auto when_all(std::vector<Future<T>> futures) {
   auto shared = std::make_shared<Shared>(futures.size());
   Future<Out> result = shared->promise.get_future();
   for (size_t i = 0; i < futures.size(); ++i) {
-    Future<void> ignored = std::move(futures[i]).then_result(
+    Future<void> ignored = detail::NonEmpty(std::move(futures[i]), "when_all", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
@@ -112,7 +123,7 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
   auto attach = [&](auto index, auto future) {
     using T = typename decltype(future)::value_type;
     constexpr size_t kIndex = decltype(index)::value;
-    Future<void> ignored = std::move(future).then_result(
+    Future<void> ignored = detail::NonEmpty(std::move(future), "when_all", kIndex).then_result(
         [shared, finish](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
@@ -170,7 +181,7 @@ auto when_any(std::vector<Future<T>> futures) {
   auto shared = std::make_shared<Shared>();
   Future<Out> result = shared->promise.get_future();
   for (size_t i = 0; i < futures.size(); ++i) {
-    Future<void> ignored = std::move(futures[i]).then_result(
+    Future<void> ignored = detail::NonEmpty(std::move(futures[i]), "when_any", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (shared->settled.exchange(true, std::memory_order_acq_rel)) return;
           if (!r.ok()) {
