@@ -1,6 +1,6 @@
 // The Future/Promise state machine under random sequences of make, then,
 // set_value, set_error, drop (future or promise), spawn onto a two-worker
-// runtime, abort, join and via, with a second thread fulfilling promises
+// runtime, abort, join, via, when_all and when_any, with a second thread fulfilling promises
 // handed to it: four threads in all. Checks: every future and task handle
 // that is kept has settled once the promises are gone and the runtime is
 // destroyed (what the runtime had not finished is cancelled, never lost),
@@ -11,8 +11,11 @@
 #include <mutex>
 #include <memory>
 #include <thread>
+#include <tuple>
+#include <utility>
 #include <vector>
 
+#include "nanorun/future/combinators.h"
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "tests/fuzz/check.h"
@@ -96,8 +99,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           s.task.reset();
         }
         break;
-      default:  // Later continuations run on the runtime's workers.
-        if (s.future.valid()) s.future = std::move(s.future).via(rt->handle());
+      default: {
+        // Op 10 is three, told apart by the slot byte's high bits (so the
+        // corpus keeps its meaning as ops are added).
+        Slot& next = slots[(data[i + 1] + 1) % kSlots];
+        switch ((data[i + 1] >> 3) % 3) {
+          case 0:  // Later continuations run on the runtime's workers.
+            if (s.future.valid()) s.future = std::move(s.future).via(rt->handle());
+            break;
+          case 1:  // Both slots' futures, summed (empty inputs fail it).
+            s.future = nanorun::when_all(std::move(s.future), std::move(next.future))
+                           .then([](std::tuple<int, int> t) {
+                             return std::get<0>(t) + std::get<1>(t);
+                           });
+            break;
+          default: {  // The first of the two to settle.
+            std::vector<nanorun::Future<int>> two;
+            two.push_back(std::move(s.future));
+            two.push_back(std::move(next.future));
+            s.future = nanorun::when_any(std::move(two)).then(
+                [](std::pair<size_t, int> first) { return first.second; });
+          }
+        }
+      }
     }
   }
   {
