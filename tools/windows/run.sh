@@ -50,7 +50,8 @@ cmake --build "$build" -j 2 >&2
 export WINEPREFIX="${NANORUN_WINEPREFIX:-$build/wineprefix}"
 export WINEDEBUG=-all
 export WINEDLLOVERRIDES="mscoree,mshtml="
-[[ -d "$WINEPREFIX" ]] || wineboot --init >/dev/null 2>&1 || true
+[[ -d "$WINEPREFIX" ]] || wineboot --init >/dev/null 2>&1 </dev/null || true
+wineserver -w  # Until any server left from before (wineboot's) has exited.
 
 # One wineserver for the whole run: left to itself it exits a moment after
 # each program, and a program starting just then loses its connection to it
