@@ -15,9 +15,8 @@ keeps its own definition.
   @catch2                 Catch2 v2 from Debian's catch2: :catch2 and :catch2_main.
   @nanorun_bench_asio     standalone Asio (Debian's libasio-dev), only for the benchmark
                           baseline //tools/bench:asio_baseline; never fetched otherwise.
-  @bazel_skylib, @platforms
-                          Debian's bazel-skylib and bazel-platforms; only building Abseil
-                          from source needs them.
+  @bazel_skylib           Debian's bazel-skylib; only building Abseil from source loads it
+                          (a repository is fetched only when a build refers to it).
   @rules_cc, @rules_java, @remote_coverage_tools
                           offline stubs Bazel 4.2.3 needs (see stubs.bzl).
 """
@@ -48,12 +47,13 @@ def nanorun_deps():
         path = "/usr/share/bazel/tools/skylib",
         package = "bazel-skylib",
     )
-    maybe(
-        system_directory_repository,
-        name = "platforms",
-        path = "/usr/share/bazel/tools/platforms",
-        package = "bazel-platforms",
-    )
+    # No @platforms here, on purpose. Bazel 4.2.3 has its own built in, and every build
+    # reads it (the host platform is made of @platforms constraints), so defining it from
+    # Debian's bazel-platforms made every build need that package, one the default
+    # install step does not bring (a fresh machine failed in analysis). Only Abseil built
+    # from source needs the newer constraints bazel-platforms has (@platforms//cpu:wasm32),
+    # and the configs that build it say so themselves: .bazelrc's tsan config passes
+    # --override_repository=platforms=/usr/share/bazel/tools/platforms.
 
     maybe(files_repository, name = "rules_cc", files = RULES_CC_FILES)
     maybe(files_repository, name = "rules_java", files = RULES_JAVA_FILES)

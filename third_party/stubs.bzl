@@ -6,7 +6,7 @@ all from the network. These stubs forward to Bazel's native rules, which is all
 these repositories did in 4.2.3 for our purposes. `bazel coverage` is not
 supported (the stub coverage tools say so and fail).
 
-Also: repositories for Debian's bazel-skylib and bazel-platforms packages
+Also: a repository for Debian's bazel-skylib package
 (needed only to build Abseil from source, see //third_party/absl).
 
 Each is created by //third_party:deps.bzl under maybe(), so a workspace that

@@ -11,7 +11,8 @@ modules its .pc file requires.
 Source mode: with `--repo_env=NANORUN_ABSL_SOURCE=/abs/path/to/abseil-source`
 the repository is that Abseil source tree (its own BUILD.bazel files), so Abseil
 is compiled with the build's flags, e.g. -fsanitize=thread. It needs
-@bazel_skylib and @platforms (see //third_party:deps.bzl). The value `auto`
+@bazel_skylib and a newer @platforms than Bazel 4.2.3 has built in (Debian's bazel-platforms,
+via --override_repository as .bazelrc's tsan config does; see //third_party:deps.bzl). The value `auto`
 runs //tools:fetch_abseil_source.sh, which downloads Debian's source package
 (`apt-get source abseil`) into ~/.cache/nanorun and prints its path.
 """
