@@ -1,8 +1,11 @@
 """Repository rule for @com_google_absl: the system's Abseil, or a source tree.
 
-Default (system) mode: Debian's libabsl-dev. The headers under
-`$(pkg-config --variable=includedir absl_base)/absl` are mirrored as symlinks,
-and one BUILD.bazel is written per Abseil package with one cc_library per
+Default (system) mode: Debian's libabsl-dev. The directory
+`$(pkg-config --variable=includedir absl_base)/absl` is linked in as include/absl
+and exported by //:system_headers with `includes = ["include"]`, so the headers
+are system headers (-isystem) for everyone who includes them: a consumer's
+-Wpedantic -Werror never fails inside Abseil. One BUILD.bazel is written per
+Abseil package with one cc_library per
 pkg-config module, at Abseil's real label (table in targets.bzl):
 `@com_google_absl//absl/status:statusor`, `//absl/synchronization`, ...
 Each target's link flags are `pkg-config --libs absl_<name>`; its deps are the
@@ -104,8 +107,11 @@ def _system_mode(rctx):
     include_root = _run(rctx, [pkg_config, "--variable=includedir", "absl_base"], "pkg-config").strip()
     include_dir = rctx.path(include_root + "/absl")
 
-    # Header tree: real directories (BUILD files go there), symlinked files.
-    _run(rctx, ["cp", "-rs", str(include_dir), "absl"], "mirroring " + str(include_dir))
+    # The headers, at include/absl, reached through `includes` (-isystem) only. Not at
+    # the repository's top, where Bazel's -iquote for the repository would find them
+    # first: then they are not system headers, and a consumer compiling its own code
+    # with -Wpedantic -Werror fails inside Abseil (g++: '__int128' in int128.h).
+    rctx.symlink(include_dir, "include/absl")
 
     # Every module Debian ships: name -> required module names.
     requires = {}
@@ -139,11 +145,11 @@ def _system_mode(rctx):
         package, _, target = label[2:].partition(":")
         deps = _expand(name, requires, labels)
         deps = sorted([(":" + d.partition(":")[2]) if d.startswith("//%s:" % package) else d for d in deps])
+        deps.append("//:system_headers")
         packages.setdefault(package, []).append("""
 # pkg-config: absl_{name}
 cc_library(
     name = "{target}",
-    hdrs = _HDRS,
     linkopts = {linkopts},
     visibility = {visibility},
     deps = {deps},
@@ -161,11 +167,17 @@ cc_library(
     if "absl" not in packages:
         packages["absl"] = []
     for package, targets in packages.items():
-        rctx.file(package + "/BUILD.bazel", header + """
-# Every header of this package (sub-directories that are packages excluded).
-_HDRS = glob(["**/*.h", "**/*.inc"])
-""" + "".join(targets))
-    rctx.file("BUILD.bazel", header)
+        rctx.file(package + "/BUILD.bazel", header + "".join(targets))
+    rctx.file("BUILD.bazel", header + """
+# Every Abseil header, as a system header (-isystem include): every target above
+# depends on this one.
+cc_library(
+    name = "system_headers",
+    hdrs = glob(["include/absl/**/*.h", "include/absl/**/*.inc"]),
+    includes = ["include"],
+    visibility = ["//visibility:public"],
+)
+""")
     rctx.file("WORKSPACE", 'workspace(name = "%s")\n' % rctx.name)
 
 def _absl_repository_impl(rctx):
