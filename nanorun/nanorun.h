@@ -7,6 +7,8 @@
 //   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
 //   net::TcpListener / TcpStream / UdpSocket / SocketAddr           - talking
 //     (where the reactor has I/O: NANORUN_HAS_NET is defined then)
+//   NANORUN_VERSION_MAJOR / MINOR / PATCH (nanorun/version.h)       - which one
+// Every name is in the inline namespace nanorun::v0 (see version.h).
 // docs/architecture.md explains the layers; docs/futures.md the rules for
 // where continuations run.
 #ifndef NANORUN_NANORUN_H_
@@ -22,6 +24,7 @@
 #include "nanorun/net/udp.h"
 #endif
 #include "nanorun/sys/misuse.h"
+#include "nanorun/version.h"
 #include "nanorun/waker/poll.h"
 #include "nanorun/waker/waker.h"
 

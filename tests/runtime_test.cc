@@ -202,3 +202,121 @@ TEST_CASE("a task that blocks its worker leaves the other worker running", "[run
   release = true;
   CHECK(rt.block_on(std::move(blocker)).ok());
 }
+
+// --- One API rule for futures and join handles (docs/futures.md) ----------------------
+
+namespace api_rule {
+struct Inc {
+  int operator()(int x) const { return x + 1; }
+};
+template <class X>
+using ThenOn = decltype(std::declval<X>().then(Inc{}));
+// On an rvalue the chaining calls give a future; on a named one they pick the
+// overload whose body is a static_assert naming the fix (void here: never callable).
+static_assert(std::is_same<ThenOn<Future<int>&&>, Future<int>>::value, "rvalue future");
+static_assert(std::is_same<ThenOn<nanorun::JoinHandle<int>&&>, Future<int>>::value,
+              "rvalue join handle");
+static_assert(std::is_void<ThenOn<Future<int>&>>::value, "named future: diagnosed");
+static_assert(std::is_void<ThenOn<nanorun::JoinHandle<int>&>>::value,
+              "named join handle: diagnosed");
+static_assert(std::is_void<decltype(std::declval<Future<int>&>().via(
+                  std::declval<const nanorun::Handle&>()))>::value,
+              "named future via: diagnosed");
+static_assert(std::is_same<decltype(std::declval<nanorun::JoinHandle<int>&&>().via(
+                               std::declval<const nanorun::Handle&>())),
+                           Future<int>>::value,
+              "join handle via");
+}  // namespace api_rule
+
+TEST_CASE("a JoinHandle goes wherever a Future goes: chaining calls", "[runtime][api]") {
+  Runtime rt = Runtime::with_workers(2);
+  auto r = rt.block_on([] {
+    auto a = nanorun::spawn([] { return 20; }).then([](int x) { return x + 1; });
+    auto b = nanorun::spawn([]() -> absl::StatusOr<int> { return absl::NotFoundError("b"); })
+                 .on_error([](absl::Status s) { return s.code() == absl::StatusCode::kNotFound ? 21 : 0; });
+    auto c = nanorun::spawn([] { return 0; }).then_result([](absl::StatusOr<int> v) {
+      return v.ok() ? *v : -1;
+    });
+    auto ran = std::make_shared<std::atomic<bool>>(false);
+    auto d = nanorun::spawn([] { return 0; }).finally([ran] { ran->store(true); });
+    return nanorun::when_all(std::move(a), std::move(b), std::move(c), std::move(d))
+        .then([ran](std::tuple<int, int, int, int> t) {
+          return std::get<0>(t) + std::get<1>(t) + std::get<2>(t) + std::get<3>(t) +
+                 (ran->load() ? 100 : 0);
+        });
+  });
+  REQUIRE(r.ok());
+  CHECK(*r == 142);
+}
+
+TEST_CASE("a JoinHandle goes wherever a Future goes: via, timeout, combinators, block_on",
+          "[runtime][api]") {
+  Runtime rt = Runtime::with_workers(2);
+  Runtime other = Runtime::with_workers(1);
+  nanorun::Handle other_handle = other.handle();
+
+  // via: the continuation runs on the other runtime.
+  auto on_other = rt.block_on([other_handle] {
+    return nanorun::spawn([] { return 1; }).via(other_handle).then([other_handle](int) {
+      auto here = nanorun::Handle::try_current();
+      return here.has_value() && here->executor() == other_handle.executor();
+    });
+  });
+  REQUIRE(on_other.ok());
+  CHECK(*on_other);
+
+  // timeout: a quick task passes through, a slow one is cut off.
+  auto quick = rt.block_on([] {
+    return nanorun::time::timeout(absl::Seconds(10), nanorun::spawn([] { return 7; }));
+  });
+  REQUIRE(quick.ok());
+  CHECK(*quick == 7);
+  auto slow = rt.block_on([] {
+    return nanorun::time::timeout(std::chrono::milliseconds(10), nanorun::spawn([] {
+                                    return nanorun::time::sleep(absl::Seconds(5)).then([] { return 1; });
+                                  }));
+  });
+  CHECK(slow.status().code() == absl::StatusCode::kDeadlineExceeded);
+
+  // when_all / when_any over vectors of handles.
+  auto all = rt.block_on([] {
+    std::vector<nanorun::JoinHandle<int>> hs;
+    for (int i = 0; i < 10; ++i) hs.push_back(nanorun::spawn([i] { return i; }));
+    return nanorun::when_all(std::move(hs));
+  });
+  REQUIRE(all.ok());
+  REQUIRE(all->size() == 10);
+  for (int i = 0; i < 10; ++i) CHECK((*all)[i] == i);
+  auto any = rt.block_on([] {
+    std::vector<nanorun::JoinHandle<int>> hs;
+    hs.push_back(nanorun::spawn([] { return nanorun::time::sleep(absl::Seconds(5)).then([] { return 0; }); }));
+    hs.push_back(nanorun::spawn([] { return 5; }));
+    return nanorun::when_any(std::move(hs));
+  });
+  REQUIRE(any.ok());
+  CHECK(any->first == 1);
+  CHECK(any->second == 5);
+
+  // The free block_on waits for a task of an existing runtime.
+  auto joined = nanorun::block_on(rt.handle().spawn([] { return std::string("joined"); }));
+  REQUIRE(joined.ok());
+  CHECK(*joined == "joined");
+}
+
+// --- Version and the inline namespace (nanorun/version.h) -----------------------------
+
+static_assert(std::is_same<nanorun::Runtime, nanorun::v0::Runtime>::value,
+              "public names live in the inline namespace nanorun::v0");
+static_assert(std::is_same<nanorun::Future<int>, nanorun::v0::Future<int>>::value,
+              "templates too");
+static_assert(NANORUN_VERSION == NANORUN_VERSION_MAJOR * 10000 + NANORUN_VERSION_MINOR * 100 +
+                                     NANORUN_VERSION_PATCH,
+              "NANORUN_VERSION is the three numbers packed");
+
+TEST_CASE("the version string spells the version numbers", "[runtime][version]") {
+  CHECK(std::string(NANORUN_VERSION_STRING) == std::to_string(NANORUN_VERSION_MAJOR) + "." +
+                                                   std::to_string(NANORUN_VERSION_MINOR) + "." +
+                                                   std::to_string(NANORUN_VERSION_PATCH));
+  // The inline namespace is named after the major version.
+  CHECK(NANORUN_VERSION_MAJOR == 0);
+}

@@ -11,6 +11,7 @@
 #include "nanorun/sys/misuse.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 // Everything one worker owns. Only its own thread touches `lifo_slot`,
@@ -415,4 +416,5 @@ void Executor::shutdown() {
 }
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun

@@ -35,6 +35,7 @@
 #include "nanorun/time/driver.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 // How Executor::spawn queues a new task. (Outside the class: clang cannot
@@ -142,6 +143,7 @@ class Executor final : public task::Scheduler {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_EXECUTOR_H_

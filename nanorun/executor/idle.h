@@ -25,6 +25,7 @@
 #include <mutex>
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 class Idle {
@@ -106,6 +107,7 @@ class Idle {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_IDLE_H_

@@ -17,6 +17,7 @@
 #include "nanorun/task/header.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 class Injector {
@@ -85,6 +86,7 @@ class Injector {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_INJECTOR_H_

@@ -4,6 +4,7 @@
 #include "nanorun/executor/injector.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 void LocalQueue::push_back(task::Header* task, Injector& overflow) {
@@ -126,4 +127,5 @@ task::Header* LocalQueue::steal_into(LocalQueue& dst) {
 }
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun

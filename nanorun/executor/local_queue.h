@@ -22,6 +22,7 @@
 #include "nanorun/task/header.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 class Injector;
@@ -76,6 +77,7 @@ class LocalQueue {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_LOCAL_QUEUE_H_

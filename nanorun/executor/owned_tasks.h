@@ -17,6 +17,7 @@
 #include "nanorun/task/header.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 class OwnedTasks {
@@ -106,6 +107,7 @@ class OwnedTasks {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_OWNED_TASKS_H_

@@ -13,6 +13,7 @@
 #include "nanorun/time/driver.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace executor {
 
 // The runtime-wide token: at most one worker blocks in the reactor, and it
@@ -107,6 +108,7 @@ class Parker {
 };
 
 }  // namespace executor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_EXECUTOR_PARKER_H_

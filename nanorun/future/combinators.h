@@ -21,6 +21,7 @@
 #include "nanorun/future/future.h"
 
 namespace nanorun {
+inline namespace v0 {
 
 namespace detail {
 // void has no value to store; combinators use std::monostate in its place.
@@ -153,7 +154,20 @@ template <class X>
 Future<X> AsFuture(JoinHandle<X> h) {
   return std::move(h).into_future();
 }
+template <class X>
+std::vector<Future<X>> AsFutures(std::vector<JoinHandle<X>> handles) {
+  std::vector<Future<X>> out;
+  out.reserve(handles.size());
+  for (JoinHandle<X>& h : handles) out.push_back(std::move(h).into_future());
+  return out;
+}
 }  // namespace detail
+
+// when_all over tasks, exactly as over futures.
+template <class T>
+auto when_all(std::vector<JoinHandle<T>> handles) {
+  return when_all(detail::AsFutures(std::move(handles)));
+}
 
 // when_all over a mix of futures and join handles (a JoinHandle<T> is usable
 // wherever a Future<T> is).
@@ -194,6 +208,12 @@ auto when_any(std::vector<Future<T>> futures) {
         });
   }
   return result;
+}
+
+// when_any over tasks, exactly as over futures.
+template <class T>
+auto when_any(std::vector<JoinHandle<T>> handles) {
+  return when_any(detail::AsFutures(std::move(handles)));
 }
 
 // Calls f() (returning Future<bool>, or bool) again and again until it yields
@@ -279,6 +299,7 @@ Future<void> repeat(F f) {
   return result;
 }
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_FUTURE_COMBINATORS_H_

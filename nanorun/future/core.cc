@@ -7,6 +7,7 @@
 #include "nanorun/waker/poll.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace detail {
 namespace {
 
@@ -99,4 +100,5 @@ void Dispatch(Continuation* c, StateBase* source) {
 }
 
 }  // namespace detail
+}  // namespace v0
 }  // namespace nanorun

@@ -35,6 +35,7 @@
 #include "nanorun/task/block_cache.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace detail {
 
 // The result a Future<T> settles with: absl::StatusOr<T>, or absl::Status
@@ -179,6 +180,7 @@ void Abandon(SharedState<T>* state) {
 }
 
 }  // namespace detail
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_FUTURE_CORE_H_

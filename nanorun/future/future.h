@@ -32,6 +32,7 @@
 #include "nanorun/task/user_code.h"
 
 namespace nanorun {
+inline namespace v0 {
 
 template <class T>
 class Future;
@@ -98,6 +99,15 @@ inline absl::Status NonOk(absl::Status s) {
         "nanorun: an error future was made from an OK status");
   }
   return s;
+}
+
+// Called by the `&`-qualified chaining calls of Future and JoinHandle: they exist
+// only to turn `f.then(...)` on a named future into this message.
+template <class Dependent>
+constexpr void ConsumedByChaining() {
+  static_assert(sizeof(Dependent) == 0,
+                "then/then_result/on_error/finally/via consume the future or join "
+                "handle: call them on an rvalue, e.g. std::move(f).then(...)");
 }
 
 // Converts whatever a user callback returned into Future<U>.
@@ -186,10 +196,16 @@ class [[nodiscard]] Future {
     return kind_ == kReady || (kind_ == kShared && state_->has_result());
   }
 
+  // The chaining calls (then, then_result, on_error, finally, via) consume the
+  // future: they are called on an rvalue (`std::move(f).then(...)`, or straight on
+  // the future a call returned), and JoinHandle<T> has the same calls with the same
+  // rule. Calling one on a named future is a compile error that says so, rather
+  // than a second call that compiles and fails at run time.
+
   // F: T -> U | Future<U> | absl::StatusOr<U> | absl::Status | void
   // (Future<void>: F()). Skipped on error, which propagates.
   template <class F>
-  auto then(F f) {
+  auto then(F f) && {
     using R = typename std::conditional_t<std::is_void<T>::value,
                                           std::invoke_result<F&>,
                                           std::invoke_result<F&, T>>::type;
@@ -206,7 +222,7 @@ class [[nodiscard]] Future {
 
   // F: absl::StatusOr<T> (void: absl::Status) -> ...; always runs.
   template <class F>
-  auto then_result(F f) {
+  auto then_result(F f) && {
     using R = std::invoke_result_t<F&, result_type>;
     using U = typename detail::Unwrap<R>::type;
     return chain<U>([f = std::move(f)](result_type&& in) mutable -> Future<U> {
@@ -217,7 +233,7 @@ class [[nodiscard]] Future {
   // F: absl::Status -> T | Future<T> | absl::StatusOr<T>; runs only on
   // error, to recover. A value passes through untouched.
   template <class F>
-  Future<T> on_error(F f) {
+  Future<T> on_error(F f) && {
     return chain<T>([f = std::move(f)](result_type&& in) mutable -> Future<T> {
       if (in.ok()) return FromResult(std::move(in));
       return detail::CallToFuture<T>(f, detail::StatusOf(in));
@@ -227,7 +243,7 @@ class [[nodiscard]] Future {
   // F: () -> void; runs either way; the result passes through (unless F
   // throws, which fails the future with that exception's message).
   template <class F>
-  Future<T> finally(F f) {
+  Future<T> finally(F f) && {
     return chain<T>([f = std::move(f)](result_type&& in) mutable -> Future<T> {
       Future<void> done = detail::CallToFuture<void>(f);
       if (done.is_ready()) {
@@ -241,7 +257,19 @@ class [[nodiscard]] Future {
 
   // Later continuations (attached to the returned future and its
   // successors) run on `handle`'s runtime. Defined in runtime.h.
-  Future<T> via(const Handle& handle);
+  Future<T> via(const Handle& handle) &&;
+
+  // On a named future: a compile error naming the fix (see above).
+  template <class F>
+  void then(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void then_result(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void on_error(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void finally(F) & { detail::ConsumedByChaining<F>(); }
+  template <class H = Handle>
+  void via(const H&) & { detail::ConsumedByChaining<H>(); }
 
   // Internal: the result of a ready future (is_ready() required); consumes.
   result_type take_result() {
@@ -588,6 +616,7 @@ Future<U> Future<T>::chain_pending(G g, executor::Executor* target) {
   return out;
 }
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_FUTURE_FUTURE_H_

@@ -6,6 +6,7 @@
 #include <thread>
 
 namespace nanorun {
+inline namespace v0 {
 namespace {
 
 size_t DefaultWorkers() {
@@ -69,4 +70,5 @@ Runtime::~Runtime() {
   std::exchange(e_, nullptr)->drop_ref();
 }
 
+}  // namespace v0
 }  // namespace nanorun

@@ -26,6 +26,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 
 namespace detail {
 
@@ -302,6 +303,19 @@ class [[nodiscard]] JoinHandle {
   Future<T> finally(F f) && {
     return std::move(*this).into_future().finally(std::move(f));
   }
+  Future<T> via(const Handle& handle) && { return std::move(*this).into_future().via(handle); }
+
+  // On a named handle: a compile error naming the fix (as for Future).
+  template <class F>
+  void then(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void then_result(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void on_error(F) & { detail::ConsumedByChaining<F>(); }
+  template <class F>
+  void finally(F) & { detail::ConsumedByChaining<F>(); }
+  template <class H = Handle>
+  void via(const H&) & { detail::ConsumedByChaining<H>(); }
 
  private:
   // Turns the task's completion into a Promise fulfilment. The bridge is
@@ -520,6 +534,12 @@ detail::Result<T> block_on(Future<T> f) {
   Runtime rt;
   return rt.block_on(std::move(f));
 }
+// A task's result, waited for on this (non-worker) thread; the task runs on its
+// own runtime, so no runtime is made here.
+template <class T>
+detail::Result<T> block_on(JoinHandle<T> h) {
+  return detail::BlockOn(std::move(h).into_future());
+}
 template <class F, class = std::enable_if_t<std::is_invocable<F&>::value>>
 auto block_on(F f) {
   Runtime rt;
@@ -527,12 +547,13 @@ auto block_on(F f) {
 }
 
 template <class T>
-Future<T> Future<T>::via(const Handle& handle) {
+Future<T> Future<T>::via(const Handle& handle) && {
   Future<T> out = std::move(*this);
   out.set_via(handle.executor());
   return out;
 }
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_FUTURE_RUNTIME_H_

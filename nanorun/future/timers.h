@@ -29,6 +29,7 @@
 #include "nanorun/time/driver.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 namespace detail {
 
@@ -268,6 +269,12 @@ Future<T> timeout(absl::Duration d, Future<T> inner) {
                                        limit, std::move(inner));
 }
 
+// The same for a task: a JoinHandle<T> is usable wherever a Future<T> is.
+template <class T>
+Future<T> timeout(absl::Duration d, JoinHandle<T> inner) {
+  return timeout(d, std::move(inner).into_future());
+}
+
 // Ticks every `period`: the first tick() completes at once, the k-th at
 // start + k * period. Missed ticks are skipped, not delivered in a burst:
 // a caller that falls more than a period behind gets one tick at once, and
@@ -351,6 +358,10 @@ template <class T, class Rep, class Period>
 Future<T> timeout(std::chrono::duration<Rep, Period> d, Future<T> inner) {
   return timeout(detail::FromChrono(d), std::move(inner));
 }
+template <class T, class Rep, class Period>
+Future<T> timeout(std::chrono::duration<Rep, Period> d, JoinHandle<T> inner) {
+  return timeout(detail::FromChrono(d), std::move(inner).into_future());
+}
 template <class Rep, class Period>
 Interval interval(std::chrono::duration<Rep, Period> period) {
   return interval(detail::FromChrono(period));
@@ -360,6 +371,7 @@ inline Future<void> sleep_until(std::chrono::system_clock::time_point t) {
 }
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_FUTURE_TIMERS_H_

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 namespace {
 
@@ -91,4 +92,5 @@ bool SocketAddr::operator==(const SocketAddr& other) const {
 }
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun

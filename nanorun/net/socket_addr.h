@@ -10,6 +10,7 @@
 #include "nanorun/sys/socket.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 
 class SocketAddr {
@@ -45,6 +46,7 @@ class SocketAddr {
 };
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_NET_SOCKET_ADDR_H_

@@ -33,6 +33,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 namespace detail {
 
@@ -207,6 +208,7 @@ Future<T> IoOp(const std::shared_ptr<SocketCore>& core, reactor::Direction dir, 
 
 }  // namespace detail
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_NET_SOCKET_CORE_H_

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 namespace detail {
 
@@ -299,4 +300,5 @@ void TcpListener::close() const {
 }
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun

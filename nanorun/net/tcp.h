@@ -32,6 +32,7 @@
 #include "nanorun/net/socket_core.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 
 class TcpStream {
@@ -110,6 +111,7 @@ executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Statu
 }  // namespace detail
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_NET_TCP_H_

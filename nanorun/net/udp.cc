@@ -5,6 +5,7 @@
 #include "nanorun/net/tcp.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 
 using detail::IoOp;
@@ -104,4 +105,5 @@ void UdpSocket::close() const {
 }
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun

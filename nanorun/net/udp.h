@@ -17,6 +17,7 @@
 #include "nanorun/net/socket_core.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace net {
 
 class UdpSocket {
@@ -49,6 +50,7 @@ class UdpSocket {
 };
 
 }  // namespace net
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_NET_UDP_H_

@@ -6,6 +6,7 @@
 #include "nanorun/sys/linux/event_poll.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 namespace {
 
@@ -72,4 +73,5 @@ absl::Status Reactor::Create(std::unique_ptr<Reactor>* out) {
 }
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun

@@ -5,6 +5,7 @@
 #include "nanorun/reactor/reactor.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 namespace {
 
@@ -41,4 +42,5 @@ absl::Status Reactor::Create(std::unique_ptr<Reactor>* out) {
 }
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun

@@ -5,6 +5,7 @@
 #include <utility>
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 
 bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker) {
@@ -115,4 +116,5 @@ IoRegistration* IoSlab::find(uint64_t token) const {
 }
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun

@@ -29,6 +29,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 
 enum class Direction : int { kRead = 0, kWrite = 1 };
@@ -131,6 +132,7 @@ class IoSlab {
 };
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_REACTOR_IO_H_

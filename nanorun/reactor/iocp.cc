@@ -20,6 +20,7 @@
 #include "nanorun/sys/windows/afd.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 namespace {
 
@@ -199,4 +200,5 @@ absl::Status Reactor::Create(std::unique_ptr<Reactor>* out) {
 }
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun

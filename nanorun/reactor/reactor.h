@@ -12,6 +12,7 @@
 #include "nanorun/reactor/io.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace reactor {
 
 class Reactor {
@@ -56,6 +57,7 @@ class Reactor {
 };
 
 }  // namespace reactor
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_REACTOR_REACTOR_H_

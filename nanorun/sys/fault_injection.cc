@@ -5,6 +5,7 @@
 #include <atomic>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace fault {
 namespace {
@@ -52,4 +53,5 @@ int Take(Op op) {
 
 }  // namespace fault
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

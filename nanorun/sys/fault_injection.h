@@ -11,6 +11,7 @@
 #define NANORUN_SYS_FAULT_INJECTION_H_
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace fault {
 
@@ -27,6 +28,7 @@ int Take(Op op);
 
 }  // namespace fault
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_FAULT_INJECTION_H_

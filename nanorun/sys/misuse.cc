@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 namespace nanorun {
+inline namespace v0 {
 namespace {
 
 void PrintAndAbort(absl::string_view message) {
@@ -27,4 +28,5 @@ void ReportMisuse(absl::string_view message) {
   g_handler.load(std::memory_order_acquire)(message);
 }
 
+}  // namespace v0
 }  // namespace nanorun

@@ -13,6 +13,7 @@
 #include "absl/strings/string_view.h"
 
 namespace nanorun {
+inline namespace v0 {
 
 using MisuseHandler = void (*)(absl::string_view message);
 
@@ -24,6 +25,7 @@ MisuseHandler SetMisuseHandler(MisuseHandler handler);
 // handler returns.
 void ReportMisuse(absl::string_view message);
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_MISUSE_H_

@@ -6,6 +6,7 @@
 #define NANORUN_SYS_SIGNALS_H_
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 void BlockTerminationSignals();
@@ -13,6 +14,7 @@ void BlockTerminationSignals();
 int WaitForTerminationSignal();
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_SIGNALS_H_

@@ -10,6 +10,7 @@
 #include <string>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 SockaddrLength ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
@@ -71,4 +72,5 @@ std::string FormatIp(const IpAddress& addr) {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

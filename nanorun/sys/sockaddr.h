@@ -15,6 +15,7 @@
 #include "nanorun/sys/socket.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 #if defined(_WIN32)
@@ -28,6 +29,7 @@ SockaddrLength ToSockaddr(const IpAddress& addr, sockaddr_storage* out);
 IpAddress FromSockaddr(const sockaddr_storage& in);
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_SOCKADDR_H_

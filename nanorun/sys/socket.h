@@ -15,6 +15,7 @@
 #include "absl/strings/string_view.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 // An IPv4 or IPv6 address and port, in network byte order bytes.
@@ -84,6 +85,7 @@ enum class AcceptFailure {
 AcceptFailure ClassifyAcceptError(int err);
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_SOCKET_H_

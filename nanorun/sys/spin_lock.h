@@ -12,6 +12,7 @@
 #include <thread>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 class SpinLock {
@@ -36,6 +37,7 @@ class SpinLock {
 };
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_SPIN_LOCK_H_

@@ -20,6 +20,7 @@
 #if NANORUN_BLOCK_CACHE
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 namespace {
 
@@ -192,11 +193,13 @@ void FreeBlock(void* block, size_t size) noexcept {
 }
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #else  // !NANORUN_BLOCK_CACHE
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 // Sanitizer builds: every block is a plain allocation, so ASan and TSan see
@@ -205,6 +208,7 @@ void* AllocateBlock(size_t size) { return ::operator new(size); }
 void FreeBlock(void* block, size_t) noexcept { ::operator delete(block); }
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_BLOCK_CACHE

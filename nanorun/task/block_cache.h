@@ -19,6 +19,7 @@
 #include <cstddef>
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 // Allocates at least `size` bytes, suitably aligned for any nanorun object.
@@ -36,6 +37,7 @@ struct BlockCached {
 };
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_BLOCK_CACHE_H_

@@ -9,6 +9,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 struct Header;
@@ -75,6 +76,7 @@ void WakeByRef(Header* task);
 void DropRef(Header* task);
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_HEADER_H_

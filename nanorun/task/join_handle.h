@@ -12,6 +12,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 template <class Output>
@@ -107,6 +108,7 @@ class RawJoinHandle {
 };
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_JOIN_HANDLE_H_

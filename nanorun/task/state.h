@@ -51,6 +51,7 @@
 #include <cstdint>
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 class State {
@@ -279,6 +280,7 @@ class State {
 };
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_STATE_H_

@@ -4,6 +4,7 @@
 #include "nanorun/task/header.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 namespace {
 
@@ -49,4 +50,5 @@ void DropRef(Header* task) {
 }
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun

@@ -33,6 +33,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 template <class Body, class = void>
@@ -205,6 +206,7 @@ const TaskVTable Task<Body>::kVTable = {&Task::Poll, &Task::Shutdown,
                                         &Task::DropOutput};
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_TASK_H_

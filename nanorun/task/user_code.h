@@ -17,6 +17,7 @@
 #endif
 
 namespace nanorun {
+inline namespace v0 {
 namespace task {
 
 #if NANORUN_HAS_EXCEPTIONS
@@ -49,6 +50,7 @@ void CallUserCode(Body&& body, OnError&& on_error) {
 }
 
 }  // namespace task
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TASK_USER_CODE_H_

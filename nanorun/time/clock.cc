@@ -8,6 +8,7 @@
 #include "nanorun/sys/misuse.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 
 void ManualClock::advance(absl::Duration d) {
@@ -56,4 +57,5 @@ Nanos AddSaturating(Nanos t, absl::Duration d) {
 }
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun

@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 
 // Nanoseconds on a monotonic scale (the steady clock's, or a manual clock's).
@@ -91,6 +92,7 @@ inline Nanos AddSaturating(Nanos t, Nanos delta) {
 }
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TIME_CLOCK_H_

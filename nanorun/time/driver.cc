@@ -5,6 +5,7 @@
 #include <mutex>
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 
 constexpr Nanos kForever = std::numeric_limits<Nanos>::max();
@@ -150,4 +151,5 @@ size_t TimerDriver::pending() const {
 }
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun

@@ -23,6 +23,7 @@
 #include "nanorun/time/wheel.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 
 class TimerDriver final : private ClockListener {
@@ -88,6 +89,7 @@ class TimerDriver final : private ClockListener {
 };
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TIME_DRIVER_H_

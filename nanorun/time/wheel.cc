@@ -3,6 +3,7 @@
 #include "nanorun/time/wheel.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 namespace {
 
@@ -185,4 +186,5 @@ void TimerWheel::take_all(TimerList* out) {
 }
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun

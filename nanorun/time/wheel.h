@@ -25,6 +25,7 @@
 #include <cstdint>
 
 namespace nanorun {
+inline namespace v0 {
 namespace time {
 
 // One pending timer, embedded in whatever waits for it (a sleep's future
@@ -143,6 +144,7 @@ class TimerWheel {
 };
 
 }  // namespace time
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_TIME_WHEEL_H_

@@ -7,6 +7,7 @@
 #include <utility>
 
 namespace nanorun {
+inline namespace v0 {
 
 template <class T>
 class Poll {
@@ -39,6 +40,7 @@ class Poll<void> {
   bool ready_;
 };
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_WAKER_POLL_H_

@@ -2,6 +2,7 @@
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace detail {
 namespace {
 
@@ -14,4 +15,5 @@ const RawWakerVTable kNoopWakerVTable = {&NoopClone, &NoopWake, &NoopWake,
                                          &NoopWake};
 
 }  // namespace detail
+}  // namespace v0
 }  // namespace nanorun

@@ -11,6 +11,7 @@
 #include <utility>
 
 namespace nanorun {
+inline namespace v0 {
 
 struct RawWaker;
 
@@ -103,6 +104,7 @@ class Context {
   const Waker* waker_;
 };
 
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_WAKER_WAKER_H_

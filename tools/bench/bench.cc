@@ -63,7 +63,7 @@ void SpawnMany(Runtime& rt) {
     for (long i = 0; i < n; ++i) {
       (void)nanorun::spawn([c = countdown.get()] { c->hit(); });
     }
-    return all.finally([countdown] {});
+    return std::move(all).finally([countdown] {});
   });
   double secs = Seconds(start);
   Check(s.ok(), "spawn_many");

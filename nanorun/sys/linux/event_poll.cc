@@ -13,6 +13,7 @@
 #include <string>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace {
 
@@ -117,4 +118,5 @@ void EventPoll::Wake() {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

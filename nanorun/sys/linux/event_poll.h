@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 // One readiness report: the token an fd was added with, and which ways it
@@ -55,6 +56,7 @@ class EventPoll {
 };
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_LINUX_EVENT_POLL_H_

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace {
 
@@ -32,4 +33,5 @@ int WaitForTerminationSignal() {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

@@ -17,6 +17,7 @@
 #include "nanorun/sys/sockaddr.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 const int kErrInProgress = EINPROGRESS;
@@ -245,4 +246,5 @@ IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from) {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

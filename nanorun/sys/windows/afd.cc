@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace win {
 namespace {
@@ -171,4 +172,5 @@ absl::Status BaseSocket(int fd, uintptr_t* base) {
 
 }  // namespace win
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace win {
 
@@ -94,6 +95,7 @@ absl::Status BaseSocket(int fd, uintptr_t* base);
 
 }  // namespace win
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
 
 #endif  // NANORUN_SYS_WINDOWS_AFD_H_

@@ -8,6 +8,7 @@
 #include <mutex>
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 namespace {
 
@@ -33,4 +34,5 @@ int WaitForTerminationSignal() {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun

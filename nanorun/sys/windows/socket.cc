@@ -16,6 +16,7 @@
 #include "nanorun/sys/sockaddr.h"
 
 namespace nanorun {
+inline namespace v0 {
 namespace sys {
 
 const int kErrInProgress = WSAEWOULDBLOCK;  // What a non-blocking connect says.
@@ -238,4 +239,5 @@ IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from) {
 }
 
 }  // namespace sys
+}  // namespace v0
 }  // namespace nanorun
