@@ -8,4 +8,4 @@ Never put -std or -Werror here: the C++ standard comes from .bazelrc (consumers 
 their own), and -Werror only from `--config=werror` for nanorun's own files.
 """
 
-NANORUN_COPTS = ["-Wall", "-Wextra"]
+NANORUN_COPTS = ["-Wall", "-Wextra", "-Wpedantic"]
