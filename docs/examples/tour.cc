@@ -36,7 +36,7 @@ int main() {
   absl::StatusOr<int> sum = rt.block_on([] {
     auto a = nanorun::spawn([] { return 21 + 21; });
     auto b = nanorun::spawn([] { return 100 - 58; });
-    return nanorun::when_all(std::move(a).into_future(), std::move(b).into_future())
+    return nanorun::when_all(std::move(a), std::move(b))
         .then([](std::tuple<int, int> t) { return std::get<0>(t) + std::get<1>(t); });
   });
   Expect(sum.ok() && *sum == 84, "spawn + when_all -> 84");
