@@ -172,7 +172,10 @@ void Executor::submit_new(task::Header* t, SpawnOptions options) {
     return;
   }
   if (!owned_.bind(t)) {
-    // Shutting down: cancel now and drop the Notified reference.
+    // Shutting down: cancel now and drop the Notified reference. The task is
+    // not in the registry, so it must never reach this executor again (its
+    // JoinHandle may outlive it): mark it so ~Task skips task_freed.
+    t->state.set_unregistered();
     t->vtable->shutdown(t);
     task::DropRef(t);
     return;

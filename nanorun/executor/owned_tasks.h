@@ -38,8 +38,8 @@ class OwnedTasks {
 
   // Unlinks a task whose memory is being freed. Returns true if the task was
   // counted by count_for_release() (the caller then settles that count).
+  // (Tasks never linked in, marked unregistered, do not call it: see ~Task.)
   bool unlink(task::Header* task) {
-    if (task->state.is_unregistered()) return false;
     Shard& shard = shard_for(task);
     std::lock_guard<sys::SpinLock> lock(shard.mu);
     if (task->owned_prev == nullptr && shard.head != task) return false;

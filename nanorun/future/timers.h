@@ -51,14 +51,22 @@ inline absl::Status ShutDown(const char* what) {
       "nanorun::time::", what, ": the runtime shut down before the timer fired"));
 }
 
-// A sleep's future state and its timer in one allocation. The future holds
-// a reference to the runtime (via), which keeps the driver alive for the
-// abandon hook.
+// A sleep's future state and its timer in one allocation.
+//
+// Who keeps the driver alive: the node holds its own reference to the runtime
+// from Start until the driver is done with it, not the future's via (which
+// .via(other) replaces: the sleep's runtime could then be freed while the
+// future, still able to abandon the timer, lives on). Exactly one of two parties
+// drops that reference, decided by one CAS on `phase_`:
+//   - Fire (the driver fires it, or cancels it at shutdown) when it gets there
+//     first: the consumer's abandon hook then never touches the driver;
+//   - the abandon hook, when the consumer gives up first: Fire then leaves the
+//     reference to the hook, which drops it once its driver call returned.
 class SleepNode final : public SharedState<void>, public TimerEntry {
  public:
   static Future<void> Start(executor::Executor* e, Nanos deadline) {
     void* memory = task::AllocateBlock(sizeof(SleepNode));
-    auto* node = new (memory) SleepNode(&e->timers());
+    auto* node = new (memory) SleepNode(e);
     node->alloc_size = sizeof(SleepNode);
     node->abandon_hook = &OnAbandon;
     node->flags.store(StateBase::kAbandonHook, std::memory_order_relaxed);
@@ -67,37 +75,61 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
         break;
       case TimerDriver::Insert::kDue:
         node->free_without_result();
+        e->drop_ref();
         return make_ready_future();
       case TimerDriver::Insert::kShutDown:
         node->free_without_result();
+        e->drop_ref();
         return make_error_future<void>(ShutDown("sleep"));
     }
     Future<void> f = Future<void>::FromState(node);
-    f.set_via(e);  // Continuations run on this runtime, which outlives f.
+    f.set_via(e);  // Continuations run on this runtime (until a .via elsewhere).
     return f;
   }
 
  private:
-  explicit SleepNode(TimerDriver* driver) : TimerEntry(&Fire), driver_(driver) {}
+  enum : int { kArmed, kAbandoning, kFired };
+
+  explicit SleepNode(executor::Executor* e) : TimerEntry(&Fire), executor_(e) {
+    e->retain();  // Dropped by Fire or by OnAbandon (see the class comment).
+  }
 
   static void Fire(TimerEntry* entry, bool cancelled) {
     auto* node = static_cast<SleepNode*>(entry);
+    int armed = kArmed;
+    // Read before Publish, which may hand the node to a consumer that frees it.
+    executor::Executor* drop =
+        node->phase_.compare_exchange_strong(armed, kFired, std::memory_order_acq_rel)
+            ? node->executor_
+            : nullptr;  // The abandon hook holds it and drops it.
     node->store(cancelled ? ShutDown("sleep") : absl::OkStatus());
     if (Continuation* c = nanorun::detail::Publish<void>(node)) {
       nanorun::detail::Dispatch(c, node);
     }
+    // Inside the driver, whose runtime the firing thread keeps alive: never the
+    // last reference here.
+    if (drop != nullptr) drop->drop_ref();
   }
 
   // The future was dropped unawaited: unlink the timer now (O(1)) so it
   // holds no memory until its deadline.
   static bool OnAbandon(StateBase* state) {
     auto* node = static_cast<SleepNode*>(static_cast<SharedState<void>*>(state));
-    if (!node->driver_->cancel(node)) return false;  // Firing: Publish frees it.
-    node->free_without_result();
-    return true;
+    int armed = kArmed;
+    if (!node->phase_.compare_exchange_strong(armed, kAbandoning, std::memory_order_acq_rel)) {
+      return false;  // Fired: the usual hand-over frees it; the driver is not ours.
+    }
+    executor::Executor* e = node->executor_;
+    bool unlinked = e->timers().cancel(node);
+    // Unlinked: Fire never runs, so the node is ours to free. Not unlinked: it
+    // is firing now and Publish frees it.
+    if (unlinked) node->free_without_result();
+    e->drop_ref();
+    return unlinked;
   }
 
-  TimerDriver* driver_;
+  executor::Executor* executor_;  // Holds a reference while phase_ says so.
+  std::atomic<int> phase_{kArmed};
 };
 
 // timeout(): the race between the inner future and the deadline. The

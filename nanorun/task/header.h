@@ -23,8 +23,10 @@ class Scheduler {
   // behind other runnable work rather than into a LIFO slot.
   virtual void schedule(Header* task, bool is_yield) = 0;
   // The task's memory is being freed (last reference dropped): forget it.
-  // The scheduler stays alive until every task it scheduled was freed,
-  // because a wake racing shutdown may still call schedule().
+  // Called only for tasks in the scheduler's registry (not kUnregistered):
+  // the scheduler stays alive until every one of those was freed, because a
+  // wake racing shutdown may still call schedule(). An unregistered task is
+  // complete or queued-until-run, so it never reaches a freed scheduler.
   virtual void task_freed(Header* task) = 0;
 
  protected:
@@ -52,8 +54,8 @@ struct Header {
 
   State state;
   const TaskVTable* vtable;
-  // Where wakes send the task. Outlives the task (the executor waits for
-  // every task to be freed before it frees itself).
+  // Where wakes send the task. Outlives every registered task (the executor
+  // waits for each to be freed before it frees itself); see task_freed.
   Scheduler* scheduler;
   // Intrusive link used by whichever shared queue holds the Notified
   // reference (at most one at a time, guaranteed by NOTIFIED).

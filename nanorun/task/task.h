@@ -78,7 +78,10 @@ class Task final : public Header, private BlockCached {
     if (join_waker.vtable != &detail::kNoopWakerVTable) {
       join_waker.vtable->drop(join_waker.data);
     }
-    scheduler->task_freed(this);
+    // Only a task in the scheduler's registry may tell it: the scheduler stays
+    // alive until each of those is freed, but not for the others (spawned after
+    // shutdown, or never idle), which may outlive it through a JoinHandle.
+    if (!state.is_unregistered()) scheduler->task_freed(this);
   }
 
   static Task* cast(Header* h) { return static_cast<Task*>(h); }
