@@ -168,7 +168,7 @@ void Executor::task_freed(task::Header* t) {
 void Executor::submit_new(task::Header* t, SpawnOptions options) {
   if (options.completes_on_first_poll && !shutdown_.load(std::memory_order_acquire)) {
     t->state.set_unregistered();
-    schedule(t, options.behind_others);
+    if (!schedule_local(t, options.behind_others)) enqueue_foreign(t);
     return;
   }
   if (!owned_.bind(t)) {
@@ -180,33 +180,50 @@ void Executor::submit_new(task::Header* t, SpawnOptions options) {
     task::DropRef(t);
     return;
   }
-  schedule(t, options.behind_others);
+  if (!schedule_local(t, options.behind_others)) enqueue_foreign(t);
+}
+
+// On one of this executor's workers: queues `t` there and returns true.
+bool Executor::schedule_local(task::Header* t, bool is_yield) {
+  Worker* w = tl_worker;
+  if (w == nullptr || w->executor != this) return false;
+  // On one of our workers: keep the task local (hot in cache). A newly
+  // woken task goes to the LIFO slot so a message-passing pair runs
+  // back to back; a yielding task goes to the back of the queue.
+  if (is_yield || (shuffle_seed_ != 0 && (w->next_random() & 1))) {
+    w->queue.push_back(t, injector_);
+  } else {
+    task::Header* displaced = w->lifo_slot;
+    w->lifo_slot = t;
+    if (displaced == nullptr) return true;
+    w->queue.push_back(displaced, injector_);
+  }
+  if (w->collecting_io) {
+    // This worker runs them as soon as the reactor returns; a peer is
+    // woken once for the whole batch if it is big (finish_io_batch).
+    ++w->io_woken;
+    return true;
+  }
+  // There is stealable work now; make sure someone is looking for it.
+  notify_parked();
+  return true;
 }
 
 void Executor::schedule(task::Header* t, bool is_yield) {
-  Worker* w = tl_worker;
-  if (w != nullptr && w->executor == this) {
-    // On one of our workers: keep the task local (hot in cache). A newly
-    // woken task goes to the LIFO slot so a message-passing pair runs
-    // back to back; a yielding task goes to the back of the queue.
-    if (is_yield || (shuffle_seed_ != 0 && (w->next_random() & 1))) {
-      w->queue.push_back(t, injector_);
-    } else {
-      task::Header* displaced = w->lifo_slot;
-      w->lifo_slot = t;
-      if (displaced == nullptr) return;
-      w->queue.push_back(displaced, injector_);
-    }
-    if (w->collecting_io) {
-      // This worker runs them as soon as the reactor returns; a peer is
-      // woken once for the whole batch if it is big (finish_io_batch).
-      ++w->io_woken;
-      return;
-    }
-    // There is stealable work now; make sure someone is looking for it.
-    notify_parked();
-    return;
-  }
+  if (schedule_local(t, is_yield)) return;
+
+  // From another thread (a waker): once pushed, the task may run, finish and
+  // be freed, and with it the last thing keeping this executor alive, before
+  // notify_parked returns. Hold a reference on the task across both (tokio
+  // holds one across schedule for the same reason): a registered task keeps
+  // its executor alive. (Spawns come through submit_new, whose caller holds a
+  // Handle or a bound continuation's reference.)
+  t->state.ref_inc();
+  enqueue_foreign(t);
+  task::DropRef(t);
+}
+
+void Executor::enqueue_foreign(task::Header* t) {
   if (!injector_.push(t)) {
     // Closed by shutdown, which cancels the task through the owned list.
     task::DropRef(t);

@@ -112,6 +112,8 @@ class Executor final : public task::Scheduler {
   ~Executor();
 
   void submit_new(task::Header* task, SpawnOptions options);
+  bool schedule_local(task::Header* task, bool is_yield);
+  void enqueue_foreign(task::Header* task);
   void run_worker(Worker* worker);
   void run_task(Worker* worker, task::Header* task);
   task::Header* next_task(Worker* worker);

@@ -76,8 +76,13 @@ void RunChain(Continuation* c, StateBase* source) {
 void PostTo(executor::Executor* target, Continuation* c, StateBase* source) {
   executor::SpawnOptions options;
   options.completes_on_first_poll = true;  // Ready on its first poll.
+  // The continuation holds a reference on `target`, but once queued it may run
+  // on a worker and drop it before spawn returns (the push is followed by a
+  // wake of a parked worker): hold one of our own across the call.
+  target->retain();
   // Detached: the continuation's own future reports the outcome.
   target->spawn(PostedContinuation(c, source), options);
+  target->drop_ref();
 }
 
 void Dispatch(Continuation* c, StateBase* source) {

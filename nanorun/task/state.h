@@ -163,7 +163,19 @@ class State {
   NotifyResult transition_to_notified_by_ref() {
     uint64_t cur = word_.load(std::memory_order_relaxed);
     for (;;) {
-      if (cur & (kComplete | kNotified)) return NotifyResult::kDoNothing;
+      if (cur & kComplete) return NotifyResult::kDoNothing;
+      if (cur & kNotified) {
+        // Already notified: no new poll is needed, but the coming one must see
+        // what this waker wrote before waking. A plain load would leave the
+        // waker out of the word's modification order, so the poll's acquire
+        // (transition_to_running) would not synchronize with it: write the
+        // same value back with release (tokio-rs/tokio#7622 is this bug).
+        if (word_.compare_exchange_weak(cur, cur, std::memory_order_acq_rel,
+                                        std::memory_order_relaxed)) {
+          return NotifyResult::kDoNothing;
+        }
+        continue;
+      }
       uint64_t next = cur | kNotified;
       NotifyResult result = NotifyResult::kDoNothing;
       if ((cur & kRunning) == 0) {
