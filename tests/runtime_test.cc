@@ -2,6 +2,7 @@
 // block_on, yield_now, poll_fn, and their misuse messages.
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <thread>
@@ -319,4 +320,39 @@ TEST_CASE("the version string spells the version numbers", "[runtime][version]")
                                                    std::to_string(NANORUN_VERSION_PATCH));
   // The inline namespace is named after the major version.
   CHECK(NANORUN_VERSION_MAJOR == 0);
+}
+
+// --- Over-aligned callbacks -------------------------------------------------------------
+
+namespace {
+struct alignas(64) CacheLine {
+  unsigned char bytes[64] = {};
+};
+bool Aligned64(const void* p) { return reinterpret_cast<uintptr_t>(p) % 64 == 0; }
+}  // namespace
+
+TEST_CASE("callbacks aligned beyond 16 bytes get storage that is aligned for them",
+          "[runtime][alignment]") {
+  Runtime rt = Runtime::with_workers(2);
+  // Spawned task bodies (the task allocation holds the closure) and pending .then
+  // callbacks (the chain node holds it): 32 of each, so a 16-byte-aligned block
+  // being 64-aligned by chance cannot pass the test.
+  auto misaligned = rt.block_on([] {
+    std::vector<Future<int>> checks;
+    std::vector<Promise<int>> promises(32);
+    for (int i = 0; i < 32; ++i) {
+      CacheLine line;
+      checks.push_back(nanorun::spawn([line] { return Aligned64(&line) ? 0 : 1; }).into_future());
+      checks.push_back(promises[i].get_future().then(
+          [line](int) { return Aligned64(&line) ? 0 : 1; }));
+    }
+    for (auto& p : promises) p.set_value(0);
+    return nanorun::when_all(std::move(checks)).then([](std::vector<int> v) {
+      int bad = 0;
+      for (int x : v) bad += x;
+      return bad;
+    });
+  });
+  REQUIRE(misaligned.ok());
+  CHECK(*misaligned == 0);
 }

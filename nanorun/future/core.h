@@ -108,6 +108,10 @@ struct StateBase {
 
 template <class T>
 struct SharedState : StateBase {
+  static_assert(alignof(Result<T>) <= task::kBlockAlign,
+                "nanorun: a Future<T> whose T needs more than 16-byte alignment "
+                "(alignas(32) or more) is not supported: hold the value by "
+                "std::unique_ptr<T> instead");
   SharedState() {}
   ~SharedState() {}  // The result is destroyed by whoever takes it.
 

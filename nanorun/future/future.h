@@ -20,6 +20,7 @@
 #define NANORUN_FUTURE_FUTURE_H_
 
 #include <functional>
+#include <memory>
 #include <new>
 #include <type_traits>
 #include <utility>
@@ -445,10 +446,24 @@ namespace detail {
 // result slot is empty, so the callback and the runtime it is bound to live
 // there when they fit (a 40-byte node, a 48-byte chunk, for Future<int> and
 // a captureless lambda); otherwise in storage after the node.
+// A callback aligned beyond what the block cache gives (alignas(32) or more in
+// its captures) is kept in its own aligned allocation instead.
+template <class G>
+struct Boxed {
+  explicit Boxed(G g) : box(new G(std::move(g))) {}
+  template <class In>
+  auto operator()(In&& in) {
+    return (*box)(std::forward<In>(in));
+  }
+  std::unique_ptr<G> box;
+};
+template <class G>
+using StoredCall = std::conditional_t<(alignof(G) > task::kBlockAlign), Boxed<G>, G>;
+
 template <class G>
 struct PendingCall {
   executor::Executor* executor;  // Bound runtime (holds a reference), or null.
-  G g;
+  StoredCall<G> g;
 };
 template <size_t kSize, size_t kAlign>
 struct OverflowStorage {
@@ -483,7 +498,7 @@ class ChainNode final : public SharedState<U>,
 
   ChainNode(G g, executor::Executor* e) : Continuation{&Run} {
     if (e != nullptr) e->retain();
-    new (pending_storage()) Pending{e, std::move(g)};
+    new (pending_storage()) Pending{e, StoredCall<G>(std::move(g))};
   }
   ~ChainNode() {}  // Never runs: the output state frees the allocation.
 

@@ -17,12 +17,19 @@
 #define NANORUN_TASK_BLOCK_CACHE_H_
 
 #include <cstddef>
+#include <new>
 
 namespace nanorun {
 inline namespace v0 {
 namespace task {
 
-// Allocates at least `size` bytes, suitably aligned for any nanorun object.
+// What AllocateBlock's blocks are aligned to (glibc's malloc; the cache keeps it).
+// Objects that need more are rejected where nanorun allocates them itself
+// (static_asserts in future/core.h), or, for BlockCached classes, allocated with
+// the aligned operator new below.
+constexpr size_t kBlockAlign = 16;
+
+// Allocates at least `size` bytes, aligned to kBlockAlign.
 // Never returns nullptr (allocation failure aborts, as operator new does
 // with -fno-exceptions).
 void* AllocateBlock(size_t size);
@@ -30,10 +37,19 @@ void* AllocateBlock(size_t size);
 void FreeBlock(void* block, size_t size) noexcept;
 
 // Inherit to allocate a class's objects (with plain `new`/`delete`) from
-// the block cache.
+// the block cache. An over-aligned class (a task whose body holds an alignas(64)
+// callback, say) is allocated by the aligned global operator new instead: C++17
+// picks these align_val_t forms for it, and without them it would silently get
+// 16-byte storage from the cache.
 struct BlockCached {
   static void* operator new(size_t size) { return AllocateBlock(size); }
   static void operator delete(void* p, size_t size) { FreeBlock(p, size); }
+  static void* operator new(size_t size, std::align_val_t align) {
+    return ::operator new(size, align);
+  }
+  static void operator delete(void* p, size_t size, std::align_val_t align) {
+    ::operator delete(p, size, align);
+  }
 };
 
 }  // namespace task
