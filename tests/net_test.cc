@@ -811,6 +811,27 @@ TEST_CASE("accept out of descriptors or kernel memory backs off, then accepts") 
   }
 }
 
+TEST_CASE("accept started off the runtime backs off on the socket's runtime, not by recursing") {
+  FaultScope scope;
+  Runtime rt = Runtime::with_workers(1);
+  WaitingClient w(rt);
+  // 2,000 failures in a row: before, each one retried at once on this thread, one
+  // stack frame deeper (a sleep off a runtime fails at once); now each waits
+  // 10 ms, doubling to 1 s, on the listener's runtime.
+  fault::FailNext(fault::Op::kAccept, ENFILE, 2000);
+  auto start = std::chrono::steady_clock::now();
+  Future<std::pair<TcpStream, SocketAddr>> pending = w.listener.accept();  // This thread.
+  // The first waits are the runtime's timers: after two (10 + 20 ms) the fault is
+  // still mostly armed. Disarm it so the accept can finish.
+  std::this_thread::sleep_for(std::chrono::milliseconds(40));
+  CHECK(fault::Remaining(fault::Op::kAccept) > 1990);
+  fault::Reset();
+  auto accepted = rt.block_on(std::move(pending));
+  INFO(accepted.status());
+  REQUIRE(accepted.ok());
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(30));
+}
+
 TEST_CASE("accept skips a connection that failed before it was accepted") {
   // ECONNABORTED: the peer reset it in the backlog; the others are network
   // errors Linux hands to accept (accept(2), "Error handling").

@@ -6,6 +6,7 @@
 
 #include "absl/time/clock.h"
 #include "catch2/catch.hpp"
+#include "nanorun/reactor/io.h"
 #include "nanorun/reactor/reactor.h"
 
 using nanorun::reactor::Reactor;
@@ -43,4 +44,20 @@ TEST_CASE("a wake from another thread ends a park", "[reactor]") {
     CHECK(returned.load());
   }
   CHECK(std::string(r->name()).size() > 0);
+}
+
+TEST_CASE("a registration made after close_all starts closed", "[reactor][io]") {
+  // Shutdown closes every registration; a socket registered while it runs must
+  // not slip past and leave its operations waiting forever.
+  nanorun::reactor::IoSlab slab;
+  nanorun::reactor::IoRegistration* before = slab.allocate(100);
+  REQUIRE(before != nullptr);
+  CHECK(!before->is_closed());
+  slab.close_all();
+  CHECK(before->is_closed());
+  nanorun::reactor::IoRegistration* after = slab.allocate(101);
+  REQUIRE(after != nullptr);
+  CHECK(after->is_closed());
+  slab.release(before);
+  slab.release(after);
 }

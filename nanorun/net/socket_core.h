@@ -150,9 +150,17 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   }
 
   // Retries after `delay` instead of spinning (accept under EMFILE: no
-  // edge comes for connections already waiting in the backlog).
+  // edge comes for connections already waiting in the backlog). The timer is
+  // the socket's runtime's, not the calling thread's: an operation started off
+  // a runtime got a sleep that failed at once, retried inline, and recursed
+  // until the stack overflowed while the error lasted.
   void back_off(absl::Duration delay) {
-    (void)time::sleep(delay).then_result([this](absl::Status) { run(/*after_edge=*/true); });
+    executor::Executor* e = core_->executor();
+    time::Nanos deadline = time::AddSaturating(e->timers().clock().now(), delay);
+    (void)time::detail::SleepNode::Start(e, deadline).then_result([this](absl::Status waited) {
+      if (!waited.ok()) return complete(Result<T>(core_->closed_error(op_)));  // Shut down.
+      run(/*after_edge=*/true);
+    });
   }
 
   void complete(Result<T> result) {

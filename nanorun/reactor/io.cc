@@ -68,7 +68,7 @@ IoRegistration* IoSlab::allocate(int fd) {
   IoRegistration* r =
       &pages_[index / kPageSize].load(std::memory_order_relaxed)->slots[index % kPageSize];
   r->fd_ = fd;
-  r->closed_.store(false, std::memory_order_relaxed);
+  r->closed_.store(closing_, std::memory_order_relaxed);
   r->token_.store(uint64_t{generation_[index]} << 32 | index, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
   return r;
@@ -95,6 +95,7 @@ void IoSlab::close_all() {
   uint32_t count;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;  // Later allocations start closed: none is missed below.
     count = next_index_;
   }
   // Not under mu_: closing wakes waiters, whose completion may release

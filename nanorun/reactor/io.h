@@ -111,7 +111,9 @@ class IoSlab {
   // The registration `token` names, or nullptr if it was released since.
   IoRegistration* find(uint64_t token) const;
   // Closes every live registration (runtime shutdown): their waiters wake
-  // and fail, and later operations on them fail at once.
+  // and fail, and later operations on them fail at once. Registrations
+  // allocated afterwards start closed, so a socket registered while shutdown
+  // runs cannot slip past it and wait forever.
   void close_all();
   size_t live() const { return live_.load(std::memory_order_relaxed); }
 
@@ -128,6 +130,7 @@ class IoSlab {
   std::vector<uint32_t> free_;  // Guarded by mu_.
   std::vector<uint32_t> generation_;  // Guarded by mu_.
   uint32_t next_index_ = 0;           // Guarded by mu_.
+  bool closing_ = false;              // Guarded by mu_: close_all() began.
   std::atomic<size_t> live_{0};
 };
 
