@@ -565,6 +565,94 @@ TEST_CASE("sockets need a runtime: off one, bind and connect say how to fix it")
   CHECK(c.take_result().status().code() == absl::StatusCode::kFailedPrecondition);
 }
 
+// --- Several operations pending in one direction on one socket (docs/net.md) ----------
+
+// block_on with a bound: an operation that never settles fails the test with
+// DeadlineExceeded instead of hanging it.
+template <class T>
+nanorun::detail::Result<T> BlockWithin(Runtime& rt, Future<T> f) {
+  return rt.block_on([&f] { return nanorun::time::timeout(absl::Seconds(10), std::move(f)); });
+}
+
+TEST_CASE("two reads pending on one stream both complete, and every byte goes to one of them") {
+  Runtime rt = Runtime::with_workers(2);
+  auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(listener.ok());
+  auto client = rt.block_on([&] { return TcpStream::connect(*listener->local_addr()); });
+  REQUIRE(client.ok());
+  auto server = rt.block_on([&] { return listener->accept(); });
+  REQUIRE(server.ok());
+  TcpStream s = server->first;
+  auto a = std::make_shared<std::array<char, 8>>();
+  auto b = std::make_shared<std::array<char, 8>>();
+  Future<size_t> first = s.read(absl::MakeSpan(*a));  // Both wait: nothing sent yet.
+  Future<size_t> second = s.read(absl::MakeSpan(*b));
+  REQUIRE(rt.block_on(client->write_all(std::string("abcd"))).ok());
+  // One edge: one read takes the bytes; the other finds none and waits again.
+  // More bytes, in a second write, go to whichever is still waiting.
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(rt.block_on(client->write_all(std::string("efgh"))).ok());
+  auto n1 = BlockWithin(rt, std::move(first));
+  auto n2 = BlockWithin(rt, std::move(second));
+  REQUIRE(n1.ok());
+  REQUIRE(n2.ok());
+  std::string got = std::string(a->data(), *n1) + std::string(b->data(), *n2);
+  std::sort(got.begin(), got.end());
+  CHECK(got == "abcdefgh");
+}
+
+TEST_CASE("close() settles every operation pending on a socket, not just the last") {
+  Runtime rt = Runtime::with_workers(2);
+  auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(listener.ok());
+  auto client = rt.block_on([&] { return TcpStream::connect(*listener->local_addr()); });
+  REQUIRE(client.ok());
+  auto buf = std::make_shared<std::array<char, 64>>();
+  std::vector<Future<size_t>> reads;
+  for (int i = 0; i < 3; ++i) reads.push_back(client->read(absl::MakeSpan(*buf)));
+  // Three accepts wait on a listener: one gets the connection made above.
+  std::vector<Future<std::pair<TcpStream, SocketAddr>>> accepts;
+  for (int i = 0; i < 3; ++i) accepts.push_back(listener->accept());
+  client->close();
+  listener->close();
+  for (auto& r : reads) {
+    auto n = BlockWithin(rt, std::move(r));
+    CHECK(n.status().code() == absl::StatusCode::kCancelled);
+  }
+  int accepted = 0, cancelled = 0;
+  for (auto& f : accepts) {
+    auto c = BlockWithin(rt, std::move(f));
+    if (c.ok()) ++accepted;
+    if (c.status().code() == absl::StatusCode::kCancelled) ++cancelled;
+  }
+  CHECK(accepted == 1);
+  CHECK(cancelled == 2);
+}
+
+TEST_CASE("UDP: two recv_from pending on one socket each get a datagram") {
+  Runtime rt = Runtime::with_workers(2);
+  auto a = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());
+  auto b = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  auto x = std::make_shared<std::array<char, 16>>();
+  auto y = std::make_shared<std::array<char, 16>>();
+  Future<std::pair<size_t, SocketAddr>> rx = b->recv_from(absl::MakeSpan(*x));
+  Future<std::pair<size_t, SocketAddr>> ry = b->recv_from(absl::MakeSpan(*y));
+  static const char kOne[] = "one";
+  static const char kTwo[] = "two";
+  REQUIRE(rt.block_on(a->send_to(absl::MakeConstSpan(kOne, 3), *b->local_addr())).ok());
+  REQUIRE(rt.block_on(a->send_to(absl::MakeConstSpan(kTwo, 3), *b->local_addr())).ok());
+  auto gx = BlockWithin(rt, std::move(rx));
+  auto gy = BlockWithin(rt, std::move(ry));
+  REQUIRE(gx.ok());
+  REQUIRE(gy.ok());
+  std::vector<std::string> got = {std::string(x->data(), gx->first),
+                                  std::string(y->data(), gy->first)};
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"one", "two"});
+}
+
 TEST_CASE("UDP: send_to and recv_from round trip, and connected send/recv") {
   Runtime rt = Runtime::with_workers(2);
   auto a = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());

@@ -17,29 +17,47 @@ bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker) {
     // our waker).
     if (closed_.load(std::memory_order_relaxed)) return false;
     if (seq_[d].load(std::memory_order_relaxed) != seen) return false;
-    if (!waiter_[d].will_wake(waker)) waiter_[d] = waker;
+    keep_waiter(d, waker);
   }
   // After the waiter is in place, so the report it asks for finds it.
   if (arming_ != nullptr) arming_->arm(this, dir);
   return true;
 }
 
+void IoRegistration::keep_waiter(int d, const Waker& waker) {
+  if (waiter_[d].is_noop()) {
+    waiter_[d] = waker;
+    return;
+  }
+  if (waiter_[d].will_wake(waker)) return;
+  for (const Waker& w : more_waiters_[d]) {
+    if (w.will_wake(waker)) return;
+  }
+  more_waiters_[d].push_back(waker);
+}
+
 void IoRegistration::on_ready(bool readable, bool writable) {
   Waker woken[2];
+  std::vector<Waker> more[2];  // Swapped out: no allocation under the lock.
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     if (readable) {
       seq_[0].fetch_add(1, std::memory_order_release);
       woken[0] = std::move(waiter_[0]);
+      more[0].swap(more_waiters_[0]);
     }
     if (writable) {
       seq_[1].fetch_add(1, std::memory_order_release);
       woken[1] = std::move(waiter_[1]);
+      more[1].swap(more_waiters_[1]);
     }
   }
-  // Outside the lock: waking schedules a task.
-  woken[0].wake();
-  woken[1].wake();
+  // Outside the lock: waking runs the operation (or schedules a task), which
+  // may wait here again.
+  for (int d = 0; d < 2; ++d) {
+    woken[d].wake();
+    for (Waker& w : more[d]) w.wake();
+  }
 }
 
 void IoRegistration::close() {
@@ -83,6 +101,8 @@ void IoSlab::release(IoRegistration* r) {
     std::lock_guard<sys::SpinLock> reg_lock(r->mu_);
     r->waiter_[0] = Waker();
     r->waiter_[1] = Waker();
+    r->more_waiters_[0].clear();
+    r->more_waiters_[1].clear();
   }
   r->fd_ = -1;
   r->arming_ = nullptr;

@@ -61,7 +61,11 @@ class IoRegistration {
 
   // After a syscall in `dir` would block: keeps `waker` until the next edge
   // and returns true. Returns false, keeping nothing, if an edge arrived
-  // since `seen` (retry now) or the registration is closed.
+  // since `seen` (retry now) or the registration is closed. Any number of
+  // operations may wait in one direction (two reads, two accepts): an edge,
+  // and close(), wake every one of them, and each retries its syscall (the
+  // ones that find nothing wait again), as tokio's ScheduledIo does. A waker
+  // that will_wake one already kept is not kept twice.
   bool wait(Direction dir, uint64_t seen, const Waker& waker);
 
   // Closed by close(): operations must stop and fail.
@@ -86,10 +90,16 @@ class IoRegistration {
  private:
   friend class IoSlab;
 
+  void keep_waiter(int d, const Waker& waker);  // Under mu_.
+
   mutable sys::SpinLock mu_;
   std::atomic<uint64_t> seq_[2] = {};
   std::atomic<bool> closed_{false};
-  Waker waiter_[2];  // Guarded by mu_.
+  // Guarded by mu_. The first waiter of each direction is kept inline, so the
+  // usual case (one operation per direction) allocates nothing; the others
+  // wait in `more_waiters_`.
+  Waker waiter_[2];
+  std::vector<Waker> more_waiters_[2];
   int fd_ = -1;
   std::atomic<uint64_t> token_{0};
   IoArming* arming_ = nullptr;
