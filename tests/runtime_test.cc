@@ -356,3 +356,24 @@ TEST_CASE("callbacks aligned beyond 16 bytes get storage that is aligned for the
   REQUIRE(misaligned.ok());
   CHECK(*misaligned == 0);
 }
+
+// --- Cooperative budget -----------------------------------------------------------------
+
+TEST_CASE("a repeat loop whose steps are always ready yields its worker after a budget",
+          "[runtime][budget]") {
+  Runtime rt = Runtime::with_workers(1);
+  constexpr long kGiveUp = 10000000;  // Without a budget the loop runs this far.
+  auto r = rt.block_on([] {
+    auto stop = std::make_shared<std::atomic<bool>>(false);
+    auto steps = std::make_shared<long>(0);
+    (void)nanorun::spawn([stop] { stop->store(true); });  // Queued behind the loop.
+    return nanorun::repeat([stop, steps] {
+             ++*steps;
+             return stop->load() || *steps >= kGiveUp;
+           })
+        .then([steps] { return *steps; });
+  });
+  REQUIRE(r.ok());
+  CHECK(*r < kGiveUp);
+  CHECK(*r >= 128);  // It does run that many back to back first.
+}

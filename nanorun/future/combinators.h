@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "nanorun/future/future.h"
+#include "nanorun/future/runtime.h"  // yield_now, for repeat's budget
 
 namespace nanorun {
 inline namespace v0 {
@@ -219,12 +220,22 @@ auto when_any(std::vector<JoinHandle<T>> handles) {
 // Calls f() (returning Future<bool>, or bool) again and again until it yields
 // true, or fails (the loop then fails with that error). Each step starts
 // after the previous one settled; steps that are ready at once run in a
-// loop, not by recursion. A step that never yields pending never gives the
-// thread back: put a yield_now() in such loops.
+// loop, not by recursion. On a worker, after kRepeatBudget steps in a row that
+// were ready at once (a connection whose reads always find data), the loop
+// yields: it goes on behind the work already queued, so one busy loop cannot
+// hold a worker, and the timers, I/O and tasks waiting for it (tokio gives a
+// task 128 operations the same way).
 //
 // The loop is one allocation: it is itself the continuation attached to
 // each pending step, so it is owned by whichever step is in flight. Like any
 // continuation attached on a worker, it resumes on that runtime.
+namespace detail {
+// Steps of one repeat loop that may run back to back before it yields.
+// Incidental (tokio's figure): small enough that timers stay within a tick or
+// so behind a busy loop, large enough that the yield costs nothing measurable.
+constexpr int kRepeatBudget = 128;
+}  // namespace detail
+
 template <class F>
 Future<void> repeat(F f) {
   class Loop final : public detail::Continuation, public task::BlockCached {
@@ -235,8 +246,15 @@ Future<void> repeat(F f) {
     // Runs steps until one is pending (then this object waits, attached to
     // it) or the loop ends (then this object is freed).
     void run() {
-      for (;;) {
+      for (int steps = 1;; ++steps) {
         Future<bool> next = detail::CallToFuture<bool>(f_);
+        if (next.is_ready() && steps >= detail::kRepeatBudget &&
+            executor::Executor::current() != nullptr) {
+          // Out of budget: finish this step, then go on after a yield_now (a
+          // step that is pending, settling with this step's result).
+          next = yield_now().then_result(
+              [r = next.take_result()](absl::Status) mutable { return std::move(r); });
+        }
         if (!next.is_ready()) {
           bind_to(executor::Executor::current());
           detail::Attach(next.release_state(), this);
