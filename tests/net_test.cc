@@ -653,6 +653,66 @@ TEST_CASE("UDP: two recv_from pending on one socket each get a datagram") {
   CHECK(got == std::vector<std::string>{"one", "two"});
 }
 
+TEST_CASE("one worker: a peer flooding one connection delays neither round trips nor timers") {
+  Runtime rt = Runtime::with_workers(1);         // The server: everything on one worker.
+  Runtime peers = Runtime::with_workers(2);      // The flooding peer and the pinging one.
+  EchoServer echo(rt);
+  auto flood_listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(flood_listener.ok());
+  // The server reads the flood a byte at a time: its reads always find data, so
+  // without a budget its loop would never give the worker back.
+  auto consumed = std::make_shared<std::atomic<long>>(0);
+  auto stop = std::make_shared<std::atomic<bool>>(false);
+  auto draining = rt.handle().spawn([l = *flood_listener, consumed, stop] {
+    return l.accept().then([consumed, stop](std::pair<TcpStream, SocketAddr> c) {
+      TcpStream s = c.first;
+      return nanorun::repeat([s, consumed, stop] {
+        return s.read_some(1).then([consumed, stop](std::string d) {
+          consumed->fetch_add(static_cast<long>(d.size()));
+          return d.empty() || stop->load();
+        });
+      });
+    });
+  });
+  auto flooding = peers.handle().spawn([addr = *flood_listener->local_addr(), stop] {
+    return TcpStream::connect(addr).then([stop](TcpStream s) {
+      auto chunk = std::make_shared<std::string>(64 * 1024, 'f');
+      return nanorun::repeat([s, chunk, stop] {
+        if (stop->load()) {
+          s.close();
+          return nanorun::make_ready_future(true);
+        }
+        return s.write_all(absl::MakeConstSpan(*chunk)).then([] { return false; });
+      });
+    });
+  });
+  REQUIRE(nanorun_test::WaitFor([&] { return consumed->load() > 100000; }));
+
+  // Meanwhile: 20 round trips through the echo server, and a 20 ms sleep, on
+  // the flooded worker.
+  auto slept = rt.block_on([] {
+    return nanorun::time::timeout(absl::Seconds(10), nanorun::time::sleep(absl::Milliseconds(20)));
+  });
+  CHECK(slept.ok());
+  auto pinged = peers.block_on([addr = echo.addr] {
+    return TcpStream::connect(addr).then([](TcpStream s) {
+      auto n = std::make_shared<int>(0);
+      auto buf = std::make_shared<std::array<char, 4>>();
+      return nanorun::time::timeout(absl::Seconds(10), nanorun::repeat([s, n, buf] {
+        return s.write_all(std::string("ping")).then([s, n, buf] {
+          return s.read_exact(absl::MakeSpan(*buf)).then([n] { return ++*n == 20; });
+        });
+      }));
+    });
+  });
+  CHECK(pinged.ok());
+  long during = consumed->load();
+  stop->store(true);
+  CHECK(during > 100000);  // The flood really was being read meanwhile.
+  (void)peers.block_on(std::move(flooding));
+  (void)rt.block_on(std::move(draining));
+}
+
 TEST_CASE("UDP: send_to and recv_from round trip, and connected send/recv") {
   Runtime rt = Runtime::with_workers(2);
   auto a = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());

@@ -28,10 +28,15 @@ struct Worker {
   uint32_t tick = 0;
   uint32_t rng;
   bool is_searching = false;
-  // While this worker delivers I/O edges (in the reactor), the tasks they
-  // wake are queued here without waking a peer each (see schedule()).
+  // While this worker runs the I/O operations that edges woke, the tasks
+  // they wake are queued here without waking a peer each (see schedule()).
   bool collecting_io = false;
   uint32_t io_woken = 0;
+  // While this worker is inside the reactor: I/O wakes are deferred to
+  // `deferred_io` (a FIFO), run once it is out (Executor::defer_io).
+  bool in_reactor = false;
+  DeferredIo* deferred_io = nullptr;
+  DeferredIo* deferred_io_tail = nullptr;
   // Executor references this worker borrowed from refs_ and has not handed
   // out (Executor::retain/drop_ref on this thread). Returned at exit.
   int64_t ref_budget = 0;
@@ -61,6 +66,12 @@ constexpr int64_t kRefBulk = 1024;
 // Tasks run from the LIFO slot in a row before the slot is flushed to the
 // back of the queue, so two tasks waking each other cannot starve the rest.
 constexpr int kMaxLifoPolls = 3;
+
+// I/O operations woken in the reactor that run in a row once the worker is
+// out of it; the rest wait for the worker's next turn (after one task), so a
+// flood of ready sockets cannot delay tasks and timers without bound.
+// Incidental, tokio's budget: 128.
+constexpr int kIoBudget = 128;
 
 // Shuffle mode (NANORUN_SHUFFLE_SEED=<n> or =random; like Seastar's
 // shuffled task queue): workers pick the LIFO slot or the queue, and check
@@ -119,6 +130,34 @@ Executor::~Executor() = default;
 
 Executor* Executor::current() {
   return tl_worker != nullptr ? tl_worker->executor : nullptr;
+}
+
+bool Executor::defer_io(DeferredIo* work) {
+  Worker* w = tl_worker;
+  if (w == nullptr || !w->in_reactor) return false;
+  work->next = nullptr;
+  if (w->deferred_io_tail != nullptr) {
+    w->deferred_io_tail->next = work;
+  } else {
+    w->deferred_io = work;
+  }
+  w->deferred_io_tail = work;
+  return true;
+}
+
+// Runs up to kIoBudget deferred I/O operations (each a syscall and the
+// continuations of what it completes), batching the peers they make work for.
+void Executor::run_deferred_io(Worker* w) {
+  if (w->deferred_io == nullptr) return;
+  w->collecting_io = true;
+  for (int i = 0; i < kIoBudget && w->deferred_io != nullptr; ++i) {
+    DeferredIo* work = w->deferred_io;
+    w->deferred_io = work->next;
+    if (w->deferred_io == nullptr) w->deferred_io_tail = nullptr;
+    work->next = nullptr;
+    work->run(work->owner);
+  }
+  finish_io_batch(w);
 }
 
 void Executor::retain() {
@@ -243,6 +282,7 @@ void Executor::run_worker(Worker* w) {
   tl_worker = w;
   while (!shutdown_.load(std::memory_order_acquire)) {
     ++w->tick;
+    run_deferred_io(w);  // What the last look at the reactor woke.
     task::Header* t = next_task(w);
     if (t == nullptr) t = steal_work(w);
     if (t == nullptr) {
@@ -254,8 +294,12 @@ void Executor::run_worker(Worker* w) {
       run_task(w, t);
       continue;
     }
+    if (w->deferred_io != nullptr) continue;  // Woken I/O left over the budget.
     park(w);
   }
+  // Operations woken in the reactor still run (they may complete, or wait
+  // again until shutdown closes their registration).
+  while (w->deferred_io != nullptr) run_deferred_io(w);
   tl_worker = nullptr;
   // The Runtime still holds its reference while workers exit: not the last.
   refs_.fetch_sub(w->ref_budget, std::memory_order_acq_rel);
@@ -326,10 +370,11 @@ void Executor::poll_io_without_blocking() {
   if (reactor_->io_registrations() == 0) return;
   if (!driver_.try_acquire()) return;  // A parked worker is collecting them.
   Worker* w = tl_worker;
-  w->collecting_io = true;
+  w->in_reactor = true;
   reactor_->park(absl::ZeroDuration());
+  w->in_reactor = false;
   driver_.release();
-  finish_io_batch(w);
+  run_deferred_io(w);
 }
 
 // A socket's task is short (a syscall and a continuation): waking a
@@ -388,9 +433,11 @@ void Executor::park(Worker* w) {
   bool last_searcher = idle_.transition_worker_to_parked(w->index, w->is_searching);
   w->is_searching = false;
   if (last_searcher && has_visible_work()) notify_parked();
-  w->collecting_io = true;  // If this worker sleeps in the reactor.
+  w->in_reactor = true;  // If this worker sleeps in the reactor.
   w->parker.park(driver_);
-  finish_io_batch(w);
+  w->in_reactor = false;
+  // What the reactor woke runs at the top of the worker loop, once this
+  // worker no longer counts as parked.
   if (shutdown_.load(std::memory_order_acquire)) return;
   if (idle_.unpark_worker_by_id(w->index)) {
     // Not chosen by a notifier (a reactor or spurious wake): we are

@@ -51,6 +51,15 @@ struct SpawnOptions {
 
 struct Worker;
 
+// Work a waker hands to the worker that is delivering I/O edges, to run once
+// that worker has left the reactor (see Executor::defer_io). Intrusive: the
+// waker's owner embeds it, and keeps it alive until run(owner) is called.
+struct DeferredIo {
+  DeferredIo* next = nullptr;
+  void (*run)(void* owner) = nullptr;
+  void* owner = nullptr;
+};
+
 class Executor final : public task::Scheduler {
  public:
   // Starts `num_workers` (>= 1) worker threads whose timers read `clock`.
@@ -63,6 +72,15 @@ class Executor final : public task::Scheduler {
 
   // The executor whose worker is the calling thread, or nullptr.
   static Executor* current();
+
+  // For I/O wakers (nanorun::net's pending operations): when the calling thread
+  // is a worker inside its reactor, delivering edges, queues `work` to run on
+  // this worker right after it leaves the reactor, and returns true; otherwise
+  // returns false (run it now). So no user continuation runs while the worker
+  // is counted as parked and holds the driver token: peers would not be woken
+  // for work, and timers and other I/O would wait behind it. At most
+  // kIoBudget deferred operations run in a row; the rest run between tasks.
+  static bool defer_io(DeferredIo* work);
 
   // Spawns `body` as a new task. After shutdown the task is cancelled at
   // once and its handle yields absl::CancelledError.
@@ -121,6 +139,7 @@ class Executor final : public task::Scheduler {
   task::Header* steal_work(Worker* worker);
   task::Header* take_from_injector(Worker* worker);
   void poll_io_without_blocking();
+  void run_deferred_io(Worker* worker);
   void finish_io_batch(Worker* worker);
   void park(Worker* worker);
   bool has_visible_work() const;

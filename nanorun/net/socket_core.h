@@ -176,8 +176,17 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   // only while the operation waits, so copies need no count.
   Waker waker() { return Waker::from_raw(RawWaker{this, &kWakerVTable}); }
   static RawWaker Clone(const void* p) { return RawWaker{p, &kWakerVTable}; }
+  // An edge (or close) woke the operation. Inside the reactor the retry, and
+  // the user continuation it may run, wait until the worker is out of it.
   static void Wake(const void* p) {
-    static_cast<IoOpNode*>(const_cast<void*>(p))->run(/*after_edge=*/true);
+    auto* node = static_cast<IoOpNode*>(const_cast<void*>(p));
+    node->deferred_.run = &RunDeferred;
+    node->deferred_.owner = node;
+    if (executor::Executor::defer_io(&node->deferred_)) return;
+    node->run(/*after_edge=*/true);
+  }
+  static void RunDeferred(void* node) {
+    static_cast<IoOpNode*>(node)->run(/*after_edge=*/true);
   }
   static void Drop(const void*) {}
   static constexpr RawWakerVTable kWakerVTable = {&Clone, &Wake, &Wake, &Drop};
@@ -186,6 +195,7 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   reactor::Direction dir_;
   const char* op_;
   uint64_t seen_;
+  executor::DeferredIo deferred_;  // Linked only between a wake and its retry.
   union {
     Attempt attempt_;  // Destroyed by complete().
   };
