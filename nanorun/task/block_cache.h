@@ -48,7 +48,8 @@ struct BlockCached {
     return ::operator new(size, align);
   }
   static void operator delete(void* p, size_t size, std::align_val_t align) {
-    ::operator delete(p, size, align);
+    (void)size;  // Sized deallocation is off by default in clang 14.
+    ::operator delete(p, align);
   }
 };
 
