@@ -5,6 +5,7 @@
 //   Future<T> / Promise<T> / then / on_error / finally / via        - chaining it
 //   when_all / when_any / repeat / poll_fn                          - combining it
 //   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
+//   StopSource / StopToken / StopCallback                           - stopping it
 //   net::TcpListener / TcpStream / UdpSocket / SocketAddr           - talking
 //     (where the reactor has I/O: NANORUN_HAS_NET is defined then)
 //   NANORUN_VERSION_MAJOR / MINOR / PATCH (nanorun/version.h)       - which one
@@ -14,6 +15,7 @@
 #ifndef NANORUN_NANORUN_H_
 #define NANORUN_NANORUN_H_
 
+#include "nanorun/cancel/stop_token.h"
 #include "nanorun/future/combinators.h"
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
