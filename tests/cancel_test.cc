@@ -114,6 +114,7 @@ TEST_CASE("stress: registration, deregistration and request race; each callback 
     constexpr int kThreads = 3;
     std::atomic<int> runs[kThreads][4] = {};
     std::atomic<bool> go{false};
+    std::atomic<bool> returned{false};  // request_stop() has returned.
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
       threads.emplace_back([&, t] {
@@ -123,13 +124,16 @@ TEST_CASE("stress: registration, deregistration and request race; each callback 
         for (int i = 1; i < 4; ++i) {
           StopCallback brief(source.get_token(), [&, t, i] { runs[t][i].fetch_add(1); });
         }
-        // `kept` is registered until the thread is joined below... or until here:
-        // wait for the request so it must have run exactly once.
-        while (!source.stop_requested()) std::this_thread::yield();
+        // `kept` stays registered until request_stop() has returned, so it was
+        // registered across the whole request and must have run exactly once.
+        // (Deregistered after stop_requested() turned true but before the walk
+        // reached it, it would rightly not run: that is not what is tested.)
+        while (!returned.load()) std::this_thread::yield();
       });
     }
     go.store(true);
     source.request_stop();
+    returned.store(true);
     for (auto& th : threads) th.join();
     for (int t = 0; t < kThreads; ++t) {
       CHECK(runs[t][0].load() == 1);
