@@ -238,7 +238,7 @@ bool Executor::schedule_local(task::Header* t, bool is_yield) {
     w->queue.push_back(displaced, injector_);
   }
   if (w->collecting_io) {
-    // This worker runs them as soon as the reactor returns; a peer is
+    // This worker runs them as soon as its I/O batch is done; a peer is
     // woken once for the whole batch if it is big (finish_io_batch).
     ++w->io_woken;
     return true;
