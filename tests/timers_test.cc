@@ -68,7 +68,7 @@ TEST_CASE("manual clock: a sleep completes exactly when time reaches it, never b
   ManualRuntime m;
   std::atomic<bool> done{false};
   Run(m.rt, [&] {
-    (void)ntime::sleep(absl::Milliseconds(10)).then([&] { done = true; });
+    ntime::sleep(absl::Milliseconds(10)).then([&] { done = true; }).detach();
   });
   m.clock->advance(absl::Microseconds(9999));
   std::this_thread::sleep_for(std::chrono::milliseconds(30));  // Real time passes...
@@ -83,7 +83,7 @@ TEST_CASE("manual clock: time::now and sleep_until follow it") {
   ManualRuntime m;
   std::atomic<bool> done{false};
   absl::Time seen = m.rt.block_on([&] {
-    (void)ntime::sleep_until(ntime::now() + absl::Milliseconds(5)).then([&] { done = true; });
+    ntime::sleep_until(ntime::now() + absl::Milliseconds(5)).then([&] { done = true; }).detach();
     return ntime::now();
   }).value();
   CHECK(seen == m.clock->now());
@@ -160,11 +160,12 @@ TEST_CASE("timeout: DeadlineExceeded when the deadline comes first") {
   std::atomic<bool> done{false};
   absl::Status seen;
   Run(m.rt, [&] {
-    (void)ntime::timeout(absl::Milliseconds(10), p.get_future())
+    ntime::timeout(absl::Milliseconds(10), p.get_future())
         .then_result([&](absl::StatusOr<int> r) {
           seen = r.status();
           done = true;
-        });
+        })
+        .detach();
   });
   m.clock->advance(absl::Milliseconds(10));
   REQUIRE(WaitFor([&] { return done.load(); }));
@@ -179,8 +180,9 @@ TEST_CASE("timeout: when inner and deadline are ready on the same wake, inner wi
     std::atomic<int> result{0};
     Run(m.rt, [&] {
       Future<int> inner = ntime::sleep(absl::Milliseconds(10)).then([] { return 7; });
-      (void)ntime::timeout(absl::Milliseconds(10), std::move(inner))
-          .then_result([&](absl::StatusOr<int> r) { result = r.ok() ? *r : -1; });
+      ntime::timeout(absl::Milliseconds(10), std::move(inner))
+          .then_result([&](absl::StatusOr<int> r) { result = r.ok() ? *r : -1; })
+          .detach();
     });
     m.clock->advance(absl::Milliseconds(10));
     REQUIRE(WaitFor([&] { return result.load() != 0; }));
@@ -238,7 +240,7 @@ TEST_CASE("interval: first tick at once, then on the grid; missed ticks are skip
   ntime::Interval iv;
   std::atomic<int> ticks{0};
   auto tick_once = [&] {
-    Run(m.rt, [&] { (void)iv.tick().then([&] { ++ticks; }); });
+    Run(m.rt, [&] { iv.tick().then([&] { ++ticks; }).detach(); });
   };
   Run(m.rt, [&] { iv = ntime::interval(absl::Milliseconds(10)); });
   tick_once();
@@ -322,7 +324,7 @@ TEST_CASE("a runtime destroyed with many pending timers cancels them all, leakin
         sleeps.push_back(ntime::sleep(absl::Hours(1) + absl::Milliseconds(i)));
       }
       // Bound to the runtime: cancelled with it, never run (futures.md rule 6).
-      (void)ntime::sleep(absl::Hours(1)).then([&] { ++continuations_run; });
+      ntime::sleep(absl::Hours(1)).then([&] { ++continuations_run; }).detach();
       kept_timeout = ntime::timeout(absl::Hours(2), never.get_future());
     });
     CHECK(rt.handle().pending_timers() == static_cast<size_t>(kTimers) + 2);
@@ -363,3 +365,214 @@ TEST_CASE("ManualClock::advance with a negative duration is reported misuse") {
 }
 
 }  // namespace
+
+// --- Stopping: what a drop, an abort or a timeout does to the work underneath --------
+// (docs/cancellation.md). Each case observes the work itself: the timer wheel
+// (pending_timers), the callbacks that run, the loop's steps.
+namespace stopping {
+
+using nanorun::JoinHandle;
+using nanorun::make_error_future;
+
+// Waits until the runtime has no pending timer; false after 30 s.
+bool TimersDrain(Runtime& rt) {
+  return WaitFor([&] { return rt.handle().pending_timers() == 0; });
+}
+
+TEST_CASE("stop: aborting a task parked in sleep(1h) takes the timer out of the wheel") {
+  Runtime rt = Runtime::with_workers(2);
+  JoinHandle<void> h = rt.handle().spawn([] { return ntime::sleep(absl::Hours(1)); });
+  REQUIRE(WaitFor([&] { return rt.handle().pending_timers() == 1; }));
+  h.abort();
+  CHECK(TimersDrain(rt));
+  CHECK(rt.block_on(std::move(h)).code() == absl::StatusCode::kCancelled);
+}
+
+TEST_CASE("stop: timeout(20ms, sleep(1h)) fails with DeadlineExceeded and the sleep is gone") {
+  Runtime rt = Runtime::with_workers(2);
+  absl::Status s = rt.block_on([] {
+    return ntime::timeout(absl::Milliseconds(20), ntime::sleep(absl::Hours(1)));
+  });
+  CHECK(s.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(absl::StrContains(s.message(), "did not complete within 20ms"));
+  CHECK(rt.handle().pending_timers() == 0);  // Both timers, at once: no wait.
+}
+
+TEST_CASE("stop: dropping a timeout stops what it limits; so does aborting its task") {
+  Runtime rt = Runtime::with_workers(2);
+  Run(rt, [] { (void)ntime::timeout(absl::Hours(1), ntime::sleep(absl::Hours(2))); });
+  CHECK(TimersDrain(rt));
+  JoinHandle<void> h = rt.handle().spawn(
+      [] { return ntime::timeout(absl::Hours(1), ntime::sleep(absl::Hours(2))); });
+  REQUIRE(WaitFor([&] { return rt.handle().pending_timers() == 2; }));
+  h.abort();
+  CHECK(TimersDrain(rt));
+}
+
+TEST_CASE("stop: a dropped .then chain stops its sleep; then() never runs, finally() does") {
+  Runtime rt = Runtime::with_workers(2);
+  std::atomic<int> then_ran{0}, finally_ran{0};
+  Run(rt, [&] {
+    Future<int> chain = ntime::sleep(absl::Hours(1))
+                            .then([&] { ++then_ran; })
+                            .finally([&] { ++finally_ran; })
+                            .then([&] {
+                              ++then_ran;
+                              return 1;
+                            });
+    CHECK(nanorun::Handle::current().pending_timers() == 1);
+  });  // `chain` dropped here.
+  CHECK(TimersDrain(rt));
+  REQUIRE(WaitFor([&] { return finally_ran.load() == 1; }));
+  CHECK(then_ran == 0);
+}
+
+TEST_CASE("stop: a stop that comes while a callback runs applies to the future it returns") {
+  Runtime rt = Runtime::with_workers(2);
+  Promise<int> p;
+  std::atomic<bool> callback_ran{false};
+  Run(rt, [&] {
+    Future<void> chain = p.get_future().then([&](int) {
+      callback_ran = true;
+      return ntime::sleep(absl::Hours(1));
+    });
+    CHECK_FALSE(chain.request_stop());  // A promise cannot stop: the stop waits.
+  });
+  Run(rt, [&] { p.set_value(1); });
+  CHECK(callback_ran);  // Its input arrived: the callback ran...
+  CHECK(TimersDrain(rt));  // ...and the sleep it returned was stopped at once.
+}
+
+TEST_CASE("stop: request_stop says whether the work can stop, and settles it") {
+  Runtime rt = Runtime::with_workers(2);
+  Run(rt, [] {
+    Future<void> s = ntime::sleep(absl::Hours(1));
+    CHECK(s.request_stop());
+    REQUIRE(s.is_ready());  // Settled inside the call.
+    absl::Status r = s.take_result();
+    CHECK(r.code() == absl::StatusCode::kCancelled);
+    CHECK(absl::StrContains(r.message(), "stopped before its deadline"));
+    Promise<int> p;
+    Future<int> f = p.get_future();
+    CHECK_FALSE(f.request_stop());
+    CHECK_FALSE(f.is_ready());
+    Future<int> ready = nanorun::make_ready_future(3);
+    CHECK(ready.request_stop());
+    CHECK(ready.take_result().value() == 3);
+  });
+  CHECK(rt.handle().pending_timers() == 0);
+}
+
+TEST_CASE("stop: detach() lets the work run to its end with nobody waiting") {
+  Runtime rt = Runtime::with_workers(2);
+  std::atomic<bool> ran{false};
+  Run(rt, [&] { ntime::sleep(absl::Milliseconds(5)).then([&] { ran = true; }).detach(); });
+  CHECK(WaitFor([&] { return ran.load(); }));
+}
+
+TEST_CASE("stop: aborting a task that returned a repeat loop stops the loop") {
+  Runtime rt = Runtime::with_workers(2);
+  auto steps = std::make_shared<std::atomic<int>>(0);
+  JoinHandle<void> h = rt.handle().spawn([steps] {
+    return nanorun::repeat([steps] {
+      steps->fetch_add(1);
+      return nanorun::yield_now().then([] { return false; });
+    });
+  });
+  REQUIRE(WaitFor([&] { return steps->load() > 1000; }));
+  h.abort();
+  CHECK(rt.block_on(std::move(h)).code() == absl::StatusCode::kCancelled);
+  // At most the step that was running when the stop came finishes.
+  int after_abort = steps->load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  CHECK(steps->load() <= after_abort + 1);
+}
+
+TEST_CASE("stop: a dropped repeat loop stops the sleep it waits on, and starts no step") {
+  Runtime rt = Runtime::with_workers(2);
+  std::atomic<int> steps{0};
+  Run(rt, [&] {
+    Future<void> loop = nanorun::repeat([&] {
+      ++steps;
+      return ntime::sleep(absl::Hours(1)).then([] { return false; });
+    });
+  });
+  CHECK(TimersDrain(rt));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(steps == 1);
+}
+
+TEST_CASE("stop: when_any stops the inputs that lost; when_all stops the rest on an error") {
+  Runtime rt = Runtime::with_workers(2);
+  auto any = rt.block_on([] {
+    std::vector<Future<void>> inputs;
+    inputs.push_back(ntime::sleep(absl::Hours(1)));
+    inputs.push_back(ntime::sleep(absl::Milliseconds(1)));
+    inputs.push_back(ntime::sleep(absl::Hours(2)));
+    return nanorun::when_any(std::move(inputs));
+  });
+  REQUIRE(any.ok());
+  CHECK(*any == 1);
+  CHECK(TimersDrain(rt));
+  absl::Status all = rt.block_on([] {
+    std::vector<Future<void>> inputs;
+    inputs.push_back(ntime::sleep(absl::Hours(1)));
+    inputs.push_back(ntime::sleep(absl::Milliseconds(1)).then(
+        [] { return absl::InternalError("input 1 failed"); }));
+    return nanorun::when_all(std::move(inputs));
+  });
+  CHECK(all.code() == absl::StatusCode::kInternal);
+  CHECK(TimersDrain(rt));
+  // The tuple form too.
+  auto tuple = rt.block_on([] {
+    return nanorun::when_all(ntime::sleep(absl::Hours(1)),
+                             make_error_future<int>(absl::NotFoundError("gone")));
+  });
+  CHECK(tuple.status().code() == absl::StatusCode::kNotFound);
+  CHECK(TimersDrain(rt));
+}
+
+TEST_CASE("stop: dropping a chain of 200,000 .then steps walks it without recursion") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kSteps = kSanitized ? 20000 : 200000;
+  std::atomic<int> ran{0};
+  Run(rt, [&] {
+    Future<int> f = ntime::sleep(absl::Hours(1)).then([] { return 0; });
+    for (int i = 0; i < kSteps; ++i) {
+      f = std::move(f).then([&](int v) {
+        ++ran;
+        return v + 1;
+      });
+    }
+  });  // Dropped: the stop walks 200,000 nodes up to the sleep.
+  CHECK(rt.handle().pending_timers() == 0);
+  CHECK(ran == 0);
+}
+
+TEST_CASE("stop stress: timeouts racing their sleeps settle once, with a result or the deadline") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kRounds = kSanitized ? 300 : 3000;
+  std::atomic<int> ok{0}, deadline{0}, other{0};
+  std::vector<JoinHandle<void>> tasks;
+  for (int i = 0; i < kRounds; ++i) {
+    tasks.push_back(rt.handle().spawn([&, i] {
+      absl::Duration limit = absl::Microseconds(500 + (i * 7919) % 1500);
+      absl::Duration work = absl::Microseconds(500 + (i * 104729) % 1500);
+      return ntime::timeout(limit, ntime::sleep(work)).then_result([&](absl::Status s) {
+        if (s.ok()) {
+          ++ok;
+        } else if (s.code() == absl::StatusCode::kDeadlineExceeded) {
+          ++deadline;
+        } else {
+          ++other;
+        }
+      });
+    }));
+  }
+  for (auto& t : tasks) REQUIRE(rt.block_on(std::move(t)).ok());
+  CHECK(ok + deadline == kRounds);
+  CHECK(other == 0);
+  CHECK(rt.handle().pending_timers() == 0);
+}
+
+}  // namespace stopping

@@ -35,6 +35,34 @@ void ForEachIndexed(Attach& attach, std::index_sequence<I...>, Fs&&... fs) {
   (attach(std::integral_constant<size_t, I>{}, std::forward<Fs>(fs)), ...);
 }
 
+// Asks a combinator's inputs to stop once its result is decided (when_all's
+// first error, when_any's first input to settle): their results no longer
+// matter. The watchers (the combinator's continuation on each input) are
+// added before any stop, so the list is complete and never resized when read.
+class InputStopper {
+ public:
+  explicit InputStopper(size_t n) { watchers_.reserve(n); }
+  void add(Future<void> watcher) { watchers_.push_back(std::move(watcher)); }
+  // Once, by the input that decided the result.
+  void decided() {
+    if (phase_.fetch_or(kDecided, std::memory_order_acq_rel) & kAttached) stop_all();
+  }
+  // Once, after the last add().
+  void attached() {
+    if (phase_.fetch_or(kAttached, std::memory_order_acq_rel) & kDecided) stop_all();
+  }
+
+ private:
+  static constexpr int kDecided = 1, kAttached = 2;
+  // Each input that can stop settles soon with CancelledError, which its
+  // watcher drops; the others run to their end, unobserved.
+  void stop_all() {
+    for (Future<void>& w : watchers_) (void)w.request_stop();
+  }
+  std::vector<Future<void>> watchers_;
+  std::atomic<int> phase_{0};
+};
+
 template <class T>
 ValueOrUnit<T> TakeValue(Result<T>& r) {
   if constexpr (std::is_void<T>::value) {
@@ -56,7 +84,8 @@ Future<T> NonEmpty(Future<T> f, const char* combinator, size_t index) {
 }  // namespace detail
 
 // All of `futures`, in order; fails with the first error as soon as it
-// happens (the other inputs still run to completion, unobserved). An empty
+// happens, and asks the other inputs to stop (those that cannot stop run to
+// completion, unobserved). An empty
 // vector gives an empty result at once. Future<void> inputs give
 // Future<void>.
 template <class T>
@@ -70,20 +99,22 @@ auto when_all(std::vector<Future<T>> futures) {
     }
   }
   struct Shared {
-    explicit Shared(size_t n) : values(n), remaining(n) {}
+    explicit Shared(size_t n) : values(n), remaining(n), stopper(n) {}
     std::vector<std::optional<detail::ValueOrUnit<T>>> values;
     std::atomic<size_t> remaining;
     std::atomic<bool> failed{false};
     Promise<Out> promise;
+    detail::InputStopper stopper;
   };
   auto shared = std::make_shared<Shared>(futures.size());
   Future<Out> result = shared->promise.get_future();
   for (size_t i = 0; i < futures.size(); ++i) {
-    Future<void> ignored = detail::NonEmpty(std::move(futures[i]), "when_all", i).then_result(
+    shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_all", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
               shared->promise.set_error(detail::StatusOf(r));
+              shared->stopper.decided();
             }
           } else {
             shared->values[i] = detail::TakeValue<T>(r);
@@ -98,8 +129,9 @@ auto when_all(std::vector<Future<T>> futures) {
             for (auto& v : shared->values) out.push_back(std::move(*v));
             shared->promise.set_value(std::move(out));
           }
-        });
+        }));
   }
+  shared->stopper.attached();
   return result;
 }
 
@@ -113,6 +145,7 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
     std::atomic<size_t> remaining{sizeof...(Ts)};
     std::atomic<bool> failed{false};
     Promise<Tuple> promise;
+    detail::InputStopper stopper{sizeof...(Ts)};
   };
   auto shared = std::make_shared<Shared>();
   Future<Tuple> result = shared->promise.get_future();
@@ -125,23 +158,25 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
   auto attach = [&](auto index, auto future) {
     using T = typename decltype(future)::value_type;
     constexpr size_t kIndex = decltype(index)::value;
-    Future<void> ignored = detail::NonEmpty(std::move(future), "when_all", kIndex).then_result(
+    shared->stopper.add(detail::NonEmpty(std::move(future), "when_all", kIndex).then_result(
         [shared, finish](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
               shared->promise.set_error(detail::StatusOf(r));
+              shared->stopper.decided();
             }
           } else {
             std::get<kIndex>(shared->values) = detail::TakeValue<T>(r);
           }
           finish();
-        });
+        }));
   };
   if constexpr (sizeof...(Ts) == 0) {
     shared->promise.set_value(Tuple());
   } else {
     detail::ForEachIndexed(attach, std::index_sequence_for<Ts...>{},
                            std::move(futures)...);
+    shared->stopper.attached();
   }
   return result;
 }
@@ -179,6 +214,8 @@ auto when_all(Fs&&... fs) {
 }
 
 // The first of `futures` to settle, with its index; an error settles too.
+// The other inputs are then asked to stop (those that cannot stop run to
+// completion, unobserved).
 // An empty vector fails with InvalidArgument. Future<void> inputs give
 // Future<size_t>.
 template <class T>
@@ -190,13 +227,15 @@ auto when_any(std::vector<Future<T>> futures) {
         "when_any of an empty vector can never complete"));
   }
   struct Shared {
+    explicit Shared(size_t n) : stopper(n) {}
     std::atomic<bool> settled{false};
     Promise<Out> promise;
+    detail::InputStopper stopper;
   };
-  auto shared = std::make_shared<Shared>();
+  auto shared = std::make_shared<Shared>(futures.size());
   Future<Out> result = shared->promise.get_future();
   for (size_t i = 0; i < futures.size(); ++i) {
-    Future<void> ignored = detail::NonEmpty(std::move(futures[i]), "when_any", i).then_result(
+    shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_any", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (shared->settled.exchange(true, std::memory_order_acq_rel)) return;
           if (!r.ok()) {
@@ -206,8 +245,10 @@ auto when_any(std::vector<Future<T>> futures) {
           } else {
             shared->promise.set_value(Out(i, std::move(*r)));
           }
-        });
+          shared->stopper.decided();
+        }));
   }
+  shared->stopper.attached();
   return result;
 }
 
@@ -238,15 +279,35 @@ constexpr int kRepeatBudget = 128;
 
 template <class F>
 Future<void> repeat(F f) {
-  class Loop final : public detail::Continuation, public task::BlockCached {
+  // The loop's output state, its current step's gate and the user's function
+  // in one allocation, freed by the output's consumer once the loop settled.
+  class Loop final : public detail::SharedState<void>, public detail::StopGate {
    public:
-    explicit Loop(F fn) : Continuation{&Resume}, f_(std::move(fn)) {}
-    Future<void> result() { return done_.get_future(); }
+    static Future<void> Start(F fn) {
+      void* memory = task::AllocateBlock(sizeof(Loop));
+      auto* loop = new (memory) Loop(std::move(fn));
+      loop->alloc_size = sizeof(Loop);
+      loop->set_stop_hook(&OnStop);
+      Future<void> out = Future<void>::FromState(loop);
+      loop->run();
+      return out;
+    }
 
-    // Runs steps until one is pending (then this object waits, attached to
-    // it) or the loop ends (then this object is freed).
+   private:
+    explicit Loop(F fn) : StopGate(&Resume) { new (&f_) F(std::move(fn)); }
+    ~Loop() {}  // Never runs: the output state frees the allocation.
+
+    static Loop* cast(Continuation* c) {
+      return static_cast<Loop*>(static_cast<detail::StopGate*>(c));
+    }
+
+    // Runs steps until one is pending (then the loop waits, attached to it)
+    // or the loop ends (then it settles its output).
     void run() {
       for (int steps = 1;; ++steps) {
+        if (stop_requested()) {
+          return end(absl::CancelledError("repeat: stopped (no further step was started)"));
+        }
         Future<bool> next = detail::CallToFuture<bool>(f_);
         if (next.is_ready() && steps >= detail::kRepeatBudget &&
             executor::Executor::current() != nullptr) {
@@ -256,25 +317,34 @@ Future<void> repeat(F f) {
               [r = next.take_result()](absl::Status) mutable { return std::move(r); });
         }
         if (!next.is_ready()) {
+          detail::SharedState<bool>* step = next.release_state();
           bind_to(executor::Executor::current());
-          detail::Attach(next.release_state(), this);
+          if (!await(step)) {
+            // Asked to stop while f ran: the step it started is asked too,
+            // and a loop never waits on a step that cannot stop.
+            if (!detail::RequestStop(step)) {
+              detail::Abandon(step);
+              bind_to(nullptr);
+              return end(absl::CancelledError(
+                  "repeat: stopped; its current step cannot be stopped and was dropped"));
+            }
+            await_stopped(step);
+          }
+          detail::Attach(step, this);
           return;
         }
-        if (settle(next.take_result())) {
-          delete this;
-          return;
-        }
+        if (settle(next.take_result())) return;
       }
     }
 
-   private:
     static Continuation* Resume(Continuation* self, detail::StateBase* source,
                                 bool cancelled, detail::StateBase**) {
-      Loop* loop = static_cast<Loop*>(self);
+      Loop* loop = cast(self);
       if (!cancelled && !detail::RunsHere(loop->executor_)) {
         detail::PostTo(loop->executor_, self, source);  // Resumes there.
         return nullptr;
       }
+      if (!loop->enter_run(cancelled)) return nullptr;  // A stop request resumes it.
       absl::StatusOr<bool> r =
           static_cast<detail::SharedState<bool>*>(source)->take_and_free();
       loop->bind_to(nullptr);
@@ -282,12 +352,17 @@ Future<void> repeat(F f) {
         r = absl::CancelledError(
             "repeat: the runtime this loop was bound to shut down");
       }
-      if (loop->settle(std::move(r))) {
-        delete loop;
-      } else {
-        loop->run();
-      }
+      if (!loop->settle(std::move(r))) loop->run();
       return nullptr;
+    }
+
+    // The output's consumer asks the loop to stop: its current step is asked
+    // too, and no further step starts.
+    static detail::StopStep OnStop(detail::StateBase* self) {
+      Loop* loop = static_cast<Loop*>(static_cast<detail::SharedState<void>*>(self));
+      detail::StateBase* step = loop->begin_stop();
+      if (step == nullptr) return detail::StopStep{nullptr, nullptr, true};  // Between steps.
+      return detail::StopStep{step, loop, false};
     }
 
     // Binds the next resumption to `e` (holding a reference), or unbinds.
@@ -297,24 +372,31 @@ Future<void> repeat(F f) {
       executor_ = e;
     }
 
-    // Returns true when the loop is over.
+    // Returns true when the loop is over (and settled).
     bool settle(absl::StatusOr<bool> r) {
       if (!r.ok()) {
-        done_.set_error(r.status());
+        end(r.status());
         return true;
       }
-      if (*r) done_.set_value();
+      if (*r) end(absl::OkStatus());
       return *r;
     }
 
-    F f_;
-    Promise<void> done_;
+    // Destroys the loop's own parts, then settles the output (whose consumer
+    // may free the allocation at once).
+    void end(absl::Status status) {
+      f_.~F();
+      bind_to(nullptr);
+      store(std::move(status));
+      if (detail::Continuation* c = detail::Publish<void>(this)) detail::Dispatch(c, this);
+    }
+
+    union {
+      F f_;  // Destroyed by end().
+    };
     executor::Executor* executor_ = nullptr;  // Bound runtime, with a reference.
   };
-  auto* loop = new Loop(std::move(f));
-  Future<void> result = loop->result();
-  loop->run();
-  return result;
+  return Loop::Start(std::move(f));
 }
 
 }  // namespace v0

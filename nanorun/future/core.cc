@@ -2,6 +2,7 @@
 // stack, and the hand-over to a runtime a continuation is bound to.
 #include <deque>
 #include <utility>
+#include <vector>
 
 #include "nanorun/future/core.h"
 #include "nanorun/waker/poll.h"
@@ -72,6 +73,66 @@ void RunChain(Continuation* c, StateBase* source) {
 }
 
 }  // namespace
+
+void StopGate::finish() {
+  uint32_t w = word.load(std::memory_order_acquire);
+  for (;;) {
+    bool deferred = (w & kPhase) == kDeferred;
+    uint32_t next = deferred ? (kIdle | kStopped) : (kAwaiting | kStopped);
+    if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel)) {
+      if (!deferred) return;
+      // The awaited state settled while the request walked through it: run the
+      // continuation now, as its producer would have.
+      bool cancelled = w & kDeferredCancelled;
+      StateBase* next_source = nullptr;
+      Continuation* more = fn(this, awaited, cancelled, &next_source);
+      if (more != nullptr) Dispatch(more, next_source);
+      return;
+    }
+  }
+}
+
+bool RequestStop(StateBase* state) {
+  // Gates closed on the way up, finished on the way back (the one nearest the
+  // source first, so each deferred continuation it runs finds the next gate
+  // still closed and defers to it in turn: no recursion either way).
+  StopGate* inline_gates[8];
+  size_t count = 0;
+  std::vector<StopGate*> more_gates;
+  bool stoppable = false;
+  for (;;) {
+    uint32_t old = state->flags.fetch_or(StateBase::kStopRequested, std::memory_order_acq_rel);
+    if (old & StateBase::kResult) {
+      stoppable = true;  // Settled already.
+      break;
+    }
+    if ((old & StateBase::kStopRequested) || !(old & StateBase::kStopHook)) break;
+    StopStep step = state->stop_hook(state);
+    if (step.gate != nullptr) {
+      if (count < 8) {
+        inline_gates[count++] = step.gate;
+      } else {
+        more_gates.push_back(step.gate);
+      }
+    }
+    if (step.upstream == nullptr) {
+      stoppable = step.stoppable;
+      break;
+    }
+    state = step.upstream;
+  }
+  for (auto it = more_gates.rbegin(); it != more_gates.rend(); ++it) (*it)->finish();
+  while (count > 0) inline_gates[--count]->finish();
+  return stoppable;
+}
+
+bool StopAwaited(StopGate* gate) {
+  StateBase* awaited = gate->begin_stop();
+  if (awaited == nullptr) return true;
+  bool stoppable = RequestStop(awaited);
+  gate->finish();
+  return stoppable;
+}
 
 void PostTo(executor::Executor* target, Continuation* c, StateBase* source) {
   executor::SpawnOptions options;

@@ -79,32 +79,127 @@ inline bool RunsHere(executor::Executor* target) {
   return target == nullptr || executor::Executor::current() == target;
 }
 
+// What a producer's stop hook tells RequestStop (below).
+struct StopGate;
+struct StopStep {
+  // A state this producer itself waits on, to ask next (a `.then` node's
+  // input), or null.
+  StateBase* upstream = nullptr;
+  // The producer's own gate on `upstream`, finished once the walk is over.
+  StopGate* gate = nullptr;
+  // With no upstream: the producer will settle soon by itself (a sleep that
+  // unlinked its timer, a socket operation that was disarmed, ...). False: it
+  // cannot be stopped (a Promise: only its owner settles it).
+  bool stoppable = false;
+};
+
 struct StateBase {
   static constexpr uint32_t kResult = 1;
   static constexpr uint32_t kCallback = 2;
   static constexpr uint32_t kConsumerGone = 4;
-  // Set by a producer before the future is handed out: abandon_hook is
-  // valid and Abandon() calls it first (a sleep takes its timer out of the
-  // wheel at once instead of holding it until the deadline).
-  static constexpr uint32_t kAbandonHook = 8;
+  // Set by a producer before the future is handed out: stop_hook is valid.
+  static constexpr uint32_t kStopHook = 8;
+  // A stop was requested (set once, by RequestStop).
+  static constexpr uint32_t kStopRequested = 16;
 
   std::atomic<uint32_t> flags{0};
   // Size of the whole allocation this state heads (it may be a larger
   // node), for returning it to the block cache. Fills padding.
   uint32_t alloc_size = 0;
-  union {
-    Continuation* continuation = nullptr;  // Valid once kCallback is set.
-    // With kAbandonHook, until a continuation is attached: called when the
-    // consumer gives up before the result arrived. Returns true if it
-    // freed the state (the producer will never publish); false leaves the
-    // usual hand-over (the producer frees it when it publishes).
-    bool (*abandon_hook)(StateBase* self);
-  };
+  Continuation* continuation = nullptr;  // Valid once kCallback is set.
+  // With kStopHook: asks the producer to stop (docs/cancellation.md). Called
+  // at most once, by the consumer's side, while the state has no result and
+  // the consumer keeps it alive. It must not run user code (it may publish the
+  // result: the consumer's continuation then runs once the request is over).
+  StopStep (*stop_hook)(StateBase* self) = nullptr;
 
   bool has_result() const {
     return flags.load(std::memory_order_acquire) & kResult;
   }
+  void set_stop_hook(StopStep (*hook)(StateBase*)) {
+    stop_hook = hook;
+    flags.store(flags.load(std::memory_order_relaxed) | kStopHook, std::memory_order_relaxed);
+  }
 };
+
+// A consumer's side of a stop request, for a consumer that is attached (its
+// continuation will run) and wants to ask the producer of what it awaits to
+// stop. The producer may settle that state on another thread at the same
+// moment, and the continuation frees it: the gate keeps the continuation from
+// running (it is deferred to the requester) while the request walks upstream,
+// so what the walk touches stays alive. The continuation is the gate itself.
+//
+//   kIdle --await(s)--> kAwaiting --begin_stop()--> kStopping --finish()--> kAwaiting
+//     ^                     | enter_run()               | enter_run(): deferred
+//     +---------------------+                           v
+//                                                   kDeferred --finish() runs it--> kIdle
+//
+// kStopped is sticky: once a stop was requested, the consumer stops at its next
+// step (checked with stop_requested()).
+struct StopGate : Continuation {
+  static constexpr uint32_t kIdle = 0, kAwaiting = 1, kStopping = 2, kDeferred = 3;
+  static constexpr uint32_t kPhase = 3, kStopped = 4, kDeferredCancelled = 8;
+
+  explicit StopGate(Fn fn) : Continuation{fn} {}
+
+  // Before attaching to `s`. False if a stop was requested meanwhile (the
+  // phase stays kIdle): the caller handles it and then calls await_stopped().
+  bool await(StateBase* s) {
+    awaited = s;
+    uint32_t expected = kIdle;
+    return word.compare_exchange_strong(expected, kAwaiting, std::memory_order_acq_rel);
+  }
+  // Attaching after a stop was requested (a stop is asked for once).
+  void await_stopped(StateBase* s) {
+    awaited = s;
+    word.store(kAwaiting | kStopped, std::memory_order_release);
+  }
+  // In the continuation, before it consumes the awaited state: false means a
+  // stop request is walking through it; the requester runs the continuation
+  // when it is done, with the same arguments.
+  bool enter_run(bool cancelled) {
+    uint32_t w = word.load(std::memory_order_acquire);
+    for (;;) {
+      uint32_t phase = w & kPhase;
+      uint32_t next = phase == kStopping
+                          ? (w & ~kPhase) | kDeferred | (cancelled ? kDeferredCancelled : 0)
+                          : (w & kStopped);  // kIdle
+      if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel)) {
+        return phase != kStopping;
+      }
+    }
+  }
+  bool stop_requested() const { return word.load(std::memory_order_acquire) & kStopped; }
+
+  // Requester side (one party per stop). Marks the stop; if the consumer
+  // awaits a state, returns it with the gate closed (kStopping), else null.
+  StateBase* begin_stop() {
+    uint32_t w = word.load(std::memory_order_acquire);
+    for (;;) {
+      if (w & kStopped) return nullptr;  // Asked already.
+      bool awaiting = (w & kPhase) == kAwaiting;
+      uint32_t next = awaiting ? (kStopping | kStopped) : (w | kStopped);
+      if (word.compare_exchange_weak(w, next, std::memory_order_acq_rel)) {
+        return awaiting ? awaited : nullptr;
+      }
+    }
+  }
+  // Opens the gate again; runs the continuation if it arrived meanwhile.
+  void finish();
+
+  std::atomic<uint32_t> word{kIdle};
+  StateBase* awaited = nullptr;
+};
+
+// Asks the producer of `state` to stop, and through it whatever that producer
+// waits on, in a loop (a chain of a million `.then`s is walked without
+// recursion). The caller keeps `state` alive: it is its unattached consumer,
+// or it holds the gate closed (StopAwaited). Returns whether the work will
+// settle soon by itself (true if it already has).
+bool RequestStop(StateBase* state);
+// The same for the state `gate` awaits, if it still does. Returns true if
+// there was nothing left to stop (the continuation had run).
+bool StopAwaited(StopGate* gate);
 
 template <class T>
 struct SharedState : StateBase {
@@ -155,9 +250,12 @@ void Dispatch(Continuation* c, StateBase* source);
 // Producer side: marks the result stored. Returns the continuation to run
 // (with `state` as its source) if one is attached, else nullptr; frees the
 // state if the consumer is gone.
+// *old_flags (if given) receives the flags before, for a producer that must
+// know whether a stop request may be inside its stop hook right now.
 template <class T>
-Continuation* Publish(SharedState<T>* state) {
+Continuation* Publish(SharedState<T>* state, uint32_t* old_flags = nullptr) {
   uint32_t old = state->flags.fetch_or(StateBase::kResult, std::memory_order_acq_rel);
+  if (old_flags != nullptr) *old_flags = old;
   if (old & StateBase::kCallback) return state->continuation;
   if (old & StateBase::kConsumerGone) state->destroy_and_free();
   return nullptr;
@@ -171,14 +269,12 @@ inline void Attach(StateBase* state, Continuation* c) {
   if (old & StateBase::kResult) Dispatch(c, state);
 }
 
-// Consumer side: gives up without attaching.
+// Consumer side: gives up without attaching. The producer is asked to stop
+// first (a sleep leaves the wheel at once instead of at its deadline).
 template <class T>
 void Abandon(SharedState<T>* state) {
-  // Relaxed: the flag was set before the future reached this consumer.
-  if ((state->flags.load(std::memory_order_relaxed) & StateBase::kAbandonHook) &&
-      state->abandon_hook(state)) {
-    return;
-  }
+  // Relaxed: the hook was set before the future reached this consumer.
+  if (state->flags.load(std::memory_order_relaxed) & StateBase::kStopHook) RequestStop(state);
   uint32_t old = state->flags.fetch_or(StateBase::kConsumerGone, std::memory_order_acq_rel);
   if (old & StateBase::kResult) state->destroy_and_free();
 }

@@ -160,9 +160,16 @@ Future<U> CallToFuture(F& f, Args&&... args) {
 
 template <class T, class U, class G>
 class ChainNode;
-template <class U>
-Continuation* Deliver(SharedState<U>* target, Future<U>& out,
-                      StateBase** next_source);
+
+// The consumer that detach() attaches: drops the result when it comes.
+template <class T>
+struct DropResult {
+  static Continuation* Run(Continuation*, StateBase* source, bool, StateBase**) {
+    static_cast<SharedState<T>*>(source)->destroy_and_free();
+    return nullptr;
+  }
+  static inline Continuation instance{&Run};
+};
 
 }  // namespace detail
 
@@ -259,6 +266,32 @@ class [[nodiscard]] Future {
   // Later continuations (attached to the returned future and its
   // successors) run on `handle`'s runtime. Defined in runtime.h.
   Future<T> via(const Handle& handle) &&;
+
+  // Stopping (docs/cancellation.md). Dropping a pending future asks the work
+  // behind it to stop at its next step: a sleep leaves the timer wheel, a
+  // socket operation that has not read or written yet is disarmed, a `.then`
+  // callback whose input was stopped never runs (then_result, on_error and
+  // finally run with the CancelledError, so cleanup still happens).
+  //
+  // detach(): the work goes on to its end with nobody waiting; its result is
+  // dropped when it comes (for "fire and forget": `std::move(f).detach()`).
+  void detach() && {
+    if (kind_ == kShared) {
+      kind_ = kEmpty;
+      detail::Attach(state_, &detail::DropResult<T>::instance);
+    }
+    reset();
+  }
+  // Asks the work to stop while still waiting for it: it settles soon, with
+  // CancelledError if it stopped before doing its work, or with its result if
+  // it was already completing (a read that got its bytes returns them). True
+  // if it will settle by itself (or had); false if it cannot be stopped (it
+  // waits on a Promise, which only its owner can settle) or a stop was asked
+  // for already. On a future that is not pending: true, and nothing happens.
+  bool request_stop() {
+    if (kind_ != kShared) return true;
+    return detail::RequestStop(state_);
+  }
 
   // On a named future: a compile error naming the fix (see above).
   template <class F>
@@ -480,13 +513,14 @@ using ChainNodeStorage =
 
 template <class T, class U, class G>
 class ChainNode final : public SharedState<U>,
-                        public Continuation,
+                        public StopGate,
                         private ChainNodeStorage<T, U, G> {
  public:
   static ChainNode* Create(G g, executor::Executor* e) {
     void* memory = task::AllocateBlock(sizeof(ChainNode));
     auto* node = new (memory) ChainNode(std::move(g), e);
     node->alloc_size = sizeof(ChainNode);
+    node->set_stop_hook(&OnStop);
     return node;
   }
   SharedState<U>* output() { return this; }
@@ -496,11 +530,13 @@ class ChainNode final : public SharedState<U>,
   static constexpr bool kInline =
       std::is_same<ChainNodeStorage<T, U, G>, NoOverflowStorage>::value;
 
-  ChainNode(G g, executor::Executor* e) : Continuation{&Run} {
+  ChainNode(G g, executor::Executor* e) : StopGate(&Run) {
     if (e != nullptr) e->retain();
     new (pending_storage()) Pending{e, StoredCall<G>(std::move(g))};
   }
   ~ChainNode() {}  // Never runs: the output state frees the allocation.
+
+  static ChainNode* cast(Continuation* c) { return static_cast<ChainNode*>(static_cast<StopGate*>(c)); }
 
   void* pending_storage() {
     if constexpr (kInline) {
@@ -511,15 +547,17 @@ class ChainNode final : public SharedState<U>,
   }
   Pending& pending() { return *std::launder(static_cast<Pending*>(pending_storage())); }
 
+  // The input settled: run the callback.
   static Continuation* Run(Continuation* self, StateBase* source,
                            bool cancelled, StateBase** next_source) {
-    ChainNode* node = static_cast<ChainNode*>(self);
+    ChainNode* node = cast(self);
     auto* in = static_cast<SharedState<T>*>(source);
     Pending& p = node->pending();
     if (!cancelled && !RunsHere(p.executor)) {
       PostTo(p.executor, self, source);  // Runs again there.
       return nullptr;
     }
+    if (!node->enter_run(cancelled)) return nullptr;  // A stop request runs it.
     executor::Executor* bound = p.executor;
     if (cancelled) {
       in->destroy_and_free();
@@ -527,51 +565,65 @@ class ChainNode final : public SharedState<U>,
       Future<U> out = make_error_future<U>(absl::CancelledError(
           "the runtime this continuation was bound to shut down before it "
           "could run"));
-      return node->finish(bound, out, next_source);
+      return node->deliver(bound, out, next_source);
     }
     Future<U> out = p.g(in->take_and_free());
-    p.~Pending();  // Frees the result slot (kInline) before Deliver fills it.
-    return node->finish(bound, out, next_source);
+    p.~Pending();  // Frees the result slot (kInline) before it is filled.
+    return node->deliver(bound, out, next_source);
   }
 
   // The callback has run and is destroyed: drop the executor reference; from
-  // here on the allocation is only the output state, which receives `out`.
-  Continuation* finish(executor::Executor* bound, Future<U>& out,
-                       StateBase** next_source) {
+  // here on the allocation is the output state, which receives `out` (now, or
+  // when the future the callback returned settles: the node then waits on it
+  // as its forwarder, through the same gate).
+  Continuation* deliver(executor::Executor* bound, Future<U>& out,
+                        StateBase** next_source) {
     if (bound != nullptr) bound->drop_ref();
-    return Deliver<U>(output(), out, next_source);
+    // `out` is never empty: ToFuture turns an empty one into an error.
+    if (out.is_ready()) return publish(out.take_result(), next_source);
+    SharedState<U>* inner = out.release_state();
+    this->fn = &Forward;
+    if (!await(inner)) {
+      // A stop came while the callback ran: it applies to what it returned,
+      // and a node never goes on waiting on something that cannot stop.
+      if (RequestStop(inner)) {
+        await_stopped(inner);
+      } else {
+        Abandon(inner);
+        return publish(Result<U>(absl::CancelledError(
+                           "stopped: the future a callback returned cannot be "
+                           "stopped, so it was dropped")),
+                       next_source);
+      }
+    }
+    Attach(inner, this);
+    return nullptr;
+  }
+
+  // The future the callback returned settled.
+  static Continuation* Forward(Continuation* self, StateBase* source, bool cancelled,
+                               StateBase** next_source) {
+    ChainNode* node = cast(self);
+    if (!node->enter_run(cancelled)) return nullptr;
+    return node->publish(static_cast<SharedState<U>*>(source)->take_and_free(), next_source);
+  }
+
+  Continuation* publish(Result<U> r, StateBase** next_source) {
+    this->store(std::move(r));
+    *next_source = output();
+    return Publish(output());
+  }
+
+  // The output's consumer asks it to stop: pass the request to what the node
+  // waits on (its input, or the future its callback returned). While the
+  // callback runs (the gate is idle) the stop applies to what it returns.
+  static StopStep OnStop(StateBase* self) {
+    ChainNode* node = static_cast<ChainNode*>(static_cast<SharedState<U>*>(self));
+    StateBase* awaited = node->begin_stop();
+    if (awaited == nullptr) return StopStep{nullptr, nullptr, true};
+    return StopStep{awaited, node, false};
   }
 };
-
-// Forwards a pending inner future's result into `target` (for callbacks
-// that return a Future).
-template <class U>
-struct Forwarder final : Continuation, task::BlockCached {
-  explicit Forwarder(SharedState<U>* t) : Continuation{&Run}, target(t) {}
-  static Continuation* Run(Continuation* self, StateBase* source, bool,
-                           StateBase** next_source) {
-    Forwarder* fw = static_cast<Forwarder*>(self);
-    SharedState<U>* target = fw->target;
-    delete fw;
-    target->store(static_cast<SharedState<U>*>(source)->take_and_free());
-    *next_source = target;
-    return Publish(target);
-  }
-  SharedState<U>* target;
-};
-
-template <class U>
-Continuation* Deliver(SharedState<U>* target, Future<U>& out,
-                      StateBase** next_source) {
-  // `out` is never empty: ToFuture turns an empty one into an error.
-  if (out.is_ready()) {
-    target->store(out.take_result());
-    *next_source = target;
-    return Publish(target);
-  }
-  Attach(out.release_state(), new Forwarder<U>(target));
-  return nullptr;
-}
 
 }  // namespace detail
 
@@ -627,6 +679,7 @@ Future<U> Future<T>::chain_pending(G g, executor::Executor* target) {
   } else {
     source = release_state();
   }
+  node->await(source);
   detail::Attach(source, node);
   return out;
 }

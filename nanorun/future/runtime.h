@@ -33,7 +33,8 @@ namespace detail {
 // The task body of spawn(f): calls f once; if f returned a pending future,
 // waits for it through the task's Pinned continuation, which lives in the
 // task's allocation (no extra allocation) and outlives the body: an aborted
-// body may be dropped while the future still holds the continuation.
+// body may be dropped while the future still holds the continuation. An
+// aborted body asks what it waits on to stop (docs/cancellation.md).
 template <class U, class F>
 class SpawnBody {
  public:
@@ -41,8 +42,11 @@ class SpawnBody {
 
   // Attached to the pending future. Holds a clone of the task's waker (a
   // task reference), so the allocation it lives in stays alive until it ran.
+  // kStopping: the body is being dropped and asks the future to stop; Run
+  // then leaves the result to the body, which frees it when the request is
+  // over (the request walks through the future's state, which must stay).
   struct Pinned final : Continuation {
-    enum : int { kIdle, kWaiting, kFired, kAbandoned };
+    enum : int { kIdle, kWaiting, kStopping, kFired, kAbandoned };
     Pinned() : Continuation{&Run} {}
     static Continuation* Run(Continuation* self, StateBase* source, bool,
                              StateBase**) {
@@ -70,6 +74,7 @@ class SpawnBody {
     if (waiting_ == nullptr) {
       new (&f_) F(std::move(other.f_));  // `other` still destroys its f_.
     } else {
+      awaited_ = other.awaited_;
       other.waiting_ = Done();
     }
   }
@@ -77,9 +82,17 @@ class SpawnBody {
   ~SpawnBody() {
     if (waiting_ == nullptr) {
       f_.~F();
-    } else if (waiting_ != Done() &&
-               waiting_->state.exchange(Pinned::kAbandoned, std::memory_order_acq_rel) ==
-                   Pinned::kFired) {
+      return;
+    }
+    if (waiting_ == Done()) return;
+    // Dropped while waiting (aborted, or its runtime shut down).
+    int waiting = Pinned::kWaiting;
+    if (waiting_->state.compare_exchange_strong(waiting, Pinned::kStopping,
+                                                std::memory_order_acq_rel)) {
+      RequestStop(awaited_);
+    }
+    if (waiting_->state.exchange(Pinned::kAbandoned, std::memory_order_acq_rel) ==
+        Pinned::kFired) {
       static_cast<SharedState<U>*>(waiting_->source)->destroy_and_free();
     }
   }
@@ -93,7 +106,8 @@ class SpawnBody {
       pinned.waker = Waker(cx.waker()).into_raw();
       pinned.state.store(Pinned::kWaiting, std::memory_order_relaxed);
       waiting_ = &pinned;
-      Attach(out.release_state(), &pinned);
+      awaited_ = out.release_state();
+      Attach(awaited_, &pinned);
       return Poll<Output>::pending();
     }
     if (waiting_ == Done() ||
@@ -110,11 +124,13 @@ class SpawnBody {
   // waiting_ is the body's phase, so no separate flag is needed (a task
   // waiting on a future stays in a 160-byte block): nullptr = f_ not called
   // yet (f_ alive); Done() = f_ gone, nothing pending; else the pinned
-  // continuation a future holds.
+  // continuation a future holds, and awaited_ that future's state (in f_'s
+  // place: f_ is gone by then).
   static Pinned* Done() { return reinterpret_cast<Pinned*>(alignof(Pinned)); }
 
   union {
     F f_;
+    StateBase* awaited_;
   };
   Pinned* waiting_ = nullptr;
 };
@@ -449,10 +465,17 @@ class YieldBody {
 };
 }  // namespace detail
 
+namespace detail {
+// A yield completes soon by itself (or fails at shutdown): a stop request has
+// nothing to do but say so.
+inline StopStep YieldSettlesSoon(StateBase*) { return StopStep{nullptr, nullptr, true}; }
+}  // namespace detail
+
 inline Future<void> yield_now() {
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
+  state->set_stop_hook(&detail::YieldSettlesSoon);
   Future<void> out = Future<void>::FromState(state);
   executor::SpawnOptions options;
   options.behind_others = true;

@@ -37,6 +37,8 @@ using nanorun::detail::Continuation;
 using nanorun::detail::Result;
 using nanorun::detail::SharedState;
 using nanorun::detail::StateBase;
+using nanorun::detail::StopGate;
+using nanorun::detail::StopStep;
 
 inline absl::Status OffRuntime(const char* what) {
   return absl::FailedPreconditionError(absl::StrCat(
@@ -56,11 +58,13 @@ inline absl::Status ShutDown(const char* what) {
 // Who keeps the driver alive: the node holds its own reference to the runtime
 // from Start until the driver is done with it, not the future's via (which
 // .via(other) replaces: the sleep's runtime could then be freed while the
-// future, still able to abandon the timer, lives on). Exactly one of two parties
+// future, still able to stop the timer, lives on). Exactly one of two parties
 // drops that reference, decided by one CAS on `phase_`:
 //   - Fire (the driver fires it, or cancels it at shutdown) when it gets there
-//     first: the consumer's abandon hook then never touches the driver;
-//   - the abandon hook, when the consumer gives up first: Fire then leaves the
+//     first: a later stop request then never touches the driver;
+//   - the stop hook (the future was dropped, or its consumer asked it to stop),
+//     when it gets there first: it unlinks the timer and settles the sleep
+//     with CancelledError; Fire, if it was already running, leaves the
 //     reference to the hook, which drops it once its driver call returned.
 class SleepNode final : public SharedState<void>, public TimerEntry {
  public:
@@ -68,8 +72,7 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
     void* memory = task::AllocateBlock(sizeof(SleepNode));
     auto* node = new (memory) SleepNode(e);
     node->alloc_size = sizeof(SleepNode);
-    node->abandon_hook = &OnAbandon;
-    node->flags.store(StateBase::kAbandonHook, std::memory_order_relaxed);
+    node->set_stop_hook(&OnStop);
     switch (e->timers().insert(node, deadline)) {
       case TimerDriver::Insert::kPending:
         break;
@@ -88,10 +91,10 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
   }
 
  private:
-  enum : int { kArmed, kAbandoning, kFired };
+  enum : int { kArmed, kStopping, kFired };
 
   explicit SleepNode(executor::Executor* e) : TimerEntry(&Fire), executor_(e) {
-    e->retain();  // Dropped by Fire or by OnAbandon (see the class comment).
+    e->retain();  // Dropped by Fire or by OnStop (see the class comment).
   }
 
   static void Fire(TimerEntry* entry, bool cancelled) {
@@ -101,31 +104,34 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
     executor::Executor* drop =
         node->phase_.compare_exchange_strong(armed, kFired, std::memory_order_acq_rel)
             ? node->executor_
-            : nullptr;  // The abandon hook holds it and drops it.
-    node->store(cancelled ? ShutDown("sleep") : absl::OkStatus());
-    if (Continuation* c = nanorun::detail::Publish<void>(node)) {
-      nanorun::detail::Dispatch(c, node);
-    }
+            : nullptr;  // The stop hook holds it and drops it.
+    node->settle(cancelled ? ShutDown("sleep") : absl::OkStatus());
     // Inside the driver, whose runtime the firing thread keeps alive: never the
     // last reference here.
     if (drop != nullptr) drop->drop_ref();
   }
 
-  // The future was dropped unawaited: unlink the timer now (O(1)) so it
-  // holds no memory until its deadline.
-  static bool OnAbandon(StateBase* state) {
+  // Unlinks the timer now (O(1)), so a sleep nobody waits for holds no memory
+  // until its deadline, and settles the sleep as stopped.
+  static StopStep OnStop(StateBase* state) {
     auto* node = static_cast<SleepNode*>(static_cast<SharedState<void>*>(state));
     int armed = kArmed;
-    if (!node->phase_.compare_exchange_strong(armed, kAbandoning, std::memory_order_acq_rel)) {
-      return false;  // Fired: the usual hand-over frees it; the driver is not ours.
+    if (node->phase_.compare_exchange_strong(armed, kStopping, std::memory_order_acq_rel)) {
+      executor::Executor* e = node->executor_;
+      // Not unlinked: it is firing right now, and Fire settles it.
+      if (e->timers().cancel(node)) {
+        node->settle(absl::CancelledError("nanorun::time::sleep: stopped before its deadline"));
+      }
+      e->drop_ref();
     }
-    executor::Executor* e = node->executor_;
-    bool unlinked = e->timers().cancel(node);
-    // Unlinked: Fire never runs, so the node is ours to free. Not unlinked: it
-    // is firing now and Publish frees it.
-    if (unlinked) node->free_without_result();
-    e->drop_ref();
-    return unlinked;
+    return StopStep{nullptr, nullptr, /*stoppable=*/true};
+  }
+
+  void settle(absl::Status status) {
+    store(std::move(status));
+    if (Continuation* c = nanorun::detail::Publish<void>(this)) {
+      nanorun::detail::Dispatch(c, this);
+    }
   }
 
   executor::Executor* executor_;  // Holds a reference while phase_ says so.
@@ -136,36 +142,60 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
 // output state is separate, because its consumer may free it while the
 // losing side still runs; this node is freed by whichever of the two
 // sides (inner done, timer done) finishes last.
+//
+// When the deadline comes first, the inner future is asked to stop. If it can
+// (a sleep, a socket operation, a chain of them), the race waits for it, which
+// is prompt: it settles CancelledError (reported as DeadlineExceeded) if it
+// stopped before doing its work, or with its result if it was completing (a
+// read that got its bytes returns them: none is lost). If it cannot (it waits
+// on a Promise), the output fails with DeadlineExceeded at once and the inner
+// result is dropped when it comes.
 template <class T>
-class TimeoutRace final : public Continuation, public TimerEntry, public task::BlockCached {
+class TimeoutRace final : public StopGate, public TimerEntry, public task::BlockCached {
  public:
   static Future<T> Start(executor::Executor* e, Nanos deadline, Nanos limit, Future<T> inner) {
-    auto* out = SharedState<T>::Create();
+    void* memory = task::AllocateBlock(sizeof(Output));
+    auto* out = new (memory) Output();
+    out->alloc_size = sizeof(Output);
     auto* race = new TimeoutRace(e, out, limit);
     switch (e->timers().insert(race, deadline)) {
       case TimerDriver::Insert::kPending:
         break;
       case TimerDriver::Insert::kDue:
-        race->abort();
+        race->free_now();
         out->free_without_result();
         return make_error_future<T>(race_lost(limit));
       case TimerDriver::Insert::kShutDown:
-        race->abort();
+        race->free_now();
         out->free_without_result();
         return make_error_future<T>(ShutDown("timeout"));
     }
+    out->race = race;
+    out->set_stop_hook(&OutputStop);
     Future<T> result = Future<T>::FromState(out);
     // May run InnerDone at once, if inner completed since the caller looked.
-    nanorun::detail::Attach(inner.release_state(), race);
+    SharedState<T>* in = inner.release_state();
+    race->await(in);
+    nanorun::detail::Attach(in, race);
     return result;
   }
 
  private:
-  TimeoutRace(executor::Executor* e, SharedState<T>* out, Nanos limit)
-      : Continuation{&InnerDone}, TimerEntry(&DeadlinePassed), executor_(e), output_(out),
+  // The timeout's own future. Its stop hook (the timeout was dropped, or its
+  // task aborted) passes the request to the inner future.
+  struct Output : SharedState<T> {
+    TimeoutRace* race = nullptr;
+  };
+
+  TimeoutRace(executor::Executor* e, Output* out, Nanos limit)
+      : StopGate(&InnerDone), TimerEntry(&DeadlinePassed), executor_(e), output_(out),
         limit_(limit) {
     fires_last = true;  // A tie on the same wake goes to the inner future.
     e->retain();        // For cancel() from wherever inner completes.
+  }
+
+  static TimeoutRace* cast(Continuation* c) {
+    return static_cast<TimeoutRace*>(static_cast<StopGate*>(c));
   }
 
   static absl::Status race_lost(Nanos limit) {
@@ -176,25 +206,28 @@ class TimeoutRace final : public Continuation, public TimerEntry, public task::B
 
   // Runs where the inner future completed: it is nanorun's code, not the
   // user's, and the output's own continuation enforces the runtime rules.
-  static Continuation* InnerDone(Continuation* self, StateBase* source, bool,
+  static Continuation* InnerDone(Continuation* self, StateBase* source, bool cancelled,
                                  StateBase** next_source) {
-    auto* race = static_cast<TimeoutRace*>(self);
+    auto* race = cast(self);
+    if (!race->enter_run(cancelled)) return nullptr;  // A stop request runs it.
     auto* in = static_cast<SharedState<T>*>(source);
-    SharedState<T>* out = race->output_;
     if (race->executor_->timers().cancel(race)) {
       // The common case: the timer is unlinked (O(1)) and will never fire,
-      // so nothing races with us: no atomics needed.
-      race->abort();
-      out->store(in->take_and_free());
-      *next_source = out;
-      return nanorun::detail::Publish(out);
+      // so nothing else races with us.
+      Continuation* next = race->publish(in->take_and_free(), next_source);
+      race->release();
+      return next;
     }
     // The timer is firing right now (or fired): settle who won.
     Continuation* next = nullptr;
     if (!race->settled_.exchange(true, std::memory_order_acq_rel)) {
-      out->store(in->take_and_free());
-      *next_source = out;
-      next = nanorun::detail::Publish(out);
+      Result<T> r = in->take_and_free();
+      // Stopped by our deadline: report it as the deadline it is.
+      if (!r.ok() && absl::IsCancelled(nanorun::detail::StatusOf(r)) &&
+          race->stopped_.load(std::memory_order_acquire)) {
+        r = Result<T>(race_lost(race->limit_));
+      }
+      next = race->publish(std::move(r), next_source);
     } else {
       in->destroy_and_free();  // The deadline won; this result is dropped.
     }
@@ -204,35 +237,73 @@ class TimeoutRace final : public Continuation, public TimerEntry, public task::B
 
   static void DeadlinePassed(TimerEntry* entry, bool cancelled) {
     auto* race = static_cast<TimeoutRace*>(entry);
+    if (!cancelled) {
+      race->stopped_.store(true, std::memory_order_release);
+      // Stoppable: the inner future settles soon (maybe already did, inside
+      // this call) and InnerDone reports it.
+      if (nanorun::detail::StopAwaited(race)) return race->side_done();
+    }
     if (race->settled_.exchange(true, std::memory_order_acq_rel)) {
       race->side_done();
       return;
     }
-    SharedState<T>* out = race->output_;
-    out->store(Result<T>(nanorun::detail::NonOk(
-        cancelled ? ShutDown("timeout") : race_lost(race->limit_))));
+    StateBase* source = nullptr;
+    Continuation* c = race->publish(
+        Result<T>(nanorun::detail::NonOk(cancelled ? ShutDown("timeout") : race_lost(race->limit_))),
+        &source);
     race->side_done();
-    if (Continuation* c = nanorun::detail::Publish(out)) {
-      nanorun::detail::Dispatch(c, out);
-    }
+    if (c != nullptr) nanorun::detail::Dispatch(c, source);
+  }
+
+  // The output's consumer asks it to stop: ask the inner future (the timer
+  // goes when it settles). Done here rather than by returning it as upstream,
+  // so this call is the last that touches the race (see release()).
+  static StopStep OutputStop(StateBase* self) {
+    TimeoutRace* race = static_cast<Output*>(static_cast<SharedState<T>*>(self))->race;
+    bool stoppable = nanorun::detail::StopAwaited(race);
+    if (race->hook_.exchange(kHookDone, std::memory_order_acq_rel) == kRaceDone) race->free_now();
+    return StopStep{nullptr, nullptr, stoppable};
+  }
+
+  Continuation* publish(Result<T> r, StateBase** next_source) {
+    Output* out = output_;
+    out->store(std::move(r));
+    *next_source = out;
+    uint32_t old = 0;
+    Continuation* next = nanorun::detail::Publish<T>(out, &old);
+    // A stop request saw no result yet: OutputStop runs (or will), reading
+    // this race; the later of it and release() frees the race.
+    hook_may_run_ = old & StateBase::kStopRequested;
+    return next;
   }
 
   // Each side (inner done, timer fired) calls this once when the timer
-  // could not be cancelled; the second one frees the node.
+  // could not be cancelled; the second one releases the node.
   void side_done() {
-    if (sides_.fetch_sub(1, std::memory_order_acq_rel) == 1) abort();
+    if (sides_.fetch_sub(1, std::memory_order_acq_rel) == 1) release();
   }
-  void abort() {
+  void release() {
+    if (hook_may_run_ && hook_.exchange(kRaceDone, std::memory_order_acq_rel) != kHookDone) {
+      return;  // OutputStop frees it.
+    }
+    free_now();
+  }
+  void free_now() {
     executor::Executor* e = executor_;
     delete this;
     e->drop_ref();
   }
 
+  static constexpr int kHookDone = 1, kRaceDone = 2;
+
   executor::Executor* executor_;  // Holds a reference.
-  SharedState<T>* output_;
+  Output* output_;
   Nanos limit_;
   std::atomic<bool> settled_{false};
+  std::atomic<bool> stopped_{false};  // The deadline passed and asked inner to stop.
   std::atomic<int> sides_{2};
+  bool hook_may_run_ = false;  // Written by publish(), read after the sides agree.
+  std::atomic<int> hook_{0};
 };
 
 template <class Rep, class Period>

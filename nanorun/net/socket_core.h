@@ -107,6 +107,15 @@ struct Step {
 // The node is the output state (first base), so the consumer frees it after
 // taking the result; everything else it holds is destroyed when the
 // operation completes, before the result is published.
+//
+// Stopping (the future was dropped, a timeout around it passed, its task was
+// aborted): if the operation is waiting for an edge, its waker is taken out of
+// the registration and it settles with CancelledError at once: its syscall
+// never runs, so nothing was read or written, and it lets go of the buffer and
+// the socket. If it is between an edge and its attempt, it sees the stop
+// before the attempt (or completes with what an attempt already did: a read
+// that got bytes returns them). `busy_` keeps the stop hook and complete()
+// (which lets go of the socket the hook reads) from overlapping.
 template <class T, class Attempt>
 class IoOpNode final : public nanorun::detail::SharedState<T> {
  public:
@@ -116,6 +125,7 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
     auto* node = new (memory)
         IoOpNode(std::move(core), dir, op, seen, std::move(attempt));
     node->alloc_size = sizeof(IoOpNode);
+    node->set_stop_hook(&OnStop);
     Future<T> out = Future<T>::FromState(node);
     // From here the node may complete (and its continuation run) at any
     // moment on another thread; `out` keeps the state alive.
@@ -140,7 +150,8 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
     reactor::IoRegistration& r = core_->registration();
     for (;;) {
       if (r.is_closed()) return complete(Result<T>(core_->closed_error(op_)));
-      if (!after_edge && r.wait(dir_, seen_, waker())) return;  // wake() resumes.
+      if (stopped_.load(std::memory_order_acquire)) return complete(Result<T>(stopped_error()));
+      if (!after_edge && r.wait(dir_, seen_, waker(), &stopped_)) return;  // wake() resumes.
       after_edge = false;
       seen_ = r.ready_seq(dir_);
       Step<T> step = attempt_(*core_);
@@ -157,19 +168,53 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   void back_off(absl::Duration delay) {
     executor::Executor* e = core_->executor();
     time::Nanos deadline = time::AddSaturating(e->timers().clock().now(), delay);
-    (void)time::detail::SleepNode::Start(e, deadline).then_result([this](absl::Status waited) {
-      if (!waited.ok()) return complete(Result<T>(core_->closed_error(op_)));  // Shut down.
-      run(/*after_edge=*/true);
-    });
+    // Detached: the operation itself is what waits (a stop is seen when it
+    // wakes, within `delay`).
+    time::detail::SleepNode::Start(e, deadline)
+        .then_result([this](absl::Status waited) {
+          if (!waited.ok()) return complete(Result<T>(core_->closed_error(op_)));  // Shut down.
+          run(/*after_edge=*/true);
+        })
+        .detach();
+  }
+
+  absl::Status stopped_error() const {
+    return absl::CancelledError(absl::StrCat(
+        op_, " ", core_->label(),
+        ": stopped before it ran (its future was dropped, a timeout passed, or its "
+        "task was aborted); nothing was read or written"));
   }
 
   void complete(Result<T> result) {
     attempt_.~Attempt();
-    core_.reset();  // May close the socket, if this was its last user.
     this->store(std::move(result));
+    if (busy_.fetch_or(kCompleting, std::memory_order_acq_rel) & kStopping) {
+      return;  // The stop hook reads core_ now; it publishes when done.
+    }
+    publish();
+  }
+  void publish() {
+    core_.reset();  // May close the socket, if this was its last user.
     if (nanorun::detail::Continuation* c = nanorun::detail::Publish<T>(this)) {
       nanorun::detail::Dispatch(c, this);
     }
+  }
+
+  static nanorun::detail::StopStep OnStop(nanorun::detail::StateBase* self) {
+    auto* node = static_cast<IoOpNode*>(static_cast<nanorun::detail::SharedState<T>*>(self));
+    if (!(node->busy_.fetch_or(kStopping, std::memory_order_acq_rel) & kCompleting)) {
+      reactor::IoRegistration& r = node->core_->registration();
+      if (r.stop_waiting(node->dir_, node->waker(), &node->stopped_)) {
+        // It was waiting, and no edge can wake it now: settle it here.
+        node->attempt_.~Attempt();
+        node->store(Result<T>(node->stopped_error()));
+        node->busy_.fetch_or(kCompleting, std::memory_order_relaxed);
+        node->publish();
+      } else if (node->busy_.fetch_and(~kStopping, std::memory_order_acq_rel) & kCompleting) {
+        node->publish();  // It completed while we looked: complete() left this to us.
+      }
+    }
+    return nanorun::detail::StopStep{nullptr, nullptr, /*stoppable=*/true};
   }
 
   // The waker the registration keeps: at most one copy is ever held, and
@@ -196,6 +241,9 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   const char* op_;
   uint64_t seen_;
   executor::DeferredIo deferred_;  // Linked only between a wake and its retry.
+  std::atomic<bool> stopped_{false};  // Set under the registration's lock.
+  static constexpr int kStopping = 1, kCompleting = 2;
+  std::atomic<int> busy_{0};
   union {
     Attempt attempt_;  // Destroyed by complete().
   };

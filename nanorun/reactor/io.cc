@@ -8,15 +8,17 @@ namespace nanorun {
 inline namespace v0 {
 namespace reactor {
 
-bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker) {
+bool IoRegistration::wait(Direction dir, uint64_t seen, const Waker& waker,
+                          const std::atomic<bool>* stopped) {
   int d = static_cast<int>(dir);
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
-    // Both checks under the lock that on_ready() takes to bump the sequence:
-    // an edge either came before (we see it and refuse) or after (it finds
-    // our waker).
+    // The checks under the lock that on_ready() takes to bump the sequence
+    // (and stop_waiting() to stop): an edge either came before (we see it and
+    // refuse) or after (it finds our waker).
     if (closed_.load(std::memory_order_relaxed)) return false;
     if (seq_[d].load(std::memory_order_relaxed) != seen) return false;
+    if (stopped != nullptr && stopped->load(std::memory_order_relaxed)) return false;
     keep_waiter(d, waker);
   }
   // After the waiter is in place, so the report it asks for finds it.
@@ -34,6 +36,33 @@ void IoRegistration::keep_waiter(int d, const Waker& waker) {
     if (w.will_wake(waker)) return;
   }
   more_waiters_[d].push_back(waker);
+}
+
+bool IoRegistration::stop_waiting(Direction dir, const Waker& waker,
+                                  std::atomic<bool>* stopped) {
+  int d = static_cast<int>(dir);
+  Waker taken;  // Dropped outside the lock.
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  stopped->store(true, std::memory_order_relaxed);
+  if (waiter_[d].will_wake(waker)) {
+    taken = std::move(waiter_[d]);
+    waiter_[d] = Waker();
+    if (!more_waiters_[d].empty()) {
+      waiter_[d] = std::move(more_waiters_[d].back());
+      more_waiters_[d].pop_back();
+    }
+    return true;
+  }
+  std::vector<Waker>& more = more_waiters_[d];
+  for (size_t i = 0; i < more.size(); ++i) {
+    if (more[i].will_wake(waker)) {
+      taken = std::move(more[i]);
+      more[i] = std::move(more.back());
+      more.pop_back();
+      return true;
+    }
+  }
+  return false;
 }
 
 void IoRegistration::on_ready(bool readable, bool writable) {

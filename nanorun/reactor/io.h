@@ -65,8 +65,18 @@ class IoRegistration {
   // operations may wait in one direction (two reads, two accepts): an edge,
   // and close(), wake every one of them, and each retries its syscall (the
   // ones that find nothing wait again), as tokio's ScheduledIo does. A waker
-  // that will_wake one already kept is not kept twice.
-  bool wait(Direction dir, uint64_t seen, const Waker& waker);
+  // that will_wake one already kept is not kept twice. With `stopped`: also
+  // refuses once *stopped is true (read under the lock stop_waiting sets it
+  // under, so a stop is never missed between the caller's check and here).
+  bool wait(Direction dir, uint64_t seen, const Waker& waker,
+            const std::atomic<bool>* stopped = nullptr);
+
+  // An operation is being stopped: sets *stopped and takes its waker (one
+  // that will_wake `waker`) out of the list. True if the waker was there: no
+  // edge will wake it, and the caller settles the operation. False: it is not
+  // waiting (a wake is on its way to it, or it is between attempts), and it
+  // sees *stopped before its next attempt or wait.
+  bool stop_waiting(Direction dir, const Waker& waker, std::atomic<bool>* stopped);
 
   // Closed by close(): operations must stop and fail.
   bool is_closed() const { return closed_.load(std::memory_order_acquire); }
