@@ -5,7 +5,9 @@
 #if defined(_WIN32)
 #include <windows.h>
 #else
+#include <dirent.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -21,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -1042,6 +1045,182 @@ TEST_CASE("EINTR is retried in accept, connect, read and write") {
   for (auto op : {fault::Op::kAccept, fault::Op::kConnect, fault::Op::kRead, fault::Op::kWrite}) {
     CHECK(fault::Remaining(op) == 0);
   }
+}
+#endif
+
+
+// --- Stopping socket operations (docs/cancellation.md, docs/net.md) -------------------
+
+// A connected pair on a fresh listener: {client, server side}.
+struct Pair {
+  explicit Pair(Runtime& rt) {
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(l.ok());
+    listener = *l;
+    auto c = rt.block_on([&] { return TcpStream::connect(*listener.local_addr()); });
+    REQUIRE(c.ok());
+    client = *c;
+    auto s = rt.block_on([&] { return listener.accept(); });
+    REQUIRE(s.ok());
+    server = s->first;
+  }
+  TcpListener listener;
+  TcpStream client;
+  TcpStream server;
+};
+
+std::string ReadWithin(Runtime& rt, const TcpStream& s) {
+  auto buf = std::make_shared<std::array<char, 64>>();
+  auto n = BlockWithin(rt, s.read(absl::MakeSpan(*buf)));
+  INFO(n.status());
+  REQUIRE(n.ok());
+  return std::string(buf->data(), *n);
+}
+
+TEST_CASE("stop: a read that timed out takes no byte; the next read gets them") {
+  Runtime rt = Runtime::with_workers(2);
+  Pair p(rt);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  auto timed_out = rt.block_on(
+      [&] { return nanorun::time::timeout(absl::Milliseconds(30), p.server.read(absl::MakeSpan(*buf))); });
+  CHECK(timed_out.status().code() == absl::StatusCode::kDeadlineExceeded);
+  buf.reset();  // The abandoned read must not write here any more.
+  REQUIRE(rt.block_on(p.client.write_all(std::string("hello"))).ok());
+  CHECK(ReadWithin(rt, p.server) == "hello");
+}
+
+TEST_CASE("stop: a dropped read, accept or recv_from leaves what comes to the next one") {
+  Runtime rt = Runtime::with_workers(2);
+  Pair p(rt);
+  {
+    auto buf = std::make_shared<std::array<char, 64>>();
+    Future<size_t> dropped = p.server.read(absl::MakeSpan(*buf));
+  }
+  REQUIRE(rt.block_on(p.client.write_all(std::string("abc"))).ok());
+  CHECK(ReadWithin(rt, p.server) == "abc");
+
+  { auto dropped = p.listener.accept(); }
+  auto second = rt.block_on([&] { return TcpStream::connect(*p.listener.local_addr()); });
+  REQUIRE(second.ok());
+  auto accepted = BlockWithin(rt, p.listener.accept());
+  REQUIRE(accepted.ok());
+  REQUIRE(rt.block_on(second->write_all(std::string("via accept"))).ok());
+  CHECK(ReadWithin(rt, accepted->first) == "via accept");
+
+  auto a = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());
+  auto b = UdpSocket::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  {
+    auto buf = std::make_shared<std::array<char, 16>>();
+    auto dropped = b->recv_from(absl::MakeSpan(*buf));
+  }
+  static const char kOne[] = "one";
+  REQUIRE(rt.block_on(a->send_to(absl::MakeConstSpan(kOne, 3), *b->local_addr())).ok());
+  auto buf = std::make_shared<std::array<char, 16>>();
+  auto got = BlockWithin(rt, b->recv_from(absl::MakeSpan(*buf)));
+  REQUIRE(got.ok());
+  CHECK(std::string(buf->data(), got->first) == "one");
+}
+
+TEST_CASE("stop: aborting a task parked on a read disarms the read") {
+  Runtime rt = Runtime::with_workers(2);
+  Pair p(rt);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  std::atomic<bool> callback_ran{false};
+  nanorun::JoinHandle<void> task = rt.handle().spawn([&, s = p.server, buf] {
+    return s.read(absl::MakeSpan(*buf)).then([&](size_t) { callback_ran = true; });
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // Let it wait.
+  task.abort();
+  CHECK(rt.block_on(std::move(task)).code() == absl::StatusCode::kCancelled);
+  REQUIRE(rt.block_on(p.client.write_all(std::string("after"))).ok());
+  CHECK(ReadWithin(rt, p.server) == "after");
+  CHECK_FALSE(callback_ran);
+}
+
+TEST_CASE("stop stress: reads under short timeouts lose no byte and reorder none") {
+#if defined(_WIN32)
+  const int kChunks = 100;
+#else
+  const int kChunks = kSanitized ? 300 : 1500;
+#endif
+  Runtime rt = Runtime::with_workers(2);
+  Pair p(rt);
+  std::string sent;
+  for (int i = 0; i < kChunks; ++i) sent.push_back(static_cast<char>('a' + i % 26));
+  std::thread writer([&] {
+    std::mt19937 rng(12345);
+    for (int i = 0; i < kChunks; ++i) {
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 2000));
+      REQUIRE(rt.block_on(p.client.write_all(sent.substr(i, 1))).ok());
+    }
+  });
+  auto got = std::make_shared<std::string>();
+  auto timeouts = std::make_shared<int>(0);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  auto received = rt.block_on([&, s = p.server] {
+    return nanorun::time::timeout(
+        absl::Seconds(60), nanorun::repeat([=] {
+          return nanorun::time::timeout(absl::Microseconds(300), s.read(absl::MakeSpan(*buf)))
+              .then_result([=](absl::StatusOr<size_t> n) -> absl::StatusOr<bool> {
+                if (n.status().code() == absl::StatusCode::kDeadlineExceeded) {
+                  ++*timeouts;
+                  return false;
+                }
+                if (!n.ok()) return n.status();
+                got->append(buf->data(), *n);
+                return got->size() >= static_cast<size_t>(kChunks);
+              });
+        }));
+  });
+  writer.join();
+  INFO(received);
+  REQUIRE(received.ok());
+  CHECK(*got == sent);
+  CHECK(*timeouts > 0);  // The race was exercised.
+}
+
+#if !defined(_WIN32)
+size_t OpenDescriptors() {
+  size_t n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  REQUIRE(d != nullptr);
+  while (readdir(d) != nullptr) ++n;
+  closedir(d);
+  return n;
+}
+
+TEST_CASE("stop: a dropped connect that is still pending closes its socket") {
+  Runtime rt = Runtime::with_workers(2);
+  // A listener that never accepts, with the smallest backlog: once its queue is
+  // full, the kernel drops further SYNs and those connects stay pending.
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(lfd >= 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(lfd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0);
+  REQUIRE(listen(lfd, 0) == 0);
+  socklen_t len = sizeof(sin);
+  REQUIRE(getsockname(lfd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+  SocketAddr addr = SocketAddr::loopback_v4(ntohs(sin.sin_port));
+  std::vector<Future<TcpStream>> filling;
+  Future<TcpStream> pending;
+  for (int i = 0; i < 16 && !pending.valid(); ++i) {
+    Future<TcpStream> c = TcpStream::connect(addr, rt.handle());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (c.is_ready()) {
+      filling.push_back(std::move(c));
+    } else {
+      pending = std::move(c);
+    }
+  }
+  REQUIRE(pending.valid());  // The queue filled: this connect waits for a SYN-ACK.
+  size_t before = OpenDescriptors();
+  { Future<TcpStream> dropped = std::move(pending); }
+  CHECK(nanorun_test::WaitFor([&] { return OpenDescriptors() == before - 1; }));
+  close(lfd);
 }
 #endif
 
