@@ -287,7 +287,7 @@ Future<void> repeat(F f) {
       void* memory = task::AllocateBlock(sizeof(Loop));
       auto* loop = new (memory) Loop(std::move(fn));
       loop->alloc_size = sizeof(Loop);
-      loop->set_stop_hook(&OnStop);
+      loop->set_stop_gate(loop);  // A stop goes on to the current step.
       Future<void> out = Future<void>::FromState(loop);
       loop->run();
       return out;
@@ -354,15 +354,6 @@ Future<void> repeat(F f) {
       }
       if (!loop->settle(std::move(r))) loop->run();
       return nullptr;
-    }
-
-    // The output's consumer asks the loop to stop: its current step is asked
-    // too, and no further step starts.
-    static detail::StopStep OnStop(detail::StateBase* self) {
-      Loop* loop = static_cast<Loop*>(static_cast<detail::SharedState<void>*>(self));
-      detail::StateBase* step = loop->begin_stop();
-      if (step == nullptr) return detail::StopStep{nullptr, nullptr, true};  // Between steps.
-      return detail::StopStep{step, loop, false};
     }
 
     // Binds the next resumption to `e` (holding a reference), or unbinds.

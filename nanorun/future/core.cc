@@ -74,6 +74,21 @@ void RunChain(Continuation* c, StateBase* source) {
 
 }  // namespace
 
+namespace {
+StopStep CallStopHook(StateBase* state, uint32_t flags) {
+  if (flags & StateBase::kSettlesSoon) return StopStep{nullptr, nullptr, true};
+  char* at = reinterpret_cast<char*>(state) + state->stop_offset(flags);
+  if (flags & StateBase::kStopHook) return (*reinterpret_cast<StopHookFn*>(at))(state);
+  // A gate: pass the request on to what it awaits. Idle (its continuation
+  // runs now, or the loop is between steps), the consumer applies the stop at
+  // its next step and settles soon by itself.
+  StopGate* gate = reinterpret_cast<StopGate*>(at);
+  StateBase* awaited = gate->begin_stop();
+  if (awaited == nullptr) return StopStep{nullptr, nullptr, true};
+  return StopStep{awaited, gate, false};
+}
+}  // namespace
+
 void StopGate::finish() {
   uint32_t w = word.load(std::memory_order_acquire);
   for (;;) {
@@ -106,8 +121,8 @@ bool RequestStop(StateBase* state) {
       stoppable = true;  // Settled already.
       break;
     }
-    if ((old & StateBase::kStopRequested) || !(old & StateBase::kStopHook)) break;
-    StopStep step = state->stop_hook(state);
+    if ((old & StateBase::kStopRequested) || !(old & StateBase::kStoppable)) break;
+    StopStep step = CallStopHook(state, old);
     if (step.gate != nullptr) {
       if (count < 8) {
         inline_gates[count++] = step.gate;

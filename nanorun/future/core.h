@@ -93,32 +93,57 @@ struct StopStep {
   bool stoppable = false;
 };
 
+using StopHookFn = StopStep (*)(StateBase* self);
+
 struct StateBase {
   static constexpr uint32_t kResult = 1;
   static constexpr uint32_t kCallback = 2;
   static constexpr uint32_t kConsumerGone = 4;
-  // Set by a producer before the future is handed out: stop_hook is valid.
-  static constexpr uint32_t kStopHook = 8;
   // A stop was requested (set once, by RequestStop).
-  static constexpr uint32_t kStopRequested = 16;
+  static constexpr uint32_t kStopRequested = 8;
+  // How a stop request reaches the producer; set before the future is handed
+  // out. No pointer in every state for it (a promise's state stays 32 bytes):
+  // the producer's allocation holds what is needed, `stop_offset()` bytes
+  // from the state.
+  //  kStopGate: a StopGate (a `.then` node, a repeat loop): the request goes on
+  //    to what that gate awaits;
+  //  kStopHook: a StopHookFn, called with the state;
+  //  kSettlesSoon: nothing to do, the producer settles soon by itself.
+  static constexpr uint32_t kStopGate = 16;
+  static constexpr uint32_t kStopHook = 32;
+  static constexpr uint32_t kSettlesSoon = 64;
+  static constexpr uint32_t kStoppable = kStopGate | kStopHook | kSettlesSoon;
+  static constexpr int kOffsetShift = 8;  // Bits 8..31: the offset.
+  static constexpr size_t kMaxStopOffset = (size_t{1} << (32 - kOffsetShift)) - 1;
 
   std::atomic<uint32_t> flags{0};
   // Size of the whole allocation this state heads (it may be a larger
   // node), for returning it to the block cache. Fills padding.
   uint32_t alloc_size = 0;
   Continuation* continuation = nullptr;  // Valid once kCallback is set.
-  // With kStopHook: asks the producer to stop (docs/cancellation.md). Called
-  // at most once, by the consumer's side, while the state has no result and
-  // the consumer keeps it alive. It must not run user code (it may publish the
-  // result: the consumer's continuation then runs once the request is over).
-  StopStep (*stop_hook)(StateBase* self) = nullptr;
 
   bool has_result() const {
     return flags.load(std::memory_order_acquire) & kResult;
   }
-  void set_stop_hook(StopStep (*hook)(StateBase*)) {
-    stop_hook = hook;
-    flags.store(flags.load(std::memory_order_relaxed) | kStopHook, std::memory_order_relaxed);
+  // Producer side, before the future is handed out. A stop hook is called at
+  // most once, by the consumer's side, while the state has no result and the
+  // consumer keeps it alive. It must not run user code (it may publish the
+  // result: the consumer's continuation then runs once the request is over).
+  void set_stop_gate(const StopGate* gate) { set_stop(kStopGate, gate); }
+  void set_stop_hook(const StopHookFn* hook) { set_stop(kStopHook, hook); }
+  void set_settles_soon() {
+    flags.store(flags.load(std::memory_order_relaxed) | kSettlesSoon, std::memory_order_relaxed);
+  }
+  size_t stop_offset(uint32_t f) const { return f >> kOffsetShift; }
+
+ private:
+  void set_stop(uint32_t kind, const void* at) {
+    size_t offset = static_cast<size_t>(static_cast<const char*>(at) -
+                                        reinterpret_cast<const char*>(this));
+    if (offset > kMaxStopOffset) return;  // A > 16 MiB result: cannot be stopped.
+    flags.store(flags.load(std::memory_order_relaxed) | kind |
+                    static_cast<uint32_t>(offset << kOffsetShift),
+                std::memory_order_relaxed);
   }
 };
 
@@ -148,6 +173,11 @@ struct StopGate : Continuation {
     awaited = s;
     uint32_t expected = kIdle;
     return word.compare_exchange_strong(expected, kAwaiting, std::memory_order_acq_rel);
+  }
+  // The first await of a gate nobody else can see yet: no race to settle.
+  void await_fresh(StateBase* s) {
+    awaited = s;
+    word.store(kAwaiting, std::memory_order_relaxed);
   }
   // Attaching after a stop was requested (a stop is asked for once).
   void await_stopped(StateBase* s) {
@@ -273,8 +303,8 @@ inline void Attach(StateBase* state, Continuation* c) {
 // first (a sleep leaves the wheel at once instead of at its deadline).
 template <class T>
 void Abandon(SharedState<T>* state) {
-  // Relaxed: the hook was set before the future reached this consumer.
-  if (state->flags.load(std::memory_order_relaxed) & StateBase::kStopHook) RequestStop(state);
+  // Relaxed: the stop kind was set before the future reached this consumer.
+  if (state->flags.load(std::memory_order_relaxed) & StateBase::kStoppable) RequestStop(state);
   uint32_t old = state->flags.fetch_or(StateBase::kConsumerGone, std::memory_order_acq_rel);
   if (old & StateBase::kResult) state->destroy_and_free();
 }

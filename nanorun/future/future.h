@@ -520,7 +520,7 @@ class ChainNode final : public SharedState<U>,
     void* memory = task::AllocateBlock(sizeof(ChainNode));
     auto* node = new (memory) ChainNode(std::move(g), e);
     node->alloc_size = sizeof(ChainNode);
-    node->set_stop_hook(&OnStop);
+    node->set_stop_gate(node);  // A stop goes on to what the node awaits.
     return node;
   }
   SharedState<U>* output() { return this; }
@@ -613,16 +613,6 @@ class ChainNode final : public SharedState<U>,
     *next_source = output();
     return Publish(output());
   }
-
-  // The output's consumer asks it to stop: pass the request to what the node
-  // waits on (its input, or the future its callback returned). While the
-  // callback runs (the gate is idle) the stop applies to what it returns.
-  static StopStep OnStop(StateBase* self) {
-    ChainNode* node = static_cast<ChainNode*>(static_cast<SharedState<U>*>(self));
-    StateBase* awaited = node->begin_stop();
-    if (awaited == nullptr) return StopStep{nullptr, nullptr, true};
-    return StopStep{awaited, node, false};
-  }
 };
 
 }  // namespace detail
@@ -679,7 +669,7 @@ Future<U> Future<T>::chain_pending(G g, executor::Executor* target) {
   } else {
     source = release_state();
   }
-  node->await(source);
+  node->await_fresh(source);  // Published to other threads by Attach's release.
   detail::Attach(source, node);
   return out;
 }

@@ -465,17 +465,11 @@ class YieldBody {
 };
 }  // namespace detail
 
-namespace detail {
-// A yield completes soon by itself (or fails at shutdown): a stop request has
-// nothing to do but say so.
-inline StopStep YieldSettlesSoon(StateBase*) { return StopStep{nullptr, nullptr, true}; }
-}  // namespace detail
-
 inline Future<void> yield_now() {
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
-  state->set_stop_hook(&detail::YieldSettlesSoon);
+  state->set_settles_soon();  // A stop has nothing to do: it completes soon.
   Future<void> out = Future<void>::FromState(state);
   executor::SpawnOptions options;
   options.behind_others = true;

@@ -72,7 +72,7 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
     void* memory = task::AllocateBlock(sizeof(SleepNode));
     auto* node = new (memory) SleepNode(e);
     node->alloc_size = sizeof(SleepNode);
-    node->set_stop_hook(&OnStop);
+    node->set_stop_hook(&node->stop_hook_);
     switch (e->timers().insert(node, deadline)) {
       case TimerDriver::Insert::kPending:
         break;
@@ -136,6 +136,7 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
 
   executor::Executor* executor_;  // Holds a reference while phase_ says so.
   std::atomic<int> phase_{kArmed};
+  nanorun::detail::StopHookFn stop_hook_ = &OnStop;
 };
 
 // timeout(): the race between the inner future and the deadline. The
@@ -171,11 +172,11 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
         return make_error_future<T>(ShutDown("timeout"));
     }
     out->race = race;
-    out->set_stop_hook(&OutputStop);
+    out->set_stop_hook(&out->stop_hook);
     Future<T> result = Future<T>::FromState(out);
     // May run InnerDone at once, if inner completed since the caller looked.
     SharedState<T>* in = inner.release_state();
-    race->await(in);
+    race->await_fresh(in);  // Published to other threads by Attach's release.
     nanorun::detail::Attach(in, race);
     return result;
   }
@@ -185,6 +186,7 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
   // task aborted) passes the request to the inner future.
   struct Output : SharedState<T> {
     TimeoutRace* race = nullptr;
+    nanorun::detail::StopHookFn stop_hook = &OutputStop;
   };
 
   TimeoutRace(executor::Executor* e, Output* out, Nanos limit)

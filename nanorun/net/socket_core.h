@@ -125,7 +125,7 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
     auto* node = new (memory)
         IoOpNode(std::move(core), dir, op, seen, std::move(attempt));
     node->alloc_size = sizeof(IoOpNode);
-    node->set_stop_hook(&OnStop);
+    node->set_stop_hook(&node->stop_hook_);
     Future<T> out = Future<T>::FromState(node);
     // From here the node may complete (and its continuation run) at any
     // moment on another thread; `out` keeps the state alive.
@@ -244,6 +244,7 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   std::atomic<bool> stopped_{false};  // Set under the registration's lock.
   static constexpr int kStopping = 1, kCompleting = 2;
   std::atomic<int> busy_{0};
+  nanorun::detail::StopHookFn stop_hook_ = &OnStop;
   union {
     Attempt attempt_;  // Destroyed by complete().
   };
