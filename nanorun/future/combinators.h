@@ -267,9 +267,11 @@ auto when_any(std::vector<JoinHandle<T>> handles) {
 // hold a worker, and the timers, I/O and tasks waiting for it (tokio gives a
 // task 128 operations the same way).
 //
-// The loop is one allocation: it is itself the continuation attached to
-// each pending step, so it is owned by whichever step is in flight. Like any
-// continuation attached on a worker, it resumes on that runtime.
+// The loop is one allocation: its own future's state, and the continuation
+// attached to each pending step (through a StopGate, so a stop request on the
+// loop goes on to the step in flight, and no further step starts). The
+// output's consumer frees it once the loop settled. Like any continuation
+// attached on a worker, it resumes on that runtime.
 namespace detail {
 // Steps of one repeat loop that may run back to back before it yields.
 // Incidental (tokio's figure): small enough that timers stay within a tick or

@@ -11,6 +11,9 @@
 //      | consumer dropped the future: [CONSUMER_GONE]; publish() then
 //      +-- destroys the result and frees the state itself.
 //
+// A consumer may also ask the producer to stop (RequestStop, StopGate below;
+// docs/cancellation.md): the producer then settles early, with CancelledError.
+//
 // Each side sets its bit with one acq_rel fetch_or; whoever sets the second
 // bit finishes the job. The producer writes the result before setting RESULT
 // (release) and the consumer reads it after seeing RESULT (acquire); the

@@ -477,8 +477,11 @@ namespace detail {
 // A continuation node: the stored callback and the state of the future it
 // produces, in one allocation. Until the callback has run, the output's
 // result slot is empty, so the callback and the runtime it is bound to live
-// there when they fit (a 40-byte node, a 48-byte chunk, for Future<int> and
-// a captureless lambda); otherwise in storage after the node.
+// there when they fit (a 56-byte node, a 64-byte chunk, for Future<int> and
+// a captureless lambda); otherwise in storage after the node. The node is also
+// its input's consumer through a StopGate: a stop request on its output goes
+// on to what it awaits (its input, or later the future its callback returned,
+// which it forwards through the same gate).
 // A callback aligned beyond what the block cache gives (alignas(32) or more in
 // its captures) is kept in its own aligned allocation instead.
 template <class G>

@@ -181,8 +181,8 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
   absl::Status stopped_error() const {
     return absl::CancelledError(absl::StrCat(
         op_, " ", core_->label(),
-        ": stopped before it ran (its future was dropped, a timeout passed, or its "
-        "task was aborted); nothing was read or written"));
+        ": stopped while it waited for the socket (its future was dropped, a timeout "
+        "passed, or its task was aborted): it read or wrote nothing more"));
   }
 
   void complete(Result<T> result) {

@@ -35,38 +35,41 @@ namespace nanorun {
 inline namespace v0 {
 namespace net {
 
-// Cancel-safety, per operation (docs/cancellation.md): "a cancel" is dropping
-// the returned future, a time::timeout around it winning, or aborting the task
-// that awaits it. In this version a cancel does not stop the operation: it stays
-// pending, with its socket and buffer, and completes when its edge comes; its
-// result is then dropped. close() does stop it. Any number of operations may be
-// pending on one socket (docs/net.md, "Sharing a socket").
+// Cancel-safety, per operation (docs/cancellation.md): an operation is stopped
+// when its future is dropped, a time::timeout around it passes, or the task
+// awaiting it is aborted. Stopped while it waits for the socket, it settles with
+// CancelledError at once: its syscall does not run again, it releases your
+// buffer and its hold on the socket. Stopped after its syscall ran, it completes
+// normally (a timeout then returns what it read). close() fails every pending
+// one. Any number of operations may be pending on one socket (docs/net.md,
+// "Sharing a socket").
 class TcpStream {
  public:
   // An empty handle: every operation fails with FailedPrecondition.
   TcpStream() = default;
 
   // Connects to `addr`, on the calling worker's runtime (or `handle`'s).
-  // Cancelled: the connect goes on; the socket closes when its result is dropped.
+  // Stopped while pending: the socket is closed and the attempt abandoned.
   static Future<TcpStream> connect(const SocketAddr& addr);
   static Future<TcpStream> connect(const SocketAddr& addr, const Handle& handle);
 
   // Up to buf.size() bytes as soon as any arrive; 0 means the peer closed
-  // its side (end of stream). Cancelled: the next bytes are still read into
-  // `buf` (keep it alive) and dropped with the result: not cancel-safe yet.
+  // its side (end of stream). Stopped while waiting: nothing read (the next read
+  // gets the bytes). Cancel-safe.
   Future<size_t> read(absl::Span<char> buf) const;
-  // Up to max_bytes, owned; empty at end of stream. Cancelled: the next bytes
-  // are read and dropped with the result (no buffer of yours is at risk).
+  // Up to max_bytes, owned; empty at end of stream. Stopped: as read().
   Future<std::string> read_some(size_t max_bytes) const;
-  // Exactly buf.size() bytes; OutOfRange if the stream ends first. Cancelled:
-  // as read(), and a prefix may already be in `buf`.
+  // Exactly buf.size() bytes; OutOfRange if the stream ends first. Stopped
+  // while waiting: the bytes read so far are in `buf` and the rest stays in the
+  // socket: the stream is mid-message (not cancel-safe: close it, or resync).
   Future<void> read_exact(absl::Span<char> buf) const;
 
-  // Writes some of `data` (at least 1 byte); returns how much. Cancelled: the
-  // bytes are still written when the socket is writable (keep `data` alive).
+  // Writes some of `data` (at least 1 byte); returns how much. Stopped while
+  // waiting: nothing written; `data` is released.
   Future<size_t> write(absl::Span<const char> data) const;
-  // Writes all of `data`. Cancelled: as write(); a prefix may be written already,
-  // the rest follows. The std::string form writes from its own copy.
+  // Writes all of `data`. Stopped while waiting: a prefix may be written
+  // already, the rest is not (not cancel-safe: the peer sees a partial message).
+  // The std::string form writes from its own copy.
   Future<void> write_all(absl::Span<const char> data) const;
   Future<void> write_all(std::string data) const;
 
@@ -105,8 +108,8 @@ class TcpListener {
   // file descriptors (EMFILE/ENFILE) the listener stays open and the accept
   // waits, 10 ms and doubling up to 1 s, then tries again: it neither spins
   // nor fails (the connections wait in the kernel's backlog meanwhile).
-  // Cancelled: the next connection is still accepted, and closed when the
-  // result is dropped.
+  // Stopped while waiting: no connection taken (the next accept gets it).
+  // Cancel-safe.
   Future<std::pair<TcpStream, SocketAddr>> accept() const;
 
   absl::StatusOr<SocketAddr> local_addr() const;

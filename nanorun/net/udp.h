@@ -20,8 +20,9 @@ namespace nanorun {
 inline namespace v0 {
 namespace net {
 
-// Cancel-safety as for TcpStream (tcp.h): a cancel does not stop the operation
-// in this version; close() does.
+// Cancel-safety as for TcpStream (tcp.h): a stopped operation that was waiting
+// for the socket took nothing and sent nothing; one whose syscall already ran
+// completes with its datagram.
 class UdpSocket {
  public:
   UdpSocket() = default;
@@ -31,11 +32,11 @@ class UdpSocket {
   static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr);
   static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr, const Handle& handle);
 
-  // One datagram to `to`; returns the bytes sent. Cancelled: the datagram is
-  // still sent when the socket is writable (keep `data` alive).
+  // One datagram to `to`; returns the bytes sent. Stopped while waiting: not
+  // sent, and `data` is released.
   Future<size_t> send_to(absl::Span<const char> data, const SocketAddr& to) const;
-  // The next datagram (truncated to buf.size()) and its sender. Cancelled: the
-  // next datagram is still received into `buf` and dropped with the result.
+  // The next datagram (truncated to buf.size()) and its sender. Stopped while
+  // waiting: no datagram taken (the next recv gets it); `buf` is released.
   Future<std::pair<size_t, SocketAddr>> recv_from(absl::Span<char> buf) const;
 
   // Sets the default peer: send() goes there and recv() takes only its
