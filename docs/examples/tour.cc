@@ -115,7 +115,8 @@ int main() {
   nanorun::Promise<void> woke;
   nanorun::Future<void> woke_future = woke.get_future();
   absl::Status armed = test_rt.block_on([&woke] {
-    (void)nanorun::time::sleep(absl::Hours(24)).then([&woke] { woke.set_value(); });
+    // detach(): nobody holds this future, and a dropped future would stop the sleep.
+    nanorun::time::sleep(absl::Hours(24)).then([&woke] { woke.set_value(); }).detach();
   });
   clock->advance(absl::Hours(24));  // A day passes at once.
   Expect(armed.ok() && test_rt.block_on(std::move(woke_future)).ok(),
