@@ -576,3 +576,44 @@ TEST_CASE("stop stress: timeouts racing their sleeps settle once, with a result 
 }
 
 }  // namespace stopping
+
+namespace stopping_combinators {
+
+TEST_CASE("stop: dropping a when_all or when_any, or timing it out, stops its inputs") {
+  Runtime rt = Runtime::with_workers(2);
+  auto sleeps = [] {
+    std::vector<Future<void>> in;
+    in.push_back(ntime::sleep(absl::Hours(1)));
+    in.push_back(ntime::sleep(absl::Hours(2)));
+    return in;
+  };
+  Run(rt, [&] {
+    (void)nanorun::when_all(sleeps());
+    (void)nanorun::when_any(sleeps());
+    (void)nanorun::when_all(ntime::sleep(absl::Hours(1)), ntime::sleep(absl::Hours(2)));
+  });
+  CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
+  auto any = rt.block_on(
+      [&] { return ntime::timeout(absl::Milliseconds(20), nanorun::when_any(sleeps())); });
+  CHECK(any.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(rt.handle().pending_timers() == 0);
+}
+
+TEST_CASE("stop stress: a when_any dropped while its inputs settle settles once, leaking nothing") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kRounds = kSanitized ? 300 : 3000;
+  for (int i = 0; i < kRounds; ++i) {
+    Promise<int> p;
+    std::thread fulfil([&] { p.set_value(i); });
+    Run(rt, [&] {
+      std::vector<Future<int>> in;
+      in.push_back(p.get_future());
+      in.push_back(ntime::sleep(absl::Hours(1)).then([] { return -1; }));
+      (void)nanorun::when_any(std::move(in));
+    });
+    fulfil.join();
+  }
+  CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
+}
+
+}  // namespace stopping_combinators

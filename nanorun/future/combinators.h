@@ -51,16 +51,98 @@ class InputStopper {
   void attached() {
     if (phase_.fetch_or(kAttached, std::memory_order_acq_rel) & kDecided) stop_all();
   }
+  // The combinator's own future was asked to stop (after every add()).
+  // Returns whether any input will settle soon: the first one to settle
+  // decides the combinator's result (when_any's winner, when_all's error).
+  bool stop_now() { return stop_all(); }
 
  private:
   static constexpr int kDecided = 1, kAttached = 2;
   // Each input that can stop settles soon with CancelledError, which its
   // watcher drops; the others run to their end, unobserved.
-  void stop_all() {
-    for (Future<void>& w : watchers_) (void)w.request_stop();
+  bool stop_all() {
+    bool any = false;
+    for (Future<void>& w : watchers_) any = w.request_stop() || any;
+    return any;
   }
   std::vector<Future<void>> watchers_;
   std::atomic<int> phase_{0};
+};
+
+// What when_all and when_any share: the inputs' stopper and the combinator's
+// own future, whose stop hook stops the inputs. Owned by shared_ptr (the
+// inputs' continuations hold it); the future's state is the consumer's.
+//
+// Lifetime of the hook: a stop request that found no result yet runs OnStop,
+// which reads this object, while the input that settles the future may be
+// finishing (and dropping the last reference) on another thread. settle()
+// sees that (kStopRequested in the flags it replaced) and parks a reference in
+// self_keep_; whichever of the two ends last lets it go.
+template <class Out>
+class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> {
+ public:
+  explicit CombinatorBase(size_t inputs) : stopper(inputs) {}
+  CombinatorBase(const CombinatorBase&) = delete;
+  CombinatorBase& operator=(const CombinatorBase&) = delete;
+  ~CombinatorBase() {
+    // Every combinator settles before its last input lets go; this only keeps
+    // a bug from leaving a consumer waiting forever.
+    if (out_ != nullptr) settle_unchecked(Result<Out>(absl::InternalError(
+                             "nanorun combinator destroyed before it settled")));
+  }
+
+  // Once, before any input is attached.
+  Future<Out> future() {
+    void* memory = task::AllocateBlock(sizeof(Output));
+    out_ = new (memory) Output();
+    out_->alloc_size = sizeof(Output);
+    out_->owner = this;
+    out_->set_stop_hook(&out_->hook);
+    return Future<Out>::FromState(out_);
+  }
+  // Once, by a caller that holds a reference to this object.
+  void settle(Result<Out> r) {
+    uint32_t old = 0;
+    Output* out = out_;
+    Continuation* c = publish(std::move(r), &old);
+    if (old & StateBase::kStopRequested) {
+      self_keep_ = this->shared_from_this();
+      if (hook_.exchange(kSettled, std::memory_order_acq_rel) == kHookDone) self_keep_.reset();
+    }
+    if (c != nullptr) Dispatch(c, out);
+  }
+
+  InputStopper stopper;
+
+ private:
+  struct Output : SharedState<Out> {
+    CombinatorBase* owner = nullptr;
+    StopHookFn hook = &OnStop;
+  };
+  static constexpr int kHookDone = 1, kSettled = 2;
+
+  Continuation* publish(Result<Out> r, uint32_t* old) {
+    Output* out = std::exchange(out_, nullptr);
+    out->store(std::move(r));
+    return Publish<Out>(out, old);
+  }
+  void settle_unchecked(Result<Out> r) {
+    Output* out = out_;
+    if (Continuation* c = publish(std::move(r), nullptr)) Dispatch(c, out);
+  }
+
+  static StopStep OnStop(StateBase* self) {
+    CombinatorBase* owner = static_cast<Output*>(static_cast<SharedState<Out>*>(self))->owner;
+    bool stoppable = owner->stopper.stop_now();
+    if (owner->hook_.exchange(kHookDone, std::memory_order_acq_rel) == kSettled) {
+      std::shared_ptr<CombinatorBase> last = std::move(owner->self_keep_);  // May free owner.
+    }
+    return StopStep{nullptr, nullptr, stoppable};
+  }
+
+  Output* out_ = nullptr;  // Until settled.
+  std::atomic<int> hook_{0};
+  std::shared_ptr<CombinatorBase> self_keep_;
 };
 
 template <class T>
@@ -98,22 +180,20 @@ auto when_all(std::vector<Future<T>> futures) {
       return make_ready_future(std::vector<T>());
     }
   }
-  struct Shared {
-    explicit Shared(size_t n) : values(n), remaining(n), stopper(n) {}
+  struct Shared : detail::CombinatorBase<Out> {
+    explicit Shared(size_t n) : detail::CombinatorBase<Out>(n), values(n), remaining(n) {}
     std::vector<std::optional<detail::ValueOrUnit<T>>> values;
     std::atomic<size_t> remaining;
     std::atomic<bool> failed{false};
-    Promise<Out> promise;
-    detail::InputStopper stopper;
   };
   auto shared = std::make_shared<Shared>(futures.size());
-  Future<Out> result = shared->promise.get_future();
+  Future<Out> result = shared->future();
   for (size_t i = 0; i < futures.size(); ++i) {
     shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_all", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
-              shared->promise.set_error(detail::StatusOf(r));
+              shared->settle(detail::Result<Out>(detail::StatusOf(r)));
               shared->stopper.decided();
             }
           } else {
@@ -122,12 +202,12 @@ auto when_all(std::vector<Future<T>> futures) {
           if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
           if (shared->failed.load(std::memory_order_acquire)) return;
           if constexpr (std::is_void<T>::value) {
-            shared->promise.set_value();
+            shared->settle(absl::OkStatus());
           } else {
             std::vector<T> out;
             out.reserve(shared->values.size());
             for (auto& v : shared->values) out.push_back(std::move(*v));
-            shared->promise.set_value(std::move(out));
+            shared->settle(std::move(out));
           }
         }));
   }
@@ -140,19 +220,18 @@ auto when_all(std::vector<Future<T>> futures) {
 template <class... Ts>
 Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
   using Tuple = std::tuple<detail::ValueOrUnit<Ts>...>;
-  struct Shared {
+  struct Shared : detail::CombinatorBase<Tuple> {
+    Shared() : detail::CombinatorBase<Tuple>(sizeof...(Ts)) {}
     std::tuple<std::optional<detail::ValueOrUnit<Ts>>...> values;
     std::atomic<size_t> remaining{sizeof...(Ts)};
     std::atomic<bool> failed{false};
-    Promise<Tuple> promise;
-    detail::InputStopper stopper{sizeof...(Ts)};
   };
   auto shared = std::make_shared<Shared>();
-  Future<Tuple> result = shared->promise.get_future();
+  Future<Tuple> result = shared->future();
   auto finish = [shared] {
     if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
     if (shared->failed.load(std::memory_order_acquire)) return;
-    shared->promise.set_value(std::apply(
+    shared->settle(std::apply(
         [](auto&... v) { return Tuple(std::move(*v)...); }, shared->values));
   };
   auto attach = [&](auto index, auto future) {
@@ -162,7 +241,7 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
         [shared, finish](detail::Result<T> r) {
           if (!r.ok()) {
             if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
-              shared->promise.set_error(detail::StatusOf(r));
+              shared->settle(detail::Result<Tuple>(detail::StatusOf(r)));
               shared->stopper.decided();
             }
           } else {
@@ -172,7 +251,7 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
         }));
   };
   if constexpr (sizeof...(Ts) == 0) {
-    shared->promise.set_value(Tuple());
+    shared->settle(Tuple());
   } else {
     detail::ForEachIndexed(attach, std::index_sequence_for<Ts...>{},
                            std::move(futures)...);
@@ -226,24 +305,22 @@ auto when_any(std::vector<Future<T>> futures) {
     return make_error_future<Out>(absl::InvalidArgumentError(
         "when_any of an empty vector can never complete"));
   }
-  struct Shared {
-    explicit Shared(size_t n) : stopper(n) {}
+  struct Shared : detail::CombinatorBase<Out> {
+    explicit Shared(size_t n) : detail::CombinatorBase<Out>(n) {}
     std::atomic<bool> settled{false};
-    Promise<Out> promise;
-    detail::InputStopper stopper;
   };
   auto shared = std::make_shared<Shared>(futures.size());
-  Future<Out> result = shared->promise.get_future();
+  Future<Out> result = shared->future();
   for (size_t i = 0; i < futures.size(); ++i) {
     shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_any", i).then_result(
         [shared, i](detail::Result<T> r) {
           if (shared->settled.exchange(true, std::memory_order_acq_rel)) return;
           if (!r.ok()) {
-            shared->promise.set_error(detail::StatusOf(r));
+            shared->settle(detail::Result<Out>(detail::StatusOf(r)));
           } else if constexpr (std::is_void<T>::value) {
-            shared->promise.set_value(i);
+            shared->settle(i);
           } else {
-            shared->promise.set_value(Out(i, std::move(*r)));
+            shared->settle(Out(i, std::move(*r)));
           }
           shared->stopper.decided();
         }));

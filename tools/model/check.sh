@@ -4,8 +4,9 @@
 #   task_state.pml   the task state word (nanorun/task/state.h and users)
 #   park_unpark.pml  the no-lost-wakeup park/unpark handshake (executor)
 #   join_waker.pml   the JoinHandle's JOIN_WAKER slot
+#   stop_gate.pml    the StopGate: a stop request racing the result it stops
 #
-#   tools/model/check.sh            check the three models (must pass)
+#   tools/model/check.sh            check the four models (must pass)
 #   tools/model/check.sh --mutants  also compile each model's MUTANT_* variants
 #                                   (#ifdef'd in the .pml) and require SPIN to
 #                                   find an error in every one
@@ -22,7 +23,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-models=(task_state park_unpark join_waker)
+models=(task_state park_unpark join_waker stop_gate)
 depth="${SPIN_DEPTH:-100000}"          # pan -m: max search depth
 memlim_mb="${MEMLIM_MB:-2048}"         # pan -DMEMLIM: stop (and fail) past this
 mutants=0
