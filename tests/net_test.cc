@@ -570,6 +570,21 @@ TEST_CASE("sockets need a runtime: off one, bind and connect say how to fix it")
 
 // --- Several operations pending in one direction on one socket (docs/net.md) ----------
 
+// A listener with one connected client waiting in its backlog.
+struct WaitingClient {
+  explicit WaitingClient(Runtime& rt) {
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(l.ok());
+    listener = *l;
+    auto c = rt.block_on([&] { return TcpStream::connect(*listener.local_addr()); });
+    REQUIRE(c.ok());
+    client = *c;
+  }
+  TcpListener listener;
+  TcpStream client;
+};
+
+
 // block_on with a bound: an operation that never settles fails the test with
 // DeadlineExceeded instead of hanging it.
 template <class T>
@@ -930,19 +945,6 @@ struct FaultScope {
   ~FaultScope() { fault::Reset(); }
 };
 
-// A listener with one connected client waiting in its backlog.
-struct WaitingClient {
-  explicit WaitingClient(Runtime& rt) {
-    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
-    REQUIRE(l.ok());
-    listener = *l;
-    auto c = rt.block_on([&] { return TcpStream::connect(*listener.local_addr()); });
-    REQUIRE(c.ok());
-    client = *c;
-  }
-  TcpListener listener;
-  TcpStream client;
-};
 
 TEST_CASE("accept out of descriptors or kernel memory backs off, then accepts") {
   for (int err : {ENFILE, ENOBUFS, ENOMEM}) {
@@ -1051,21 +1053,13 @@ TEST_CASE("EINTR is retried in accept, connect, read and write") {
 
 // --- Stopping socket operations (docs/cancellation.md, docs/net.md) -------------------
 
-// A connected pair on a fresh listener: {client, server side}.
-struct Pair {
-  explicit Pair(Runtime& rt) {
-    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
-    REQUIRE(l.ok());
-    listener = *l;
-    auto c = rt.block_on([&] { return TcpStream::connect(*listener.local_addr()); });
-    REQUIRE(c.ok());
-    client = *c;
+// A connected pair on a fresh listener: the client and the server's side.
+struct Pair : WaitingClient {
+  explicit Pair(Runtime& rt) : WaitingClient(rt) {
     auto s = rt.block_on([&] { return listener.accept(); });
     REQUIRE(s.ok());
     server = s->first;
   }
-  TcpListener listener;
-  TcpStream client;
   TcpStream server;
 };
 
