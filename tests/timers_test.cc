@@ -617,3 +617,64 @@ TEST_CASE("stop stress: a when_any dropped while its inputs settle settles once,
 }
 
 }  // namespace stopping_combinators
+
+namespace stopping_tokens {
+
+TEST_CASE("with_stop: one StopSource stops the waits of many tasks, and nothing else") {
+  Runtime rt = Runtime::with_workers(2);
+  nanorun::StopSource stop;
+  std::vector<nanorun::JoinHandle<void>> tasks;
+  for (int i = 0; i < 10; ++i) {
+    tasks.push_back(rt.handle().spawn([token = stop.get_token()] {
+      return nanorun::with_stop(token, ntime::sleep(absl::Hours(1)));
+    }));
+  }
+  // Not stopped: the result passes through.
+  absl::Status quick = rt.block_on([token = stop.get_token()] {
+    return nanorun::with_stop(token, ntime::sleep(absl::Milliseconds(1)));
+  });
+  CHECK(quick.ok());
+  REQUIRE(WaitFor([&] { return rt.handle().pending_timers() == 10; }));
+  CHECK(stop.request_stop());
+  for (auto& t : tasks) {
+    absl::Status s = rt.block_on(std::move(t));
+    CHECK(s.code() == absl::StatusCode::kCancelled);
+    CHECK(absl::StrContains(s.message(), "stopped before its deadline"));
+  }
+  CHECK(rt.handle().pending_timers() == 0);
+  // Already stopped: the future is asked at once.
+  absl::Status late = rt.block_on([token = stop.get_token()] {
+    return nanorun::with_stop(token, ntime::sleep(absl::Hours(1)));
+  });
+  CHECK(late.code() == absl::StatusCode::kCancelled);
+  // A value that is there wins; a promise cannot be stopped and still delivers.
+  Promise<int> p;
+  auto from_promise = rt.block_on([&] {
+    Future<int> f = nanorun::with_stop(stop.get_token(), p.get_future());
+    p.set_value(5);
+    return f;
+  });
+  REQUIRE(from_promise.ok());
+  CHECK(*from_promise == 5);
+}
+
+TEST_CASE("with_stop stress: a stop racing the result settles once, leaking nothing") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kRounds = kSanitized ? 300 : 3000;
+  int ok = 0, cancelled = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    nanorun::StopSource stop;
+    nanorun::JoinHandle<void> h = rt.handle().spawn([token = stop.get_token(), i] {
+      return nanorun::with_stop(token, ntime::sleep(absl::Microseconds(i % 1500)));
+    });
+    std::thread stopper([&] { stop.request_stop(); });
+    absl::Status s = rt.block_on(std::move(h));
+    stopper.join();
+    if (s.ok()) ++ok;
+    if (s.code() == absl::StatusCode::kCancelled) ++cancelled;
+  }
+  CHECK(ok + cancelled == kRounds);
+  CHECK(rt.handle().pending_timers() == 0);
+}
+
+}  // namespace stopping_tokens
