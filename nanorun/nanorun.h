@@ -26,6 +26,8 @@
 #include "nanorun/net/tcp.h"
 #include "nanorun/net/udp.h"
 #endif
+#include "nanorun/sync/mutex.h"
+#include "nanorun/sync/semaphore.h"
 #include "nanorun/sys/misuse.h"
 #include "nanorun/version.h"
 #include "nanorun/waker/poll.h"

@@ -1,0 +1,147 @@
+// nanorun::sync::Semaphore: a FIFO-fair async counting semaphore, for
+// admission control ("at most 64 requests in flight") and as the base of
+// Mutex. acquire() never blocks a thread: it returns a Future that settles
+// with a SemaphorePermit once the permits are free, in the order the acquires
+// were made.
+//
+// Cancel rules (docs/cancellation.md, docs/sync.md): an acquire whose future is
+// dropped, timed out or whose task is aborted leaves the queue at once and
+// takes no permit; if its permit was granted at that same moment, the permit is
+// in the result that is dropped, and goes back. A waiter that leaves the head of
+// the queue lets the ones behind it through if the permits now suffice.
+//
+// Lifetimes: Semaphore is a cheap copyable handle to one shared core; permits
+// and queued acquires hold the core too, so a permit that outlives every handle
+// stays safe (its permits go back to a core nobody else uses any more).
+#ifndef NANORUN_SYNC_SEMAPHORE_H_
+#define NANORUN_SYNC_SEMAPHORE_H_
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <optional>
+
+#include "nanorun/future/core.h"
+#include "nanorun/future/future.h"
+#include "nanorun/sys/spin_lock.h"
+
+namespace nanorun {
+inline namespace v0 {
+namespace sync {
+
+namespace detail {
+class SemaphoreCore;
+}
+
+// `count()` permits of one semaphore, given back when the permit is destroyed
+// (or release()d). Move-only.
+class [[nodiscard]] SemaphorePermit {
+ public:
+  SemaphorePermit() = default;
+  SemaphorePermit(SemaphorePermit&& other) noexcept
+      : core_(std::move(other.core_)), count_(std::exchange(other.count_, 0)) {}
+  SemaphorePermit& operator=(SemaphorePermit&& other) noexcept {
+    if (this != &other) {
+      release();
+      core_ = std::move(other.core_);
+      count_ = std::exchange(other.count_, 0);
+    }
+    return *this;
+  }
+  SemaphorePermit(const SemaphorePermit&) = delete;
+  SemaphorePermit& operator=(const SemaphorePermit&) = delete;
+  ~SemaphorePermit() { release(); }
+
+  size_t count() const { return count_; }
+  // Gives the permits back now.
+  void release();
+  // Keeps the permits out of the semaphore for good (its capacity shrinks).
+  void forget() {
+    core_.reset();
+    count_ = 0;
+  }
+
+  // Internal.
+  SemaphorePermit(std::shared_ptr<detail::SemaphoreCore> core, size_t count)
+      : core_(std::move(core)), count_(count) {}
+
+ private:
+  std::shared_ptr<detail::SemaphoreCore> core_;
+  size_t count_ = 0;
+};
+
+class Semaphore {
+ public:
+  explicit Semaphore(size_t permits);
+
+  // `n` permits (n >= 1), FIFO: an acquire waits behind every earlier one that
+  // still waits, even if the permits it needs are free. Fails with
+  // FailedPrecondition once the semaphore is closed (pending ones too), and
+  // with InvalidArgument for n == 0.
+  Future<SemaphorePermit> acquire(size_t n = 1) const;
+  // The permits now, if they are free and nobody waits; never waits.
+  std::optional<SemaphorePermit> try_acquire(size_t n = 1) const;
+  // Adds permits (waiters they satisfy are granted, in order).
+  void add_permits(size_t n) const;
+  size_t available_permits() const;
+  // Pending and later acquires fail with FailedPrecondition; permits held stay
+  // valid and go back as usual.
+  void close() const;
+  bool is_closed() const;
+
+ private:
+  std::shared_ptr<detail::SemaphoreCore> core_;
+};
+
+namespace detail {
+
+// The shared state: free permits and the FIFO of waiting acquires, under one
+// spin lock (held for a few pointer moves, never while a continuation runs).
+class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
+ public:
+  explicit SemaphoreCore(size_t permits) : permits_(permits) {}
+  ~SemaphoreCore();
+
+  Future<SemaphorePermit> acquire(size_t n);
+  std::optional<SemaphorePermit> try_acquire(size_t n);
+  void release(size_t n);
+  void close();
+  size_t available() const;
+  bool closed() const;
+
+ private:
+  // An acquire that waits: its future's state and its place in the queue.
+  // While queued it holds a reference to the core (so the core outlives its
+  // waiters); whoever claims it (a grant, close(), or its stop hook, by one
+  // CAS on `phase`) moves that reference out: into the permit, or away.
+  struct Waiter : nanorun::detail::SharedState<SemaphorePermit> {
+    enum : int { kQueued, kClaimed, kStopping };
+    std::atomic<int> phase{kQueued};
+    size_t n = 0;
+    Waiter* prev = nullptr;
+    Waiter* next = nullptr;
+    std::shared_ptr<SemaphoreCore> core;
+    nanorun::detail::StopHookFn hook = &OnStop;
+  };
+
+  static nanorun::detail::StopStep OnStop(nanorun::detail::StateBase* state);
+  // Under mu_: grants waiters from the head while the permits suffice; appends
+  // them to `granted` (settled by the caller, outside the lock).
+  void grant_locked(Waiter** granted);
+  void unlink_locked(Waiter* w);
+  static void settle(Waiter* w, nanorun::detail::Result<SemaphorePermit> r);
+  static void settle_granted(Waiter* granted);
+
+  mutable sys::SpinLock mu_;
+  size_t permits_;       // Guarded by mu_.
+  bool closed_ = false;  // Guarded by mu_.
+  Waiter* head_ = nullptr;
+  Waiter* tail_ = nullptr;
+};
+
+}  // namespace detail
+}  // namespace sync
+}  // namespace v0
+}  // namespace nanorun
+
+#endif  // NANORUN_SYNC_SEMAPHORE_H_
