@@ -616,6 +616,24 @@ TEST_CASE("stop stress: a when_any dropped while its inputs settle settles once,
   CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
 }
 
+TEST_CASE("when_all whose input's continuation dies with its runtime settles CancelledError") {
+  Promise<int> p;
+  Future<std::vector<int>> all;
+  {
+    Runtime rt = Runtime::with_workers(2);
+    Run(rt, [&] {
+      std::vector<Future<int>> in;
+      in.push_back(p.get_future());  // The continuation on it is bound to rt.
+      all = nanorun::when_all(std::move(in));
+    });
+  }
+  p.set_value(1);  // Its continuation cannot run on a runtime that is gone.
+  REQUIRE(all.is_ready());
+  auto r = all.take_result();
+  CHECK(r.status().code() == absl::StatusCode::kCancelled);
+  CHECK(absl::StrContains(r.status().message(), "dropped before it ran"));
+}
+
 }  // namespace stopping_combinators
 
 namespace stopping_tokens {

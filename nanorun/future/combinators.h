@@ -85,8 +85,8 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
   CombinatorBase(const CombinatorBase&) = delete;
   CombinatorBase& operator=(const CombinatorBase&) = delete;
   ~CombinatorBase() {
-    // Every combinator settles before its last input lets go; this only keeps
-    // a bug from leaving a consumer waiting forever.
+    // Every combinator settles before its last input lets go (InputLink); this
+    // only keeps a bug from leaving a consumer waiting forever.
     if (out_ != nullptr) settle_unchecked(Result<Out>(absl::InternalError(
                              "nanorun combinator destroyed before it settled")));
   }
@@ -100,7 +100,18 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
     out_->set_stop_hook(&out_->hook);
     return Future<Out>::FromState(out_);
   }
-  // Once, by a caller that holds a reference to this object.
+  // Settles the future, unless it was settled already; true if this call did.
+  // The caller holds a reference to this object.
+  bool try_settle(Result<Out> r) {
+    if (settled_.exchange(true, std::memory_order_acq_rel)) return false;
+    settle(std::move(r));
+    return true;
+  }
+  bool is_settled() const { return settled_.load(std::memory_order_acquire); }
+
+  InputStopper stopper;
+
+ private:
   void settle(Result<Out> r) {
     uint32_t old = 0;
     Output* out = out_;
@@ -112,9 +123,6 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
     if (c != nullptr) Dispatch(c, out);
   }
 
-  InputStopper stopper;
-
- private:
   struct Output : SharedState<Out> {
     CombinatorBase* owner = nullptr;
     StopHookFn hook = &OnStop;
@@ -141,8 +149,38 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
   }
 
   Output* out_ = nullptr;  // Until settled.
+  std::atomic<bool> settled_{false};
   std::atomic<int> hook_{0};
   std::shared_ptr<CombinatorBase> self_keep_;
+};
+
+// An input's hold on its combinator, in the continuation attached to the
+// input. A continuation can be destroyed without running (the runtime it was
+// bound to shut down); the link then settles the combinator with
+// CancelledError while it still holds its reference, so a combinator never
+// goes away unsettled (its stop hook relies on that; see CombinatorBase).
+template <class Owner>
+class InputLink {
+ public:
+  explicit InputLink(std::shared_ptr<Owner> owner) : owner_(std::move(owner)) {}
+  InputLink(InputLink&&) noexcept = default;
+  InputLink& operator=(InputLink&&) = delete;
+  ~InputLink() {
+    if (owner_ != nullptr && !ran_) {
+      owner_->try_settle(absl::CancelledError(
+          "an input's continuation was dropped before it ran (the runtime it was bound to "
+          "shut down)"));
+    }
+  }
+  // The continuation runs: it settles the combinator itself.
+  Owner& ran() {
+    ran_ = true;
+    return *owner_;
+  }
+
+ private:
+  std::shared_ptr<Owner> owner_;
+  bool ran_ = false;
 };
 
 template <class T>
@@ -184,30 +222,26 @@ auto when_all(std::vector<Future<T>> futures) {
     explicit Shared(size_t n) : detail::CombinatorBase<Out>(n), values(n), remaining(n) {}
     std::vector<std::optional<detail::ValueOrUnit<T>>> values;
     std::atomic<size_t> remaining;
-    std::atomic<bool> failed{false};
   };
   auto shared = std::make_shared<Shared>(futures.size());
   Future<Out> result = shared->future();
   for (size_t i = 0; i < futures.size(); ++i) {
     shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_all", i).then_result(
-        [shared, i](detail::Result<T> r) {
+        [link = detail::InputLink<Shared>(shared), i](detail::Result<T> r) mutable {
+          Shared& s = link.ran();
           if (!r.ok()) {
-            if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
-              shared->settle(detail::Result<Out>(detail::StatusOf(r)));
-              shared->stopper.decided();
-            }
+            if (s.try_settle(detail::Result<Out>(detail::StatusOf(r)))) s.stopper.decided();
           } else {
-            shared->values[i] = detail::TakeValue<T>(r);
+            s.values[i] = detail::TakeValue<T>(r);
           }
-          if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-          if (shared->failed.load(std::memory_order_acquire)) return;
+          if (s.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
           if constexpr (std::is_void<T>::value) {
-            shared->settle(absl::OkStatus());
-          } else {
+            s.try_settle(absl::OkStatus());
+          } else if (!s.is_settled()) {  // Not failed: every value is there.
             std::vector<T> out;
-            out.reserve(shared->values.size());
-            for (auto& v : shared->values) out.push_back(std::move(*v));
-            shared->settle(std::move(out));
+            out.reserve(s.values.size());
+            for (auto& v : s.values) out.push_back(std::move(*v));
+            s.try_settle(std::move(out));
           }
         }));
   }
@@ -224,34 +258,27 @@ Future<std::tuple<detail::ValueOrUnit<Ts>...>> when_all(Future<Ts>... futures) {
     Shared() : detail::CombinatorBase<Tuple>(sizeof...(Ts)) {}
     std::tuple<std::optional<detail::ValueOrUnit<Ts>>...> values;
     std::atomic<size_t> remaining{sizeof...(Ts)};
-    std::atomic<bool> failed{false};
   };
   auto shared = std::make_shared<Shared>();
   Future<Tuple> result = shared->future();
-  auto finish = [shared] {
-    if (shared->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-    if (shared->failed.load(std::memory_order_acquire)) return;
-    shared->settle(std::apply(
-        [](auto&... v) { return Tuple(std::move(*v)...); }, shared->values));
-  };
   auto attach = [&](auto index, auto future) {
     using T = typename decltype(future)::value_type;
     constexpr size_t kIndex = decltype(index)::value;
     shared->stopper.add(detail::NonEmpty(std::move(future), "when_all", kIndex).then_result(
-        [shared, finish](detail::Result<T> r) {
+        [link = detail::InputLink<Shared>(shared)](detail::Result<T> r) mutable {
+          Shared& s = link.ran();
           if (!r.ok()) {
-            if (!shared->failed.exchange(true, std::memory_order_acq_rel)) {
-              shared->settle(detail::Result<Tuple>(detail::StatusOf(r)));
-              shared->stopper.decided();
-            }
+            if (s.try_settle(detail::Result<Tuple>(detail::StatusOf(r)))) s.stopper.decided();
           } else {
-            std::get<kIndex>(shared->values) = detail::TakeValue<T>(r);
+            std::get<kIndex>(s.values) = detail::TakeValue<T>(r);
           }
-          finish();
+          if (s.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+          if (s.is_settled()) return;  // Failed.
+          s.try_settle(std::apply([](auto&... v) { return Tuple(std::move(*v)...); }, s.values));
         }));
   };
   if constexpr (sizeof...(Ts) == 0) {
-    shared->settle(Tuple());
+    shared->try_settle(Tuple());
   } else {
     detail::ForEachIndexed(attach, std::index_sequence_for<Ts...>{},
                            std::move(futures)...);
@@ -305,24 +332,23 @@ auto when_any(std::vector<Future<T>> futures) {
     return make_error_future<Out>(absl::InvalidArgumentError(
         "when_any of an empty vector can never complete"));
   }
-  struct Shared : detail::CombinatorBase<Out> {
-    explicit Shared(size_t n) : detail::CombinatorBase<Out>(n) {}
-    std::atomic<bool> settled{false};
-  };
+  using Shared = detail::CombinatorBase<Out>;
   auto shared = std::make_shared<Shared>(futures.size());
   Future<Out> result = shared->future();
   for (size_t i = 0; i < futures.size(); ++i) {
     shared->stopper.add(detail::NonEmpty(std::move(futures[i]), "when_any", i).then_result(
-        [shared, i](detail::Result<T> r) {
-          if (shared->settled.exchange(true, std::memory_order_acq_rel)) return;
+        [link = detail::InputLink<Shared>(shared), i](detail::Result<T> r) mutable {
+          Shared& s = link.ran();
+          if (s.is_settled()) return;
+          bool first;
           if (!r.ok()) {
-            shared->settle(detail::Result<Out>(detail::StatusOf(r)));
+            first = s.try_settle(detail::Result<Out>(detail::StatusOf(r)));
           } else if constexpr (std::is_void<T>::value) {
-            shared->settle(i);
+            first = s.try_settle(i);
           } else {
-            shared->settle(Out(i, std::move(*r)));
+            first = s.try_settle(Out(i, std::move(*r)));
           }
-          shared->stopper.decided();
+          if (first) s.stopper.decided();
         }));
   }
   shared->stopper.attached();

@@ -159,24 +159,28 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
     auto* out = new (memory) Output();
     out->alloc_size = sizeof(Output);
     auto* race = new TimeoutRace(e, out, limit);
+    out->race = race;
+    out->set_stop_hook(&out->stop_hook);
+    // All set up before the timer is in the wheel: from then on it may fire on
+    // another worker and ask the inner future to stop at once.
+    SharedState<T>* in = inner.release_state();
+    race->await_fresh(in);
     switch (e->timers().insert(race, deadline)) {
       case TimerDriver::Insert::kPending:
         break;
       case TimerDriver::Insert::kDue:
         race->free_now();
         out->free_without_result();
+        nanorun::detail::Abandon(in);
         return make_error_future<T>(race_lost(limit));
       case TimerDriver::Insert::kShutDown:
         race->free_now();
         out->free_without_result();
+        nanorun::detail::Abandon(in);
         return make_error_future<T>(ShutDown("timeout"));
     }
-    out->race = race;
-    out->set_stop_hook(&out->stop_hook);
     Future<T> result = Future<T>::FromState(out);
     // May run InnerDone at once, if inner completed since the caller looked.
-    SharedState<T>* in = inner.release_state();
-    race->await_fresh(in);  // Published to other threads by Attach's release.
     nanorun::detail::Attach(in, race);
     return result;
   }

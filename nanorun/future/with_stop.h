@@ -35,7 +35,9 @@ Future<T> with_stop(const StopToken& token, Future<T> f) {
   auto shared = std::make_shared<Shared>();
   Future<T> out = shared->future();
   shared->stopper.add(std::move(f).then_result(
-      [shared](detail::Result<T> r) { shared->settle(std::move(r)); }));
+      [link = detail::InputLink<Shared>(shared)](detail::Result<T> r) mutable {
+        link.ran().try_settle(std::move(r));
+      }));
   shared->stopper.attached();
   std::weak_ptr<Shared> weak = shared;
   shared->on_stop.emplace(token, [weak] {

@@ -1,7 +1,8 @@
 // The Future/Promise state machine under random sequences of make, then,
 // set_value, set_error, drop (future or promise), spawn onto a two-worker
-// runtime, abort, join, via, when_all and when_any, with a second thread fulfilling promises
-// handed to it: four threads in all. Checks: every future and task handle
+// runtime, abort, join, via, when_all and when_any, and the stop request (sleeps and
+// timeouts made on the runtime, request_stop, detach), with a second thread fulfilling
+// promises handed to it: four threads in all. Checks: every future and task handle
 // that is kept has settled once the promises are gone and the runtime is
 // destroyed (what the runtime had not finished is cancelled, never lost),
 // and nothing leaks (the fuzzer runs under ASan/LSan).
@@ -18,6 +19,7 @@
 #include "nanorun/future/combinators.h"
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
+#include "nanorun/future/timers.h"
 #include "tests/fuzz/check.h"
 
 namespace {
@@ -55,7 +57,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   });
   for (size_t i = 0; i + 2 <= size; i += 2) {
     Slot& s = slots[data[i + 1] % kSlots];
-    switch (data[i] % 11) {
+    switch (data[i] % 12) {
       case 0:  // A fresh promise and its future (the old ones are dropped).
         s.promise = std::make_unique<nanorun::Promise<int>>();
         s.future = s.promise->get_future();
@@ -99,6 +101,36 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
           s.task.reset();
         }
         break;
+      case 11: {  // Stopping, told apart by the slot byte's high bits.
+        switch ((data[i + 1] >> 3) % 4) {
+          case 0: {  // A sleep of 0-1 ms, made on the runtime (it can be stopped).
+            long us = data[i] % 2 == 0 ? 0 : 1000;
+            nanorun::Future<int> made;
+            (void)rt->block_on([&made, us] {
+              made = nanorun::time::sleep(absl::Microseconds(us)).then([] { return 3; });
+              return absl::OkStatus();
+            });
+            s.future = std::move(made);
+            break;
+          }
+          case 1: {  // A 1 ms timeout around the slot's future.
+            nanorun::Future<int> limited;
+            (void)rt->block_on([&limited, &s] {
+              limited = nanorun::time::timeout(absl::Milliseconds(1), std::move(s.future));
+              return absl::OkStatus();
+            });
+            s.future = std::move(limited);
+            break;
+          }
+          case 2:
+            (void)s.future.request_stop();
+            break;
+          default:
+            std::move(s.future).detach();
+            s.future = nanorun::Future<int>();
+        }
+        break;
+      }
       default: {
         // Op 10 is three, told apart by the slot byte's high bits (so the
         // corpus keeps its meaning as ops are added).
