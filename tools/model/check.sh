@@ -5,8 +5,9 @@
 #   park_unpark.pml  the no-lost-wakeup park/unpark handshake (executor)
 #   join_waker.pml   the JoinHandle's JOIN_WAKER slot
 #   stop_gate.pml    the StopGate: a stop request racing the result it stops
+#   combinator_hook.pml  a combinator's stop hook racing the input that settles it
 #
-#   tools/model/check.sh            check the four models (must pass)
+#   tools/model/check.sh            check the five models (must pass)
 #   tools/model/check.sh --mutants  also compile each model's MUTANT_* variants
 #                                   (#ifdef'd in the .pml) and require SPIN to
 #                                   find an error in every one
@@ -23,7 +24,7 @@
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-models=(task_state park_unpark join_waker stop_gate)
+models=(task_state park_unpark join_waker stop_gate combinator_hook)
 depth="${SPIN_DEPTH:-100000}"          # pan -m: max search depth
 memlim_mb="${MEMLIM_MB:-2048}"         # pan -DMEMLIM: stop (and fail) past this
 mutants=0
