@@ -27,6 +27,7 @@
 #include "nanorun/net/udp.h"
 #endif
 #include "nanorun/sync/mutex.h"
+#include "nanorun/sync/notify.h"
 #include "nanorun/sync/semaphore.h"
 #include "nanorun/sys/misuse.h"
 #include "nanorun/version.h"

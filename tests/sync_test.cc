@@ -22,6 +22,7 @@ using nanorun::JoinHandle;
 using nanorun::Runtime;
 using nanorun::sync::Mutex;
 using nanorun::sync::MutexGuard;
+using nanorun::sync::Notify;
 using nanorun::sync::Semaphore;
 using nanorun::sync::SemaphorePermit;
 namespace ntime = nanorun::time;
@@ -218,6 +219,83 @@ TEST_CASE("Mutex: a guard moved into finally() holds the lock across a wait (doc
   }
   for (auto& t : tasks) REQUIRE(rt.block_on(std::move(t)).ok());
   CHECK(worst->load() == 1);
+}
+
+TEST_CASE("Notify: a notify_one before notified() is kept, as one permit") {
+  Notify n;
+  n.notify_one();
+  n.notify_one();  // Still one permit.
+  Future<void> first = n.notified();
+  CHECK(first.is_ready());
+  Future<void> second = n.notified();
+  CHECK_FALSE(second.is_ready());
+  n.notify_one();
+  CHECK(second.is_ready());
+  CHECK(second.take_result().ok());
+}
+
+TEST_CASE("Notify: notify_one wakes the first waiter; notify_all wakes all and keeps nothing") {
+  Notify n;
+  Future<void> a = n.notified();
+  Future<void> b = n.notified();
+  Future<void> c = n.notified();
+  n.notify_one();
+  CHECK(a.is_ready());
+  CHECK_FALSE(b.is_ready());
+  n.notify_all();
+  CHECK(b.is_ready());
+  CHECK(c.is_ready());
+  Future<void> later = n.notified();
+  CHECK_FALSE(later.is_ready());  // notify_all left no permit.
+  { Future<void> dropped = std::move(later); }
+  n.notify_one();  // Nobody waits now: becomes the permit.
+  CHECK(n.notified().is_ready());
+}
+
+TEST_CASE("Notify: a stopped notified() takes no notification; the next waiter gets it") {
+  Runtime rt = Runtime::with_workers(2);
+  Notify n;
+  { Future<void> dropped = n.notified(); }
+  absl::Status timed_out =
+      rt.block_on([n] { return ntime::timeout(absl::Milliseconds(10), n.notified()); });
+  CHECK(timed_out.code() == absl::StatusCode::kDeadlineExceeded);
+  Future<void> stopped = n.notified();
+  CHECK(stopped.request_stop());
+  CHECK(stopped.take_result().code() == absl::StatusCode::kCancelled);
+  Future<void> waiting = n.notified();
+  n.notify_one();
+  CHECK(waiting.is_ready());
+}
+
+TEST_CASE("Notify stress: a ping-pong of 20,000 notifications between two tasks loses none") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kRounds = kSanitized ? 2000 : 20000;
+  Notify ping, pong;
+  auto turn = std::make_shared<std::atomic<int>>(0);
+  // Each side waits for its turn, then hands the turn over and notifies.
+  auto side = [&](int me, Notify mine, Notify theirs) {
+    return rt.handle().spawn([=] {
+      auto done = std::make_shared<int>(0);
+      return nanorun::repeat([=] {
+        if (*done == kRounds) return nanorun::make_ready_future(true);
+        if (turn->load() % 2 != me) return mine.notified().then([] { return false; });
+        ++*done;
+        turn->fetch_add(1);
+        theirs.notify_one();
+        return nanorun::make_ready_future(false);
+      });
+    });
+  };
+  JoinHandle<void> a = side(0, ping, pong);
+  JoinHandle<void> b = side(1, pong, ping);
+  auto within = [&](JoinHandle<void> h) {
+    return rt.block_on([h = std::move(h)]() mutable {
+      return ntime::timeout(absl::Seconds(30), std::move(h));
+    });
+  };
+  CHECK(within(std::move(a)).ok());  // A lost notification would hang one side.
+  CHECK(within(std::move(b)).ok());
+  CHECK(turn->load() == 2 * kRounds);
 }
 
 }  // namespace

@@ -54,38 +54,26 @@ Future<SemaphorePermit> SemaphoreCore::acquire(size_t n) {
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     if (closed_) return make_error_future<SemaphorePermit>(ClosedError());
-    if (head_ == nullptr && permits_ >= n) {
+    if (waiters_.empty() && permits_ >= n) {
       permits_ -= n;
       return make_ready_future(SemaphorePermit(shared_from_this(), n));
     }
   }
   // Allocated outside the lock; the permits may have come back meanwhile, so
   // the grant loop runs once it is queued.
-  void* memory = task::AllocateBlock(sizeof(Waiter));
-  auto* w = new (memory) Waiter();
-  w->alloc_size = sizeof(Waiter);
-  w->n = n;
-  w->core = shared_from_this();
-  w->set_stop_hook(&w->hook);
-  Waiter* granted = nullptr;
+  PermitWaiter* w = PermitWaiter::Create(shared_from_this(), n, &OnStop);
+  WaiterLinks* granted = nullptr;
   bool closed;
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     closed = closed_;
     if (!closed) {
-      w->prev = tail_;
-      if (tail_ != nullptr) {
-        tail_->next = w;
-      } else {
-        head_ = w;
-      }
-      tail_ = w;
+      waiters_.push_back(w);
       grant_locked(&granted);
     }
   }
   if (closed) {
-    std::shared_ptr<SemaphoreCore> keep = std::move(w->core);
-    w->free_without_result();
+    w->discard();
     return make_error_future<SemaphorePermit>(ClosedError());
   }
   Future<SemaphorePermit> out = Future<SemaphorePermit>::FromState(w);
@@ -96,13 +84,13 @@ Future<SemaphorePermit> SemaphoreCore::acquire(size_t n) {
 std::optional<SemaphorePermit> SemaphoreCore::try_acquire(size_t n) {
   if (n == 0) return std::nullopt;
   std::lock_guard<sys::SpinLock> lock(mu_);
-  if (closed_ || head_ != nullptr || permits_ < n) return std::nullopt;
+  if (closed_ || !waiters_.empty() || permits_ < n) return std::nullopt;
   permits_ -= n;
   return SemaphorePermit(shared_from_this(), n);
 }
 
 void SemaphoreCore::release(size_t n) {
-  Waiter* granted = nullptr;
+  WaiterLinks* granted = nullptr;
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     permits_ += n;
@@ -112,28 +100,13 @@ void SemaphoreCore::release(size_t n) {
 }
 
 void SemaphoreCore::close() {
-  Waiter* claimed = nullptr;
+  WaiterLinks* claimed;
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     closed_ = true;
-    for (Waiter* w = head_; w != nullptr;) {
-      Waiter* next = w->next;
-      int queued = Waiter::kQueued;
-      // A waiter being stopped is left to its hook, which unlinks it.
-      if (w->phase.compare_exchange_strong(queued, Waiter::kClaimed, std::memory_order_acq_rel)) {
-        unlink_locked(w);
-        w->next = claimed;
-        claimed = w;
-      }
-      w = next;
-    }
+    claimed = waiters_.claim_all();  // One being stopped is left to its hook.
   }
-  while (claimed != nullptr) {
-    Waiter* next = claimed->next;
-    std::shared_ptr<SemaphoreCore> keep = std::move(claimed->core);
-    settle(claimed, ClosedError());
-    claimed = next;
-  }
+  PermitWaiter::settle_all(claimed, ClosedError());
 }
 
 size_t SemaphoreCore::available() const {
@@ -146,74 +119,52 @@ bool SemaphoreCore::closed() const {
   return closed_;
 }
 
-void SemaphoreCore::grant_locked(Waiter** granted) {
-  Waiter** tail = granted;
+void SemaphoreCore::grant_locked(WaiterLinks** granted) {
+  WaiterLinks** tail = granted;
   while (*tail != nullptr) tail = &(*tail)->next;
-  for (Waiter* w = head_; w != nullptr;) {
-    Waiter* next = w->next;
-    if (w->phase.load(std::memory_order_acquire) == Waiter::kStopping) {
-      w = next;  // Leaving: its hook unlinks it.
+  for (WaiterLinks* l = waiters_.front(); l != nullptr;) {
+    WaiterLinks* next = l->next;
+    if (l->stopping()) {
+      l = next;  // Leaving: its hook unlinks it.
       continue;
     }
+    PermitWaiter* w = PermitWaiter::from_links(l);
     if (permits_ < w->n) break;  // FIFO: nobody passes the first waiter.
-    int queued = Waiter::kQueued;
-    if (w->phase.compare_exchange_strong(queued, Waiter::kClaimed, std::memory_order_acq_rel)) {
+    if (w->claim()) {
       permits_ -= w->n;
-      unlink_locked(w);
+      waiters_.unlink(w);
       *tail = w;
       tail = &w->next;
     }
-    w = next;
+    l = next;
   }
 }
 
-void SemaphoreCore::unlink_locked(Waiter* w) {
-  if (w->prev != nullptr) {
-    w->prev->next = w->next;
-  } else {
-    head_ = w->next;
-  }
-  if (w->next != nullptr) {
-    w->next->prev = w->prev;
-  } else {
-    tail_ = w->prev;
-  }
-  w->prev = nullptr;
-  w->next = nullptr;
-}
-
-void SemaphoreCore::settle(Waiter* w, nanorun::detail::Result<SemaphorePermit> r) {
-  w->store(std::move(r));
-  if (nanorun::detail::Continuation* c = nanorun::detail::Publish<SemaphorePermit>(w)) {
-    nanorun::detail::Dispatch(c, w);  // Last touch: the consumer may free w.
-  }
-}
-
-void SemaphoreCore::settle_granted(Waiter* granted) {
+void SemaphoreCore::settle_granted(WaiterLinks* granted) {
   while (granted != nullptr) {
-    Waiter* next = granted->next;
+    WaiterLinks* next = granted->next;
+    PermitWaiter* w = PermitWaiter::from_links(granted);
     // The waiter's core reference becomes the permit's.
-    SemaphorePermit permit(std::move(granted->core), granted->n);
-    settle(granted, std::move(permit));
+    SemaphorePermit permit(std::move(w->core), w->n);
+    w->settle(std::move(permit));
     granted = next;
   }
 }
 
 nanorun::detail::StopStep SemaphoreCore::OnStop(nanorun::detail::StateBase* state) {
-  auto* w = static_cast<Waiter*>(static_cast<nanorun::detail::SharedState<SemaphorePermit>*>(state));
-  int queued = Waiter::kQueued;
-  if (w->phase.compare_exchange_strong(queued, Waiter::kStopping, std::memory_order_acq_rel)) {
+  PermitWaiter* w = PermitWaiter::from_state(state);
+  if (w->claim_for_stop()) {
     // Still queued, so its core reference keeps the core alive; it is ours now.
     std::shared_ptr<SemaphoreCore> core = std::move(w->core);
-    Waiter* granted = nullptr;
+    WaiterLinks* granted = nullptr;
     {
       std::lock_guard<sys::SpinLock> lock(core->mu_);
-      core->unlink_locked(w);
-      core->grant_locked(&granted);  // Leaving the head may let others through.
+      core->waiters_.unlink(w);
+      core->grant_locked(&granted);  // Leaving the front may let others through.
     }
-    settle(w, absl::CancelledError(
-                  "Semaphore::acquire: stopped while it waited (its future was dropped, a "
-                  "timeout passed, or its task was aborted); it took no permit"));
+    w->settle(absl::CancelledError(
+        "Semaphore::acquire: stopped while it waited (its future was dropped, a "
+        "timeout passed, or its task was aborted); it took no permit"));
     settle_granted(granted);
   }
   // Otherwise a grant or close() claimed it and settles it now.

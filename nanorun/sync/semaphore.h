@@ -23,6 +23,7 @@
 
 #include "nanorun/future/core.h"
 #include "nanorun/future/future.h"
+#include "nanorun/sync/wait_list.h"
 #include "nanorun/sys/spin_lock.h"
 
 namespace nanorun {
@@ -110,33 +111,20 @@ class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
   bool closed() const;
 
  private:
-  // An acquire that waits: its future's state and its place in the queue.
-  // While queued it holds a reference to the core (so the core outlives its
-  // waiters); whoever claims it (a grant, close(), or its stop hook, by one
-  // CAS on `phase`) moves that reference out: into the permit, or away.
-  struct Waiter : nanorun::detail::SharedState<SemaphorePermit> {
-    enum : int { kQueued, kClaimed, kStopping };
-    std::atomic<int> phase{kQueued};
-    size_t n = 0;
-    Waiter* prev = nullptr;
-    Waiter* next = nullptr;
-    std::shared_ptr<SemaphoreCore> core;
-    nanorun::detail::StopHookFn hook = &OnStop;
-  };
+  // An acquire that waits (wait_list.h): n is the permits it asks for.
+  using PermitWaiter = Waiter<SemaphorePermit, SemaphoreCore>;
 
   static nanorun::detail::StopStep OnStop(nanorun::detail::StateBase* state);
-  // Under mu_: grants waiters from the head while the permits suffice; appends
-  // them to `granted` (settled by the caller, outside the lock).
-  void grant_locked(Waiter** granted);
-  void unlink_locked(Waiter* w);
-  static void settle(Waiter* w, nanorun::detail::Result<SemaphorePermit> r);
-  static void settle_granted(Waiter* granted);
+  // Under mu_: grants waiters from the front while the permits suffice, and
+  // chains them (through `next`) onto *granted, settled by the caller outside
+  // the lock.
+  void grant_locked(WaiterLinks** granted);
+  static void settle_granted(WaiterLinks* granted);
 
   mutable sys::SpinLock mu_;
   size_t permits_;       // Guarded by mu_.
   bool closed_ = false;  // Guarded by mu_.
-  Waiter* head_ = nullptr;
-  Waiter* tail_ = nullptr;
+  WaitList waiters_;     // Guarded by mu_.
 };
 
 }  // namespace detail
