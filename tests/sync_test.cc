@@ -299,3 +299,290 @@ TEST_CASE("Notify stress: a ping-pong of 20,000 notifications between two tasks 
 }
 
 }  // namespace
+
+// ---- Channels ----
+
+using nanorun::sync::Receiver;
+using nanorun::sync::Sender;
+
+TEST_CASE("channel: buffers up to capacity, then send waits; a recv admits the first waiting send") {
+  auto [tx, rx] = nanorun::sync::channel<int>(2);
+  CHECK(rx.capacity() == 2);
+  CHECK(tx.send(1).is_ready());
+  CHECK(tx.try_send(2).ok());
+  absl::Status full = tx.try_send(99);
+  CHECK(full.code() == absl::StatusCode::kResourceExhausted);
+  Future<void> third = tx.send(3);
+  Future<void> fourth = tx.send(4);
+  CHECK_FALSE(third.is_ready());
+  CHECK(rx.size() == 2);
+  auto v1 = rx.recv();
+  REQUIRE(v1.is_ready());
+  CHECK(**v1.take_result() == 1);
+  CHECK(third.is_ready());  // Its value took the freed slot...
+  CHECK_FALSE(fourth.is_ready());  // ...and the next waits behind it (FIFO).
+  CHECK(tx.try_send(98).code() == absl::StatusCode::kResourceExhausted);  // Waiters first.
+  std::vector<int> got;
+  for (int i = 0; i < 3; ++i) {
+    auto v = rx.recv();
+    REQUIRE(v.is_ready());
+    got.push_back(**v.take_result());
+  }
+  CHECK(got == std::vector<int>{2, 3, 4});
+  CHECK(fourth.is_ready());
+  CHECK(fourth.take_result().ok());
+}
+
+TEST_CASE("channel: a waiting recv gets the next send; the end is nullopt after the last Sender") {
+  auto [tx, rx] = nanorun::sync::channel<std::string>(4);
+  Future<std::optional<std::string>> waiting = rx.recv();
+  CHECK_FALSE(waiting.is_ready());
+  Sender<std::string> copy = tx;
+  CHECK(copy.send("hello").is_ready());
+  REQUIRE(waiting.is_ready());
+  CHECK(*waiting.take_result() == std::optional<std::string>("hello"));
+  CHECK(tx.send("buffered").is_ready());
+  Future<std::optional<std::string>> second_wait;
+  {
+    Sender<std::string> gone = std::move(tx);
+  }  // One Sender left (copy).
+  CHECK(**rx.recv().take_result() == "buffered");
+  second_wait = rx.recv();
+  CHECK_FALSE(second_wait.is_ready());
+  copy = Sender<std::string>(copy);  // Self-copy through a temporary: still one.
+  { Sender<std::string> last = std::move(copy); }
+  REQUIRE(second_wait.is_ready());  // Every Sender gone, nothing buffered: the end.
+  CHECK(*second_wait.take_result() == std::nullopt);
+  CHECK(*rx.recv().take_result() == std::nullopt);
+  CHECK(rx.try_recv().status().code() == absl::StatusCode::kOutOfRange);
+}
+
+TEST_CASE("channel: close fails waiting and later sends; what is buffered is still read") {
+  auto [tx, rx] = nanorun::sync::channel<int>(1);
+  CHECK(tx.send(1).is_ready());
+  Future<void> waiting = tx.send(2);
+  CHECK(rx.try_recv().value() == 1);  // Admits 2.
+  Future<void> waiting2 = tx.send(3);
+  CHECK_FALSE(waiting2.is_ready());
+  rx.close();
+  CHECK(tx.is_closed());
+  REQUIRE(waiting2.is_ready());
+  absl::Status s = waiting2.take_result();
+  CHECK(s.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(s.message(), "closed"));
+  CHECK(tx.send(4).take_result().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(tx.try_send(5).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(waiting.take_result().ok());
+  CHECK(**rx.recv().take_result() == 2);
+  CHECK(*rx.recv().take_result() == std::nullopt);  // Closed and drained.
+}
+
+TEST_CASE("channel: destroying the Receiver fails sends and destroys what was buffered") {
+  auto tracked = std::make_shared<int>(7);
+  auto [tx, rx] = nanorun::sync::channel<std::shared_ptr<int>>(4);
+  CHECK(tx.send(tracked).is_ready());
+  CHECK(tracked.use_count() == 2);
+  { Receiver<std::shared_ptr<int>> gone = std::move(rx); }
+  CHECK(tracked.use_count() == 1);
+  CHECK(tx.send(tracked).take_result().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(tracked.use_count() == 1);  // The refused value was dropped, not kept.
+  CHECK(rx.recv().take_result().status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("channel: a stopped recv takes no value; a stopped send sends nothing") {
+  Runtime rt = Runtime::with_workers(2);
+  auto [tx, rx] = nanorun::sync::channel<int>(1);
+  { auto dropped = rx.recv(); }
+  auto timed_out = rt.block_on([&] { return ntime::timeout(absl::Milliseconds(5), rx.recv()); });
+  CHECK(timed_out.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(tx.send(1).is_ready());  // Reaches nobody stopped: it is buffered.
+  { Future<void> dropped = tx.send(2); }  // Full: waits, then dropped.
+  auto send_timed_out =
+      rt.block_on([&] { return ntime::timeout(absl::Milliseconds(5), tx.send(3)); });
+  CHECK(send_timed_out.code() == absl::StatusCode::kDeadlineExceeded);
+  Future<void> fourth = tx.send(4);
+  CHECK_FALSE(fourth.is_ready());
+  auto first = rt.block_on(rx.recv());
+  REQUIRE(first.ok());
+  CHECK(**first == 1);
+  auto second = rt.block_on(rx.recv());
+  CHECK(**second == 4);  // 2 and 3 were never sent.
+  CHECK(rt.block_on(std::move(fourth)).ok());
+  CHECK(rx.size() == 0);
+}
+
+// The recv a value is being handed to is dropped at that very moment (the test
+// seam runs between the claim and the hand-over): the value comes back, to the
+// buffer's front or to the recv that came next.
+std::optional<Future<std::optional<int>>> g_recv_to_drop;
+std::optional<Future<std::optional<int>>> g_recv_made_in_seam;
+Receiver<int>* g_seam_receiver = nullptr;
+
+TEST_CASE("channel: a value handed to a recv as it is dropped is not lost") {
+  namespace sd = nanorun::sync::detail;
+  auto [tx, rx] = nanorun::sync::channel<int>(4);
+  CHECK(tx.send(0).is_ready());
+  CHECK(**rx.recv().take_result() == 0);
+  g_recv_to_drop = rx.recv();
+  REQUIRE_FALSE(g_recv_to_drop->is_ready());
+  sd::g_before_hand_over_for_test.store(+[] { g_recv_to_drop.reset(); });
+  CHECK(tx.send(1).is_ready());
+  CHECK(tx.send(2).is_ready());  // Buffered behind 1, which came back to the front.
+  sd::g_before_hand_over_for_test.store(nullptr);
+  CHECK(**rx.recv().take_result() == 1);
+  CHECK(**rx.recv().take_result() == 2);
+
+  // This time a new recv is waiting by the time the value comes back: it gets it.
+  g_recv_to_drop = rx.recv();
+  g_seam_receiver = &rx;
+  sd::g_before_hand_over_for_test.store(+[] {
+    if (!g_recv_to_drop.has_value()) return;
+    g_recv_to_drop.reset();
+    g_recv_made_in_seam = g_seam_receiver->recv();
+  });
+  CHECK(tx.send(3).is_ready());
+  sd::g_before_hand_over_for_test.store(nullptr);
+  REQUIRE(g_recv_made_in_seam.has_value());
+  REQUIRE(g_recv_made_in_seam->is_ready());
+  CHECK(**g_recv_made_in_seam->take_result() == 3);
+  g_recv_made_in_seam.reset();
+  CHECK(rx.size() == 0);
+}
+
+TEST_CASE("channel: a value racing a recv that is being dropped goes to the next recv, in order") {
+  // The consumer gives each recv a very short timeout, so values often arrive
+  // as a recv is stopped; every value still arrives exactly once, in order.
+  Runtime rt = Runtime::with_workers(2);
+  const int kValues = kSanitized ? 3000 : 30000;
+  auto [tx, rx] = nanorun::sync::channel<int>(4);
+  JoinHandle<void> producer = rt.handle().spawn([tx = tx, kValues] {
+    auto next = std::make_shared<int>(0);
+    return nanorun::repeat([tx, next, kValues] {
+      if (*next == kValues) return nanorun::make_ready_future(true);
+      return tx.send((*next)++).then([] { return false; });
+    });
+  });
+  { Sender<int> only_the_task = std::move(tx); }
+  auto rx_ptr = std::make_shared<Receiver<int>>(std::move(rx));
+  auto expected = std::make_shared<int>(0);
+  auto timeouts = std::make_shared<int>(0);
+  auto bad = std::make_shared<int>(0);
+  auto consumer = rt.block_on([=] {
+    return nanorun::repeat([=] {
+      return ntime::timeout(absl::Microseconds(20), rx_ptr->recv())
+          .then_result([=](absl::StatusOr<std::optional<int>> v) {
+            if (!v.ok()) {
+              ++*timeouts;
+              return false;
+            }
+            if (!v->has_value()) return true;
+            if (**v != *expected) ++*bad;
+            *expected = **v + 1;
+            return false;
+          });
+    });
+  });
+  REQUIRE(consumer.ok());
+  REQUIRE(rt.block_on(std::move(producer)).ok());
+  INFO("timeouts " << *timeouts);
+  CHECK(*bad == 0);
+  CHECK(*expected == kValues);
+}
+
+TEST_CASE("channel stress: 4 producers x 250,000 through capacity 16, each once, in order per producer") {
+  Runtime rt = Runtime::with_workers(2);
+  const int kPerProducer = kSanitized ? 25000 : 250000;
+  constexpr int kProducers = 4;
+  auto [tx, rx] = nanorun::sync::channel<std::pair<int, int>>(16);
+  std::vector<JoinHandle<void>> producers;
+  for (int p = 0; p < kProducers; ++p) {
+    producers.push_back(rt.handle().spawn([tx = tx, p, kPerProducer] {
+      auto next = std::make_shared<int>(0);
+      return nanorun::repeat([tx, p, next, kPerProducer] {
+        if (*next == kPerProducer) return nanorun::make_ready_future(true);
+        return tx.send({p, (*next)++}).then([] { return false; });
+      });
+    }));
+  }
+  { Sender<std::pair<int, int>> drop_ours = std::move(tx); }
+  auto rx_ptr = std::make_shared<Receiver<std::pair<int, int>>>(std::move(rx));
+  auto next_of = std::make_shared<std::vector<int>>(kProducers, 0);
+  auto out_of_order = std::make_shared<long>(0);
+  auto received = std::make_shared<long>(0);
+  auto done = rt.block_on(rt.handle().spawn([=] {
+    return nanorun::repeat([=] {
+      return rx_ptr->recv().then([=](std::optional<std::pair<int, int>> m) {
+        if (!m.has_value()) return true;
+        ++*received;
+        if (m->second != (*next_of)[m->first]) ++*out_of_order;
+        (*next_of)[m->first] = m->second + 1;
+        return false;
+      });
+    });
+  }));
+  REQUIRE(done.ok());
+  for (auto& p : producers) REQUIRE(rt.block_on(std::move(p)).ok());
+  CHECK(*received == static_cast<long>(kProducers) * kPerProducer);
+  CHECK(*out_of_order == 0);
+  for (int p = 0; p < kProducers; ++p) CHECK((*next_of)[p] == kPerProducer);
+}
+
+TEST_CASE("unbounded_channel: send never waits") {
+  auto [tx, rx] = nanorun::sync::unbounded_channel<int>();
+  const int kValues = 100000;
+  for (int i = 0; i < kValues; ++i) REQUIRE(tx.send(i).is_ready());
+  CHECK(rx.size() == static_cast<size_t>(kValues));
+  long sum = 0;
+  for (int i = 0; i < kValues; ++i) sum += rx.try_recv().value();
+  CHECK(sum == static_cast<long>(kValues) * (kValues - 1) / 2);
+  CHECK(rx.try_recv().status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("channel: waiting futures outlive every handle and the runtime safely") {
+  Future<std::optional<int>> orphan_recv;
+  Future<void> orphan_send;
+  {
+    auto [tx, rx] = nanorun::sync::channel<int>(1);
+    orphan_recv = rx.recv();
+    auto [tx2, rx2] = nanorun::sync::channel<int>(1);
+    CHECK(tx2.send(1).is_ready());
+    orphan_send = tx2.send(2);
+    CHECK_FALSE(orphan_send.is_ready());
+  }  // Every handle gone.
+  REQUIRE(orphan_recv.is_ready());
+  CHECK(*orphan_recv.take_result() == std::nullopt);
+  REQUIRE(orphan_send.is_ready());  // Its Receiver is gone: it fails.
+  CHECK(orphan_send.take_result().code() == absl::StatusCode::kFailedPrecondition);
+
+  // A task waiting in recv() on a runtime that is destroyed: the task is
+  // cancelled, its recv leaves the queue, and the Receiver it owned goes.
+  std::optional<Sender<int>> survivor;
+  {
+    Runtime rt = Runtime::with_workers(1);
+    auto [tx, rx] = nanorun::sync::channel<int>(1);
+    survivor = tx;
+    auto rx_ptr = std::make_shared<Receiver<int>>(std::move(rx));
+    JoinHandle<int> waiting = rt.handle().spawn([rx_ptr] {
+      return rx_ptr->recv().then([](std::optional<int> v) { return v.value_or(-1); });
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  CHECK(survivor->send(5).take_result().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("channel: a moved-from Sender or Receiver reports it; channel(0) is reported misuse") {
+  auto [tx, rx] = nanorun::sync::channel<int>(1);
+  Sender<int> moved = std::move(tx);
+  CHECK(tx.send(1).take_result().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(tx.try_send(1).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(tx.is_closed());
+  Receiver<int> moved_rx = std::move(rx);
+  CHECK(rx.try_recv().status().code() == absl::StatusCode::kFailedPrecondition);
+
+  static std::string message;
+  auto previous = nanorun::SetMisuseHandler([](absl::string_view m) { message = std::string(m); });
+  auto [tx0, rx0] = nanorun::sync::channel<int>(0);
+  nanorun::SetMisuseHandler(previous);
+  CHECK(absl::StrContains(message, "capacity >= 1"));
+  CHECK(rx0.capacity() == 1);
+}

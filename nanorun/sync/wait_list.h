@@ -99,13 +99,18 @@ class WaitList {
   WaiterLinks* tail_ = nullptr;
 };
 
+struct NoPayload {};
+
 // A waiting operation of `Core` whose future holds T: the state first (it is
 // freed as a state, by the future's consumer), then its place in the list.
-template <class T, class Core>
+// `payload` is what the operation carries while it waits (a channel send's
+// value).
+template <class T, class Core, class Payload = NoPayload>
 struct Waiter : nanorun::detail::SharedState<T>, WaiterLinks {
   std::shared_ptr<Core> core;  // While queued; moved out by whoever claims it.
   size_t n = 0;                // What it waits for (permits, for a semaphore).
   nanorun::detail::StopHookFn hook;
+  Payload payload;
 
   static Waiter* Create(std::shared_ptr<Core> core, size_t n, nanorun::detail::StopHookFn hook) {
     void* memory = task::AllocateBlock(sizeof(Waiter));
@@ -149,6 +154,24 @@ struct Waiter : nanorun::detail::SharedState<T>, WaiterLinks {
       nanorun::detail::Dispatch(c, this);  // Last touch: the consumer may free it.
     }
     return old;
+  }
+
+  // Settles with a result that must not be lost (a received value): if the
+  // consumer had already gone, the state is freed and the result handed back
+  // in *r, and this returns false. True: the consumer has it (or will).
+  bool settle_or_reclaim(nanorun::detail::Result<T>* r) {
+    using nanorun::detail::StateBase;
+    this->store(std::move(*r));
+    uint32_t old = this->flags.fetch_or(StateBase::kResult, std::memory_order_acq_rel);
+    if (old & StateBase::kCallback) {
+      nanorun::detail::Dispatch(this->continuation, this);  // Last touch.
+      return true;
+    }
+    if (old & StateBase::kConsumerGone) {
+      *r = this->take_and_free();
+      return false;
+    }
+    return true;
   }
 };
 
