@@ -391,7 +391,9 @@ TEST_CASE("channel: destroying the Receiver fails sends and destroys what was bu
 
 TEST_CASE("channel: a stopped recv takes no value; a stopped send sends nothing") {
   Runtime rt = Runtime::with_workers(2);
-  auto [tx, rx] = nanorun::sync::channel<int>(1);
+  auto channel = nanorun::sync::channel<int>(1);
+  Sender<int>& tx = channel.first;
+  Receiver<int>& rx = channel.second;
   { auto dropped = rx.recv(); }
   auto timed_out = rt.block_on([&] { return ntime::timeout(absl::Milliseconds(5), rx.recv()); });
   CHECK(timed_out.status().code() == absl::StatusCode::kDeadlineExceeded);
@@ -453,11 +455,11 @@ TEST_CASE("channel: a value racing a recv that is being dropped goes to the next
   // The consumer gives each recv a very short timeout, so values often arrive
   // as a recv is stopped; every value still arrives exactly once, in order.
   Runtime rt = Runtime::with_workers(2);
-  const int kValues = kSanitized ? 3000 : 30000;
+  constexpr int kValues = kSanitized ? 3000 : 30000;
   auto [tx, rx] = nanorun::sync::channel<int>(4);
-  JoinHandle<void> producer = rt.handle().spawn([tx = tx, kValues] {
+  JoinHandle<void> producer = rt.handle().spawn([tx = tx] {
     auto next = std::make_shared<int>(0);
-    return nanorun::repeat([tx, next, kValues] {
+    return nanorun::repeat([tx, next] {
       if (*next == kValues) return nanorun::make_ready_future(true);
       return tx.send((*next)++).then([] { return false; });
     });
@@ -491,14 +493,14 @@ TEST_CASE("channel: a value racing a recv that is being dropped goes to the next
 
 TEST_CASE("channel stress: 4 producers x 250,000 through capacity 16, each once, in order per producer") {
   Runtime rt = Runtime::with_workers(2);
-  const int kPerProducer = kSanitized ? 25000 : 250000;
+  constexpr int kPerProducer = kSanitized ? 25000 : 250000;
   constexpr int kProducers = 4;
   auto [tx, rx] = nanorun::sync::channel<std::pair<int, int>>(16);
   std::vector<JoinHandle<void>> producers;
   for (int p = 0; p < kProducers; ++p) {
-    producers.push_back(rt.handle().spawn([tx = tx, p, kPerProducer] {
+    producers.push_back(rt.handle().spawn([tx = tx, p] {
       auto next = std::make_shared<int>(0);
-      return nanorun::repeat([tx, p, next, kPerProducer] {
+      return nanorun::repeat([tx, p, next] {
         if (*next == kPerProducer) return nanorun::make_ready_future(true);
         return tx.send({p, (*next)++}).then([] { return false; });
       });
