@@ -26,6 +26,7 @@
 #include "nanorun/net/tcp.h"
 #include "nanorun/net/udp.h"
 #endif
+#include "nanorun/sync/barrier.h"
 #include "nanorun/sync/channel.h"
 #include "nanorun/sync/mutex.h"
 #include "nanorun/sync/notify.h"

@@ -588,3 +588,68 @@ TEST_CASE("channel: a moved-from Sender or Receiver reports it; channel(0) is re
   CHECK(absl::StrContains(message, "capacity >= 1"));
   CHECK(rx0.capacity() == 1);
 }
+
+// ---- Barrier ----
+
+using nanorun::sync::Barrier;
+
+TEST_CASE("Barrier: the n-th wait releases the round; exactly one is the leader; it starts over") {
+  Barrier barrier(3);
+  for (int round = 0; round < 2; ++round) {
+    Future<bool> a = barrier.wait();
+    Future<bool> b = barrier.wait();
+    CHECK_FALSE(a.is_ready());
+    CHECK(barrier.waiting() == 2);
+    Future<bool> c = barrier.wait();
+    REQUIRE(c.is_ready());
+    REQUIRE(a.is_ready());
+    REQUIRE(b.is_ready());
+    CHECK(*c.take_result() == true);
+    CHECK(*a.take_result() == false);
+    CHECK(*b.take_result() == false);
+    CHECK(barrier.waiting() == 0);
+  }
+  Barrier one(0);  // As Barrier(1).
+  CHECK(*one.wait().take_result() == true);
+}
+
+TEST_CASE("Barrier: a stopped wait settles Cancelled and its arrival still counts") {
+  Runtime rt = Runtime::with_workers(2);
+  Barrier barrier(3);
+  Future<bool> a = barrier.wait();
+  auto timed_out = rt.block_on([&] { return ntime::timeout(absl::Milliseconds(5), barrier.wait()); });
+  CHECK(timed_out.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(barrier.waiting() == 2);
+  Future<bool> c = barrier.wait();
+  CHECK(*c.take_result() == true);
+  CHECK(*rt.block_on(std::move(a)) == false);
+}
+
+TEST_CASE("Barrier stress: 8 tasks x 500 rounds, one leader per round, nobody runs ahead") {
+  Runtime rt = Runtime::with_workers(2);
+  constexpr int kTasks = 8;
+  const int kRounds = kSanitized ? 100 : 500;
+  Barrier barrier(kTasks);
+  auto leaders = std::make_shared<std::atomic<int>>(0);
+  auto arrivals = std::make_shared<std::atomic<int>>(0);
+  auto ahead = std::make_shared<std::atomic<int>>(0);
+  std::vector<JoinHandle<void>> tasks;
+  for (int t = 0; t < kTasks; ++t) {
+    tasks.push_back(rt.handle().spawn([=] {
+      auto round = std::make_shared<int>(0);
+      return nanorun::repeat([=] {
+        arrivals->fetch_add(1);
+        return barrier.wait().then([=](bool leader) {
+          if (leader) leaders->fetch_add(1);
+          // Every task of this round has arrived before anyone is released.
+          if (arrivals->load() < (*round + 1) * kTasks) ahead->fetch_add(1);
+          return ++*round == kRounds;
+        });
+      });
+    }));
+  }
+  for (auto& t : tasks) REQUIRE(rt.block_on(std::move(t)).ok());
+  CHECK(leaders->load() == kRounds);
+  CHECK(ahead->load() == 0);
+  CHECK(arrivals->load() == kTasks * kRounds);
+}
