@@ -10,7 +10,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 tools/install_deps.sh --bench
-tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline //tools/bench:net_bench >&2
+tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline //tools/bench:net_bench \
+  //tools/bench:sync_bench //tools/bench:asio_sync_baseline >&2
 bin="$(tools/bazel info -c opt bazel-bin 2>/dev/null)/tools/bench"
 
 out="$(mktemp)"
@@ -30,6 +31,12 @@ for w in "${workloads[@]}"; do
   "$bin/bench" "${args[@]}" --only "$w" | tee -a "$out"
   case "$w" in then_chain_*|cross_thread_hop) continue ;; esac
   "$bin/asio_baseline" "${args[@]}" --only "$w" | tee -a "$out"
+done
+# The synchronisation workloads (sync_bench; Asio's concurrent_channel).
+for w in channel_throughput mutex_contended semaphore_admission; do
+  [[ -n "$only" && "$only" != "$w" ]] && continue
+  "$bin/sync_bench" "${args[@]}" --only "$w" | tee -a "$out"
+  "$bin/asio_sync_baseline" "${args[@]}" --only "$w" | tee -a "$out"
 done
 # The network workloads carry their own baseline (a raw epoll server),
 # measured back to back with nanorun in each run.
