@@ -28,6 +28,7 @@
 #endif
 #include "nanorun/sync/barrier.h"
 #include "nanorun/sync/channel.h"
+#include "nanorun/sync/join_set.h"
 #include "nanorun/sync/mutex.h"
 #include "nanorun/sync/notify.h"
 #include "nanorun/sync/semaphore.h"

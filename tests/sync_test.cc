@@ -653,3 +653,148 @@ TEST_CASE("Barrier stress: 8 tasks x 500 rounds, one leader per round, nobody ru
   CHECK(ahead->load() == 0);
   CHECK(arrivals->load() == kTasks * kRounds);
 }
+
+// ---- JoinSet ----
+
+using nanorun::JoinSet;
+
+TEST_CASE("JoinSet: join_next gives results in finishing order, then nullopt") {
+  Runtime rt = Runtime::with_workers(2);
+  JoinSet<int> set(rt.handle());
+  CHECK(set.empty());
+  for (int ms : {60, 10, 35}) {
+    set.spawn([ms] { return ntime::sleep(absl::Milliseconds(ms)).then([ms] { return ms; }); });
+  }
+  set.spawn([]() -> absl::StatusOr<int> { return absl::NotFoundError("no such key"); });
+  CHECK(set.size() == 4);
+  std::vector<int> order;
+  int errors = 0;
+  for (int i = 0; i < 4; ++i) {
+    auto next = rt.block_on(set.join_next());
+    REQUIRE(next.ok());
+    REQUIRE(next->has_value());
+    if ((*next)->ok()) {
+      order.push_back(***next);
+    } else {
+      CHECK((*next)->status().code() == absl::StatusCode::kNotFound);
+      ++errors;
+    }
+  }
+  CHECK(order == std::vector<int>{10, 35, 60});
+  CHECK(errors == 1);
+  CHECK(set.size() == 0);
+  auto end = rt.block_on(set.join_next());
+  REQUIRE(end.ok());
+  CHECK_FALSE(end->has_value());
+}
+
+TEST_CASE("JoinSet: abort_all cancels the rest; each one's result still comes out") {
+  Runtime rt = Runtime::with_workers(2);
+  auto ran_to_end = std::make_shared<std::atomic<int>>(0);
+  JoinSet<void> set(rt.handle());
+  for (int i = 0; i < 5; ++i) {
+    set.spawn([ran_to_end] {
+      return ntime::sleep(absl::Seconds(10)).then([ran_to_end] { ran_to_end->fetch_add(1); });
+    });
+  }
+  set.spawn([] {});  // Finishes at once.
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  set.abort_all();
+  int cancelled = 0, ok = 0;
+  while (!set.empty()) {
+    auto next = rt.block_on([&] { return ntime::timeout(absl::Seconds(5), set.join_next()); });
+    REQUIRE(next.ok());
+    REQUIRE(next->has_value());
+    if ((*next)->ok()) {
+      ++ok;
+    } else {
+      CHECK((*next)->code() == absl::StatusCode::kCancelled);
+      ++cancelled;
+    }
+  }
+  CHECK(ok == 1);
+  CHECK(cancelled == 5);
+  CHECK(ran_to_end->load() == 0);
+  CHECK(rt.handle().pending_timers() == 0);  // The sleeps left the wheel.
+}
+
+TEST_CASE("JoinSet: destroying the set aborts its tasks") {
+  Runtime rt = Runtime::with_workers(2);
+  auto ran_to_end = std::make_shared<std::atomic<int>>(0);
+  {
+    JoinSet<void> set(rt.handle());
+    for (int i = 0; i < 3; ++i) {
+      set.spawn([ran_to_end] {
+        return ntime::sleep(absl::Milliseconds(30)).then([ran_to_end] { ran_to_end->fetch_add(1); });
+      });
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(80));
+  CHECK(ran_to_end->load() == 0);
+  CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
+}
+
+TEST_CASE("JoinSet: a stopped join_next takes no result") {
+  Runtime rt = Runtime::with_workers(2);
+  JoinSet<int> set(rt.handle());
+  nanorun::Promise<int> gate;
+  auto shared_gate = std::make_shared<Future<int>>(gate.get_future());
+  set.spawn([shared_gate] { return std::move(*shared_gate); });
+  auto timed_out =
+      rt.block_on([&] { return ntime::timeout(absl::Milliseconds(5), set.join_next()); });
+  CHECK(timed_out.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(set.size() == 1);
+  gate.set_value(42);
+  auto next = rt.block_on(set.join_next());
+  REQUIRE(next.ok());
+  REQUIRE(next->has_value());
+  CHECK(***next == 42);
+  CHECK(set.empty());
+}
+
+TEST_CASE("JoinSet: spawned from inside a task onto the current runtime; off a runtime it fails") {
+  Runtime rt = Runtime::with_workers(2);
+  auto sum = rt.block_on(rt.handle().spawn([] {
+    auto set = std::make_shared<JoinSet<long>>();  // The current runtime.
+    for (long i = 1; i <= 1000; ++i) set->spawn([i] { return i; });
+    auto total = std::make_shared<long>(0);
+    return nanorun::repeat([set, total] {
+             return set->join_next().then([total](std::optional<absl::StatusOr<long>> r) {
+               if (!r.has_value()) return true;
+               *total += r->value();
+               return false;
+             });
+           })
+        .then([total] { return *total; });
+  }));
+  REQUIRE(sum.ok());
+  CHECK(*sum == 1000L * 1001 / 2);
+
+  JoinSet<int> nowhere;  // No runtime on this thread.
+  nowhere.spawn([] { return 1; });
+  CHECK(nowhere.size() == 1);
+  auto r = nowhere.join_next();
+  REQUIRE(r.is_ready());
+  auto v = r.take_result();
+  REQUIRE(v.ok());
+  REQUIRE(v->has_value());
+  CHECK((*v)->status().code() == absl::StatusCode::kCancelled);
+  CHECK(absl::StrContains((*v)->status().message(), "could not be spawned"));
+}
+
+TEST_CASE("AbortHandle: outlives its task and its runtime safely") {
+  nanorun::AbortHandle late;
+  {
+    Runtime rt = Runtime::with_workers(1);
+    JoinHandle<int> h = rt.handle().spawn([] { return ntime::sleep(absl::Seconds(10)).then([] { return 1; }); });
+    late = h.abort_handle();
+    nanorun::AbortHandle copy = late;
+    CHECK_FALSE(copy.is_finished());
+    copy.abort();
+    auto r = rt.block_on(std::move(h));
+    CHECK(r.status().code() == absl::StatusCode::kCancelled);
+    CHECK(late.is_finished());
+  }
+  late.abort();  // The task and its runtime are gone: nothing happens.
+  CHECK(late.is_finished());
+}

@@ -251,6 +251,19 @@ class Handle {
   executor::Executor* e_ = nullptr;
 };
 
+// Aborts one task (JoinHandle::abort_handle): copyable, and safe to keep
+// after the task finished (abort then does nothing) or its runtime is gone.
+class AbortHandle {
+ public:
+  AbortHandle() = default;
+  explicit AbortHandle(task::RawAbortHandle raw) : raw_(std::move(raw)) {}
+  void abort() const { raw_.abort(); }
+  bool is_finished() const { return raw_.is_finished(); }
+
+ private:
+  task::RawAbortHandle raw_;
+};
+
 // The spawner's side of a task: usable wherever a Future<T> is (then,
 // block_on, when_all), plus abort(). Dropping it detaches the task.
 template <class T>
@@ -273,6 +286,12 @@ class [[nodiscard]] JoinHandle {
   // Cancels the task: it stops at its next poll (at once if idle) and its
   // result becomes absl::CancelledError. No effect once finished.
   void abort() { raw_.abort(); }
+  // A copyable handle that can abort this task (and nothing else), usable
+  // after this JoinHandle was consumed or dropped. Empty (abort does nothing)
+  // for a handle that failed at spawn.
+  AbortHandle abort_handle() const {
+    return raw_.valid() ? AbortHandle(raw_.abort_handle()) : AbortHandle();
+  }
 
   // Polls for the result (for use inside poll_fn).
   Poll<Output> poll(Context& cx) {

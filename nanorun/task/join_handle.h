@@ -1,6 +1,7 @@
 // RawJoinHandle<Output>: the spawner's side of a task. It can poll for the
 // output (registering a waker), abort the task, or be dropped (detaching the
-// task, which keeps running). One reference to the task.
+// task, which keeps running). One reference to the task. RawAbortHandle: a
+// further reference that can only abort (for task groups).
 #ifndef NANORUN_TASK_JOIN_HANDLE_H_
 #define NANORUN_TASK_JOIN_HANDLE_H_
 
@@ -14,6 +15,40 @@
 namespace nanorun {
 inline namespace v0 {
 namespace task {
+
+inline void AbortTask(Header* task) {
+  if (task != nullptr && task->state.transition_to_notified_and_cancel()) {
+    task->scheduler->schedule(task, /*is_yield=*/false);
+  }
+}
+
+// A task reference that can abort the task and nothing else: no join
+// interest (the output goes to the JoinHandle), so any number may exist, and
+// one outliving the task's completion is harmless (abort does nothing then).
+class RawAbortHandle {
+ public:
+  RawAbortHandle() = default;
+  explicit RawAbortHandle(Header* task) : task_(task) {
+    if (task_ != nullptr) task_->state.ref_inc();
+  }
+  RawAbortHandle(const RawAbortHandle& other) : RawAbortHandle(other.task_) {}
+  RawAbortHandle(RawAbortHandle&& other) noexcept : task_(std::exchange(other.task_, nullptr)) {}
+  RawAbortHandle& operator=(RawAbortHandle other) noexcept {
+    std::swap(task_, other.task_);
+    return *this;
+  }
+  ~RawAbortHandle() {
+    if (task_ != nullptr) DropRef(task_);
+  }
+
+  void abort() const { AbortTask(task_); }
+  bool is_finished() const {
+    return task_ == nullptr || (task_->state.load() & State::kComplete);
+  }
+
+ private:
+  Header* task_ = nullptr;
+};
 
 template <class Output>
 class RawJoinHandle {
@@ -59,11 +94,10 @@ class RawJoinHandle {
   // Requests cancellation: the task's body is dropped by the next worker to
   // own it (at once if idle, after its current poll if running) and its
   // output becomes absl::CancelledError. No effect once complete.
-  void abort() {
-    if (task_ != nullptr && task_->state.transition_to_notified_and_cancel()) {
-      task_->scheduler->schedule(task_, /*is_yield=*/false);
-    }
-  }
+  void abort() { AbortTask(task_); }
+
+  // A reference that can only abort (RawAbortHandle). Requires valid().
+  RawAbortHandle abort_handle() const { return RawAbortHandle(task_); }
 
  private:
   // Returns false if the task completed meanwhile (read the output).
