@@ -20,6 +20,7 @@
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "nanorun/future/timers.h"
+#include "nanorun/future/concurrency.h"
 #include "nanorun/future/with_stop.h"
 #if defined(NANORUN_HAS_NET)
 #include "nanorun/net/socket_addr.h"

@@ -10,11 +10,13 @@
 #include "absl/strings/match.h"
 #include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/test_util.h"
 
 using nanorun::Future;
 using nanorun::Promise;
 using nanorun::make_error_future;
 using nanorun::make_ready_future;
+using nanorun_test::WaitFor;
 
 namespace {
 
@@ -365,4 +367,120 @@ TEST_CASE("misuse: then on a moved-from future fails with a message", "[misuse]"
   CHECK(absl::IsFailedPrecondition(r.status()));
   CHECK(absl::StrContains(r.status().message(), "empty Future"));
   CHECK(*Get(std::move(g)) == 1);
+}
+
+// ---- when_all_settled, for_each_concurrent ----
+
+TEST_CASE("when_all_settled: every result in input order; errors do not end it early") {
+  Promise<int> late;
+  std::vector<Future<int>> inputs;
+  inputs.push_back(make_ready_future(1));
+  inputs.push_back(make_error_future<int>(absl::NotFoundError("missing")));
+  inputs.push_back(late.get_future());
+  inputs.push_back(Future<int>());  // Empty.
+  Future<std::vector<absl::StatusOr<int>>> all = nanorun::when_all_settled(std::move(inputs));
+  CHECK_FALSE(all.is_ready());  // The error did not settle it.
+  late.set_value(3);
+  REQUIRE(all.is_ready());
+  auto r = all.take_result();
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 4);
+  CHECK((*r)[0].value() == 1);
+  CHECK((*r)[1].status().code() == absl::StatusCode::kNotFound);
+  CHECK((*r)[2].value() == 3);
+  CHECK((*r)[3].status().code() == absl::StatusCode::kFailedPrecondition);
+
+  std::vector<Future<void>> voids;
+  voids.push_back(nanorun::make_ready_future());
+  voids.push_back(make_error_future<void>(absl::AbortedError("x")));
+  auto v = nanorun::when_all_settled(std::move(voids)).take_result();
+  REQUIRE(v.ok());
+  CHECK((*v)[0].ok());
+  CHECK((*v)[1].code() == absl::StatusCode::kAborted);
+  CHECK(nanorun::when_all_settled(std::vector<Future<int>>()).take_result()->empty());
+}
+
+TEST_CASE("when_all_settled: stopped, it stops its inputs and fails with Cancelled") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  auto r = rt.block_on([] {
+    std::vector<Future<void>> sleeps;
+    for (int i = 0; i < 3; ++i) sleeps.push_back(nanorun::time::sleep(absl::Seconds(10)));
+    return nanorun::time::timeout(absl::Milliseconds(10), nanorun::when_all_settled(std::move(sleeps)));
+  });
+  CHECK(r.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(rt.handle().pending_timers() == 0);  // The sleeps left the wheel.
+}
+
+TEST_CASE("for_each_concurrent: at most `limit` in flight, every item once, in starting order") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  auto in_flight = std::make_shared<std::atomic<int>>(0);
+  auto most = std::make_shared<std::atomic<int>>(0);
+  auto seen = std::make_shared<std::vector<int>>();  // f never runs concurrently with itself.
+  std::vector<int> items(60);
+  for (int i = 0; i < 60; ++i) items[i] = i;
+  absl::Status s = rt.block_on([&] {
+    return nanorun::for_each_concurrent(std::move(items), 4, [=](int item) {
+      seen->push_back(item);
+      int now = in_flight->fetch_add(1) + 1;
+      int m = most->load();
+      while (now > m && !most->compare_exchange_weak(m, now)) {
+      }
+      return nanorun::time::sleep(absl::Microseconds(300 + (item * 37) % 500)).then([=] {
+        in_flight->fetch_sub(1);
+      });
+    });
+  });
+  REQUIRE(s.ok());
+  CHECK(most->load() == 4);
+  REQUIRE(seen->size() == 60);
+  for (int i = 0; i < 60; ++i) CHECK((*seen)[i] == i);
+}
+
+TEST_CASE("for_each_concurrent: the first error stops the items in flight and starts no more") {
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  auto started = std::make_shared<std::atomic<int>>(0);
+  auto finished = std::make_shared<std::atomic<int>>(0);
+  std::vector<int> items(100);
+  for (int i = 0; i < 100; ++i) items[i] = i;
+  auto t0 = std::chrono::steady_clock::now();
+  absl::Status s = rt.block_on([&] {
+    return nanorun::for_each_concurrent(std::move(items), 3, [=](int item) -> Future<void> {
+      started->fetch_add(1);
+      if (item == 5) {
+        return nanorun::time::sleep(absl::Milliseconds(5)).then([]() -> absl::Status {
+          return absl::DataLossError("item 5 is corrupt");
+        });
+      }
+      if (item < 5) return nanorun::make_ready_future();
+      return nanorun::time::sleep(absl::Seconds(10)).then([=] { finished->fetch_add(1); });
+    });
+  });
+  CHECK(s.code() == absl::StatusCode::kDataLoss);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(5));  // Not 10 s: stopped.
+  CHECK(started->load() == 8);  // 0..4 at once, then 5, 6, 7 in flight: nothing after.
+  CHECK(finished->load() == 0);
+  CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
+}
+
+TEST_CASE("for_each_concurrent: ready items loop without recursion; a stop of the whole stops it") {
+  long sum = 0;
+  std::vector<long> many(200000);
+  for (long i = 0; i < 200000; ++i) many[i] = i;
+  absl::Status s = nanorun::for_each_concurrent(std::move(many), 8, [&sum](long x) { sum += x; })
+                       .take_result();
+  CHECK(s.ok());
+  CHECK(sum == 200000L * 199999 / 2);
+
+  nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
+  auto r = rt.block_on([] {
+    return nanorun::time::timeout(
+        absl::Milliseconds(10),
+        nanorun::for_each_concurrent(std::vector<int>(50), 5,
+                                     [](int) { return nanorun::time::sleep(absl::Seconds(10)); }));
+  });
+  CHECK(r.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(WaitFor([&] { return rt.handle().pending_timers() == 0; }));
+
+  CHECK(nanorun::for_each_concurrent(std::vector<int>{1}, 0, [](int) {}).take_result().code() ==
+        absl::StatusCode::kInvalidArgument);
 }

@@ -84,7 +84,7 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
   explicit CombinatorBase(size_t inputs) : stopper(inputs) {}
   CombinatorBase(const CombinatorBase&) = delete;
   CombinatorBase& operator=(const CombinatorBase&) = delete;
-  ~CombinatorBase() {
+  virtual ~CombinatorBase() {
     // Every combinator settles before its last input lets go (InputLink); this
     // only keeps a bug from leaving a consumer waiting forever.
     if (out_ != nullptr) settle_unchecked(Result<Out>(absl::InternalError(
@@ -110,6 +110,13 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
   bool is_settled() const { return settled_.load(std::memory_order_acquire); }
 
   InputStopper stopper;
+
+ protected:
+  // The combinator's future was asked to stop: asks its inputs to stop, and
+  // returns whether it will settle soon. The default stops every input in
+  // `stopper`; a combinator that starts its inputs over time (for_each_concurrent)
+  // has its own. Runs no user code.
+  virtual bool stop_inputs() { return stopper.stop_now(); }
 
  private:
   void settle(Result<Out> r) {
@@ -141,7 +148,7 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
 
   static StopStep OnStop(StateBase* self) {
     CombinatorBase* owner = static_cast<Output*>(static_cast<SharedState<Out>*>(self))->owner;
-    bool stoppable = owner->stopper.stop_now();
+    bool stoppable = owner->stop_inputs();
     if (owner->hook_.exchange(kHookDone, std::memory_order_acq_rel) == kSettled) {
       std::shared_ptr<CombinatorBase> last = std::move(owner->self_keep_);  // May free owner.
     }
