@@ -16,11 +16,12 @@
 #define NANORUN_NANORUN_H_
 
 #include "nanorun/cancel/stop_token.h"
+#include "nanorun/future/blocking.h"
 #include "nanorun/future/combinators.h"
+#include "nanorun/future/concurrency.h"
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "nanorun/future/timers.h"
-#include "nanorun/future/concurrency.h"
 #include "nanorun/future/with_stop.h"
 #if defined(NANORUN_HAS_NET)
 #include "nanorun/net/socket_addr.h"

@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "nanorun/sys/misuse.h"
 
 namespace nanorun {
@@ -95,12 +97,13 @@ uint32_t ShuffleSeedFromEnvironment() {
 
 }  // namespace
 
-absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out) {
+absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out,
+                              blocking::PoolOptions pool) {
   if (num_workers == 0) num_workers = 1;
   std::unique_ptr<reactor::Reactor> r;
   absl::Status status = reactor::Reactor::Create(&r);
   if (!status.ok()) return status;
-  Executor* e = new Executor(num_workers, std::move(r), std::move(clock));
+  Executor* e = new Executor(num_workers, std::move(r), std::move(clock), pool);
   e->threads_.reserve(num_workers);
   for (auto& worker : e->workers_) {
     Worker* w = worker.get();
@@ -111,11 +114,12 @@ absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** 
 }
 
 Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
-                   time::Clock clock)
+                   time::Clock clock, blocking::PoolOptions pool)
     : reactor_(std::move(r)),
       timers_(std::move(clock), reactor_.get()),
       driver_(reactor_.get(), &timers_),
       idle_(num_workers),
+      blocking_(blocking::BlockingPool::Create(pool)),
       shuffle_seed_(ShuffleSeedFromEnvironment()) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
@@ -209,6 +213,9 @@ void Executor::submit_new(task::Header* t, SpawnOptions options) {
     t->state.set_unregistered();
     if (!schedule_local(t, options.behind_others)) enqueue_foreign(t);
     return;
+  }
+  if (draining_.load(std::memory_order_relaxed)) {
+    spawned_while_draining_.fetch_add(1, std::memory_order_relaxed);
   }
   if (!owned_.bind(t)) {
     // Shutting down: cancel now and drop the Notified reference. The task is
@@ -458,6 +465,10 @@ void Executor::shutdown() {
   }
   if (joined_.exchange(true)) return;
   shutdown_.store(true, std::memory_order_release);
+  // Blocking jobs that never started are dropped (their futures fail with
+  // CancelledError once the timers below are gone too); running ones are left
+  // to finish on their own threads.
+  (void)blocking_->shutdown(absl::InfinitePast());
   for (auto& worker : workers_) worker->parker.unpark(driver_);
   for (auto& thread : threads_) thread.join();
   // No worker runs any more. Refuse new work, cancel every live task (each
@@ -480,6 +491,32 @@ void Executor::shutdown() {
   // pending socket operations (their sockets are closed).
   timers_.shutdown();
   reactor_->close_all_io();
+}
+
+Executor::DrainReport Executor::drain(absl::Time deadline) {
+  DrainReport report;
+  if (tl_worker != nullptr && tl_worker->executor == this) {
+    ReportMisuse(
+        "Runtime::shutdown(grace) was called from one of the runtime's own worker "
+        "threads; it would wait for itself. Call it from the thread that created the "
+        "runtime.");
+    return report;
+  }
+  if (joined_.load(std::memory_order_acquire) || draining_.exchange(true)) return report;
+  size_t at_start = owned_.count_incomplete();
+  size_t jobs_finished_before = blocking_->finished_total();
+  // Poll, coarsely: a drain is rare and lasts milliseconds to seconds; the
+  // workers keep running meanwhile and nothing on their paths waits for it.
+  while (absl::Now() < deadline &&
+         (owned_.count_incomplete() > 0 || !blocking_->is_quiet())) {
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  report.blocking = blocking_->shutdown(deadline, jobs_finished_before);
+  report.tasks_cancelled = owned_.count_incomplete();
+  size_t total = at_start + spawned_while_draining_.load(std::memory_order_relaxed);
+  report.tasks_finished = total > report.tasks_cancelled ? total - report.tasks_cancelled : 0;
+  shutdown();
+  return report;
 }
 
 }  // namespace executor

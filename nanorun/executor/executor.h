@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "nanorun/blocking/blocking_pool.h"
 #include "nanorun/executor/idle.h"
 #include "nanorun/executor/injector.h"
 #include "nanorun/executor/local_queue.h"
@@ -62,10 +63,12 @@ struct DeferredIo {
 
 class Executor final : public task::Scheduler {
  public:
-  // Starts `num_workers` (>= 1) worker threads whose timers read `clock`.
-  // The returned executor holds one reference for the caller (drop_ref() it
-  // after shutdown()).
-  static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out);
+  // Starts `num_workers` (>= 1) worker threads whose timers read `clock`,
+  // and a blocking pool (started lazily) bounded by `pool`. The returned
+  // executor holds one reference for the caller (drop_ref() it after
+  // shutdown()).
+  static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out,
+                             blocking::PoolOptions pool = {});
   static absl::Status Create(size_t num_workers, Executor** out) {
     return Create(num_workers, time::Clock(), out);
   }
@@ -104,6 +107,23 @@ class Executor final : public task::Scheduler {
 
   size_t num_workers() const { return workers_.size(); }
 
+  // The pool that runs blocking jobs for this runtime (spawn_blocking).
+  blocking::BlockingPool& blocking_pool() { return *blocking_; }
+  const std::shared_ptr<blocking::BlockingPool>& blocking_pool_ref() const { return blocking_; }
+
+  // A graceful shutdown: from now on is_draining() is true (the future layer
+  // refuses spawns from outside the runtime); tasks and blocking jobs get
+  // until `deadline` to finish; then shutdown() cancels what is left, and the
+  // blocking pool drops its queued jobs and leaves running ones detached.
+  // Same threading rule as shutdown().
+  struct DrainReport {
+    size_t tasks_finished = 0;
+    size_t tasks_cancelled = 0;
+    blocking::PoolShutdownReport blocking;
+  };
+  DrainReport drain(absl::Time deadline);
+  bool is_draining() const { return draining_.load(std::memory_order_acquire); }
+
   // This runtime's timers. Workers fire them (see time/driver.h); they are
   // cancelled (fired with cancelled = true) by shutdown().
   time::TimerDriver& timers() { return timers_; }
@@ -126,7 +146,8 @@ class Executor final : public task::Scheduler {
   void task_freed(task::Header* task) override;
 
  private:
-  Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock);
+  Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock,
+           blocking::PoolOptions pool);
   ~Executor();
 
   void submit_new(task::Header* task, SpawnOptions options);
@@ -154,8 +175,12 @@ class Executor final : public task::Scheduler {
   Injector injector_;
   OwnedTasks owned_;
   Idle idle_;
+  std::shared_ptr<blocking::BlockingPool> blocking_;
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
+  std::atomic<bool> draining_{false};
+  // Registered tasks spawned while draining (for the report).
+  std::atomic<size_t> spawned_while_draining_{0};
   std::atomic<size_t> refs_{1};
   const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
   // Tasks still allocated after refs_ reached zero, minus those freed since;

@@ -72,6 +72,17 @@ class OwnedTasks {
     }
   }
 
+  // Tasks linked in that have not completed (for a graceful drain).
+  size_t count_incomplete() {
+    size_t total = 0;
+    for (Shard& shard : shards_) {
+      std::lock_guard<sys::SpinLock> lock(shard.mu);
+      for (task::Header* t = shard.head; t != nullptr; t = t->owned_next) {
+        if ((t->state.load() & task::State::kComplete) == 0) ++total;
+      }
+    }
+    return total;
+  }
   // For freeing the executor: marks every shard as counted and returns how
   // many tasks are still allocated. Tasks freed from now on report `true`
   // from unlink().

@@ -14,11 +14,18 @@ size_t DefaultWorkers() {
   return n == 0 ? 1 : n;
 }
 
+blocking::PoolOptions PoolOptionsOf(const RuntimeOptions& options) {
+  blocking::PoolOptions pool;
+  pool.max_threads = options.max_blocking_threads == 0 ? 1 : options.max_blocking_threads;
+  pool.keep_alive = options.blocking_keep_alive;
+  return pool;
+}
+
 executor::Executor* CreateOrDie(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e);
+      time::Clock(options.clock), &e, PoolOptionsOf(options));
   if (!status.ok()) {
     std::fprintf(stderr,
                  "nanorun: could not create a runtime: %s (use "
@@ -51,7 +58,7 @@ absl::StatusOr<Runtime> Runtime::create(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e);
+      time::Clock(options.clock), &e, PoolOptionsOf(options));
   if (!status.ok()) return status;
   return Runtime(e);
 }
@@ -62,6 +69,20 @@ Runtime& Runtime::operator=(Runtime&& other) noexcept {
     e_ = std::exchange(other.e_, nullptr);
   }
   return *this;
+}
+
+ShutdownReport Runtime::shutdown(absl::Duration grace) {
+  ShutdownReport report;
+  if (e_ == nullptr) return report;
+  executor::Executor::DrainReport d = e_->drain(absl::Now() + grace);
+  report.tasks_finished = d.tasks_finished;
+  report.tasks_cancelled = d.tasks_cancelled;
+  report.blocking_finished = d.blocking.finished;
+  report.blocking_cancelled = d.blocking.dropped;
+  report.blocking_detached = d.blocking.detached;
+  report.finished = report.tasks_finished + report.blocking_finished;
+  report.cancelled = report.tasks_cancelled + report.blocking_cancelled;
+  return report;
 }
 
 Runtime::~Runtime() {

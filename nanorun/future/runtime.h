@@ -18,6 +18,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "nanorun/executor/executor.h"
 #include "nanorun/future/core.h"
 #include "nanorun/future/future.h"
@@ -236,6 +237,10 @@ class Handle {
   // absl::StatusOr<T>, absl::Status or void. Safe from any thread.
   template <class F>
   auto spawn(F f) const;
+  // Runs f() on this runtime's blocking pool (future/blocking.h). Safe from
+  // any thread.
+  template <class F>
+  auto spawn_blocking(F f) const;
 
   // Timers (sleeps, timeouts, interval ticks) pending on this runtime: for
   // diagnostics and tests (a timeout that completed early leaves none).
@@ -435,6 +440,11 @@ JoinHandle<SpawnResult<F>> SpawnOn(executor::Executor* e, F f) {
         "Handle): call nanorun::spawn from a task, or use "
         "Runtime::handle().spawn(...)"));
   }
+  if (e->is_draining() && executor::Executor::current() != e) {
+    return JoinHandle<U>::failed(absl::FailedPreconditionError(
+        "spawn: the runtime is shutting down (Runtime::shutdown was called); spawns from "
+        "outside it are refused (its own tasks may still spawn)"));
+  }
   return JoinHandle<U>(e->spawn(SpawnBody<U, F>(std::move(f))));
 }
 }  // namespace detail
@@ -518,6 +528,24 @@ struct RuntimeOptions {
   // Null: timers follow the system's monotonic clock. A ManualClock: time
   // moves only when the test calls clock->advance(d) (see time/clock.h).
   std::shared_ptr<time::ManualClock> clock;
+  // The blocking pool (spawn_blocking): at most this many threads, started
+  // when needed (tokio's default bound is 512); beyond it, jobs queue.
+  size_t max_blocking_threads = 512;
+  // A blocking thread with nothing to do for this long exits.
+  absl::Duration blocking_keep_alive = absl::Seconds(10);
+};
+
+// What Runtime::shutdown(grace) did.
+struct ShutdownReport {
+  size_t finished = 0;   // Tasks and blocking jobs that ended within the grace.
+  size_t cancelled = 0;  // Tasks cancelled, and blocking jobs dropped unstarted.
+  size_t tasks_finished = 0;
+  size_t tasks_cancelled = 0;
+  size_t blocking_finished = 0;
+  size_t blocking_cancelled = 0;
+  // Blocking jobs still running at the deadline: they cannot be stopped, so
+  // they finish on their own threads, detached (their results are dropped).
+  size_t blocking_detached = 0;
 };
 
 class Runtime {
@@ -537,7 +565,19 @@ class Runtime {
   Runtime& operator=(const Runtime&) = delete;
   // Joins the workers; tasks that have not completed are cancelled (their
   // JoinHandles fail with CancelledError). Must not run on a worker.
+  // Blocking jobs not started are dropped; running ones are left to finish.
   ~Runtime();
+
+  // A graceful shutdown. From now on, spawns (and spawn_blocking) from
+  // outside the runtime fail with FailedPrecondition; its own tasks may still
+  // spawn. Tasks and blocking jobs get `grace` to finish; then what is left is
+  // cancelled as by ~Runtime (a running blocking job cannot be stopped: it is
+  // left to finish detached, and counted in blocking_detached). Returns what
+  // happened. The Runtime is shut down afterwards (its destructor does nothing
+  // more). Called from one of its workers: reported misuse, and a zero report.
+  // Stop the sources of new work first (stop accepting, close channels): a
+  // task that waits forever is cancelled only at the deadline.
+  ShutdownReport shutdown(absl::Duration grace);
 
   Handle handle() const { return Handle(e_); }
   size_t num_workers() const { return e_ != nullptr ? e_->num_workers() : 0; }
