@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -101,7 +102,10 @@ TEST_CASE("blocking pool: grows lazily up to its bound, then queues FIFO; idle t
   CHECK(pool.threads() == 2);  // The bound: the other three wait.
   CHECK(pool.queued() == 3);
   first_gate->Notify();  // One thread is free: it takes the queue in order.
-  CHECK(WaitFor([&] { return order->size() == 4; }));
+  CHECK(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(*order_mu);
+    return order->size() == 4;
+  }));
   second_gate->Notify();
   for (auto& j : jobs) REQUIRE(rt.block_on(std::move(j)).ok());
   CHECK(*order == std::vector<int>{0, 2, 3, 4, 1});
