@@ -798,3 +798,44 @@ TEST_CASE("AbortHandle: outlives its task and its runtime safely") {
   late.abort();  // The task and its runtime are gone: nothing happens.
   CHECK(late.is_finished());
 }
+
+TEST_CASE("JoinSet<void>: try_join_next gives only finished results; OK and errors both count") {
+  Runtime rt = Runtime::with_workers(2);
+  JoinSet<void> set(rt.handle());
+  auto gate = std::make_shared<nanorun::Promise<void>>();
+  auto gate_future = std::make_shared<Future<void>>(gate->get_future());
+  set.spawn([gate_future] { return std::move(*gate_future); });
+  set.spawn([]() -> absl::Status { return absl::AbortedError("failed job"); });
+  set.spawn([] {});
+  CHECK(WaitFor([&] { return set.size() == 3; }));
+  std::vector<absl::Status> got;
+  CHECK(WaitFor([&] {
+    while (auto r = set.try_join_next()) got.push_back(*r);
+    return got.size() == 2;
+  }));
+  CHECK(set.size() == 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(set.try_join_next().has_value());  // The gated task is still running.
+  gate->set_value();
+  auto last = rt.block_on(set.join_next());
+  REQUIRE(last.ok());
+  REQUIRE(last->has_value());
+  CHECK((*last)->ok());
+  CHECK(set.empty());
+  int errors = 0;
+  for (auto& s : got) errors += s.code() == absl::StatusCode::kAborted;
+  CHECK(errors == 1);
+}
+
+TEST_CASE("channel<absl::Status>: a Status is a value like any other through recv") {
+  auto [tx, rx] = nanorun::sync::channel<absl::Status>(4);
+  CHECK(tx.try_send(absl::OkStatus()).ok());
+  CHECK(tx.try_send(absl::NotFoundError("x")).ok());
+  auto first = rx.recv().take_result();
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  CHECK((*first)->ok());
+  auto second = rx.recv().take_result();
+  REQUIRE(second.ok());
+  CHECK((*second)->code() == absl::StatusCode::kNotFound);
+}

@@ -40,6 +40,7 @@
 #include <limits>
 #include <memory>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -144,8 +145,12 @@ class Receiver {
     return core_->recv();
   }
   // Never waits: the next value; Unavailable if nothing is buffered yet,
-  // OutOfRange once the channel has ended.
+  // OutOfRange once the channel has ended. (Not for T = absl::Status, where a
+  // StatusOr cannot tell the value from the error: wrap it in a struct.)
   absl::StatusOr<T> try_recv() {
+    static_assert(!std::is_same<T, absl::Status>::value,
+                  "Receiver<absl::Status>::try_recv: absl::StatusOr<absl::Status> cannot tell "
+                  "a value from an error; carry the Status in a struct, or use recv()");
     if (core_ == nullptr) {
       return absl::FailedPreconditionError("Receiver::try_recv: this Receiver was moved from");
     }

@@ -92,11 +92,23 @@ class JoinSet {
   Future<std::optional<Result>> join_next() {
     if (size() == 0) return make_ready_future(std::optional<Result>());
     return channel_.second.recv().then(
-        [joined = joined_](std::optional<Result> r) -> std::optional<Result> {
+        [joined = joined_](std::optional<Outcome> r) -> std::optional<Result> {
           // nullopt only if the set was destroyed meanwhile (its channel closed).
-          if (r.has_value()) joined->fetch_add(1, std::memory_order_relaxed);
-          return r;
+          if (!r.has_value()) return std::nullopt;
+          joined->fetch_add(1, std::memory_order_relaxed);
+          return std::move(r->result);
         });
+  }
+
+  // A result that is ready now, without waiting; nullopt if none is. A
+  // long-lived set (a server's in-flight jobs) calls it now and then so that
+  // finished results do not pile up.
+  std::optional<Result> try_join_next() {
+    if (size() == 0) return std::nullopt;
+    absl::StatusOr<Outcome> r = channel_.second.try_recv();
+    if (!r.ok()) return std::nullopt;
+    joined_->fetch_add(1, std::memory_order_relaxed);
+    return std::move(r->result);
   }
 
   // Tasks in the set: spawned and not yet handed out by join_next.
@@ -113,12 +125,19 @@ class JoinSet {
   }
 
  private:
+  // A task's result in the channel. A struct, because for JoinSet<void> the
+  // result is an absl::Status, which a StatusOr (try_recv's) would take for
+  // its own error.
+  struct Outcome {
+    Result result;
+  };
+
   // Sends the task's result exactly once: the real one, or, if the task's
   // closure is destroyed before it got one (aborted before it ran, its
   // runtime shut down, or it could not be spawned), CancelledError.
   class Reporter {
    public:
-    explicit Reporter(const sync::Sender<Result>& tx) : tx_(tx) {}
+    explicit Reporter(const sync::Sender<Outcome>& tx) : tx_(tx) {}
     Reporter(Reporter&& other) noexcept
         : tx_(std::move(other.tx_)), sent_(std::exchange(other.sent_, true)) {}
     Reporter& operator=(Reporter&&) = delete;
@@ -131,16 +150,16 @@ class JoinSet {
     }
     void report(Result r) {
       sent_ = true;
-      (void)tx_.try_send(std::move(r));  // Fails only once the set is gone.
+      (void)tx_.try_send(Outcome{std::move(r)});  // Fails only once the set is gone.
     }
 
    private:
-    sync::Sender<Result> tx_;
+    sync::Sender<Outcome> tx_;
     bool sent_ = false;
   };
 
   explicit JoinSet(std::optional<Handle> handle)
-      : handle_(std::move(handle)), channel_(sync::unbounded_channel<Result>()) {}
+      : handle_(std::move(handle)), channel_(sync::unbounded_channel<Outcome>()) {}
 
   // Drops the abort handles of finished tasks, now and then (amortised).
   void prune_finished() {
@@ -155,7 +174,7 @@ class JoinSet {
   std::optional<Handle> handle_;
   std::vector<AbortHandle> aborts_;  // Of tasks that may still be running.
   // The tasks' results; the set's own Sender keeps the channel open.
-  std::pair<sync::Sender<Result>, sync::Receiver<Result>> channel_;
+  std::pair<sync::Sender<Outcome>, sync::Receiver<Outcome>> channel_;
   size_t spawned_ = 0;
   // Results handed out; counted by join_next's callback, which may run on a
   // worker, and may outlive the set (so it holds this counter, not the set).
