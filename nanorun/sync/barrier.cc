@@ -19,7 +19,7 @@ namespace detail {
 
 Future<bool> BarrierCore::wait() {
   // Allocated before the lock: most waits wait. The leader frees it unused.
-  BarrierWaiter* w = BarrierWaiter::Create(shared_from_this(), 0, &OnStop);
+  BarrierWaiter* w = BarrierWaiter::Create(shared_from_this(), &OnStop);
   WaiterLinks* released;
   {
     std::lock_guard<sys::SpinLock> lock(mu_);

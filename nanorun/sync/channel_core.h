@@ -100,7 +100,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
     }
     // Full: wait in line, holding the value. Allocated outside the lock, so
     // the state is looked at again before queueing.
-    SendWaiter* w = SendWaiter::Create(this->shared_from_this(), 0, &OnSendStop);
+    SendWaiter* w = SendWaiter::Create(this->shared_from_this(), &OnSendStop);
     Placement p;
     {
       std::lock_guard<sys::SpinLock> lock(mu_);
@@ -152,7 +152,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
       settle_admitted(admitted);
       return make_ready_future(std::move(value));
     }
-    RecvWaiter* w = RecvWaiter::Create(this->shared_from_this(), 0, &OnRecvStop);
+    RecvWaiter* w = RecvWaiter::Create(this->shared_from_this(), &OnRecvStop);
     {
       std::lock_guard<sys::SpinLock> lock(mu_);
       t = take_locked(&value, &admitted);

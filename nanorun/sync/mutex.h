@@ -34,9 +34,10 @@ class [[nodiscard]] MutexGuard {
   void unlock() { permit_.release(); }
   bool owns_lock() const { return permit_.count() != 0; }
 
- private:
-  friend class Mutex;
+  // Internal: the semaphore grants the guard directly (no conversion step).
   explicit MutexGuard(SemaphorePermit permit) : permit_(std::move(permit)) {}
+
+ private:
   SemaphorePermit permit_;
 };
 
@@ -47,9 +48,7 @@ class Mutex {
   // The mutex, once every earlier lock() has had it. Continuations follow the
   // usual rules (docs/futures.md): the next holder's runs when the guard before
   // it is destroyed, on its own runtime.
-  Future<MutexGuard> lock() const {
-    return permits_.acquire(1).then([](SemaphorePermit p) { return MutexGuard(std::move(p)); });
-  }
+  Future<MutexGuard> lock() const { return permits_.core().acquire_as<MutexGuard>(1); }
   // The mutex now, if it is free and nobody waits for it.
   std::optional<MutexGuard> try_lock() const {
     std::optional<SemaphorePermit> p = permits_.try_acquire(1);

@@ -19,7 +19,7 @@ Future<void> Notify::notified() const { return core_->notified(); }
 namespace detail {
 
 Future<void> NotifyCore::notified() {
-  NotifyWaiter* w = NotifyWaiter::Create(shared_from_this(), 0, &OnStop);
+  NotifyWaiter* w = NotifyWaiter::Create(shared_from_this(), &OnStop);
   bool had_permit;
   {
     std::lock_guard<sys::SpinLock> lock(mu_);

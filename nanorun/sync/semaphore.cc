@@ -16,7 +16,9 @@ namespace sync {
 Semaphore::Semaphore(size_t permits)
     : core_(std::make_shared<detail::SemaphoreCore>(permits)) {}
 
-Future<SemaphorePermit> Semaphore::acquire(size_t n) const { return core_->acquire(n); }
+Future<SemaphorePermit> Semaphore::acquire(size_t n) const {
+  return core_->acquire_as<SemaphorePermit>(n);
+}
 std::optional<SemaphorePermit> Semaphore::try_acquire(size_t n) const {
   return core_->try_acquire(n);
 }
@@ -34,51 +36,37 @@ void SemaphorePermit::release() {
 }
 
 namespace detail {
-namespace {
 
-absl::Status ClosedError() {
+absl::Status SemaphoreCore::ClosedError() {
   return absl::FailedPreconditionError(
       "Semaphore::acquire: the semaphore is closed (close() was called)");
 }
 
-}  // namespace
-
 // No waiter can be queued here: each holds a reference to the core.
 SemaphoreCore::~SemaphoreCore() = default;
 
-Future<SemaphorePermit> SemaphoreCore::acquire(size_t n) {
-  if (n == 0) {
-    return make_error_future<SemaphorePermit>(absl::InvalidArgumentError(
-        "Semaphore::acquire(0): ask for at least one permit"));
+SemaphoreCore::Fast SemaphoreCore::try_take(size_t n) {
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  if (closed_) return Fast::kClosed;
+  if (waiters_.empty() && permits_ >= n) {
+    permits_ -= n;
+    return Fast::kTaken;
   }
-  {
-    std::lock_guard<sys::SpinLock> lock(mu_);
-    if (closed_) return make_error_future<SemaphorePermit>(ClosedError());
-    if (waiters_.empty() && permits_ >= n) {
-      permits_ -= n;
-      return make_ready_future(SemaphorePermit(shared_from_this(), n));
-    }
-  }
-  // Allocated outside the lock; the permits may have come back meanwhile, so
-  // the grant loop runs once it is queued.
-  PermitWaiter* w = PermitWaiter::Create(shared_from_this(), n, &OnStop);
-  WaiterLinks* granted = nullptr;
-  bool closed;
-  {
-    std::lock_guard<sys::SpinLock> lock(mu_);
-    closed = closed_;
-    if (!closed) {
-      waiters_.push_back(w);
-      grant_locked(&granted);
-    }
-  }
-  if (closed) {
-    w->discard();
-    return make_error_future<SemaphorePermit>(ClosedError());
-  }
-  Future<SemaphorePermit> out = Future<SemaphorePermit>::FromState(w);
-  settle_granted(granted);  // May be `w` itself: its future is ready then.
-  return out;
+  return Fast::kWait;
+}
+
+bool SemaphoreCore::enqueue(PermitLinks* w, WaiterLinks** granted) {
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  if (closed_) return false;
+  waiters_.push_back(w);
+  grant_locked(granted);
+  return true;
+}
+
+void SemaphoreCore::leave(PermitLinks* w, WaiterLinks** granted) {
+  std::lock_guard<sys::SpinLock> lock(mu_);
+  waiters_.unlink(w);
+  grant_locked(granted);  // Leaving the front may let others through.
 }
 
 std::optional<SemaphorePermit> SemaphoreCore::try_acquire(size_t n) {
@@ -106,7 +94,13 @@ void SemaphoreCore::close() {
     closed_ = true;
     claimed = waiters_.claim_all();  // One being stopped is left to its hook.
   }
-  PermitWaiter::settle_all(claimed, ClosedError());
+  absl::Status error = ClosedError();
+  while (claimed != nullptr) {
+    WaiterLinks* next = claimed->next;
+    auto* w = static_cast<PermitLinks*>(claimed);
+    w->finish(w, &error);
+    claimed = next;
+  }
 }
 
 size_t SemaphoreCore::available() const {
@@ -128,7 +122,7 @@ void SemaphoreCore::grant_locked(WaiterLinks** granted) {
       l = next;  // Leaving: its hook unlinks it.
       continue;
     }
-    PermitWaiter* w = PermitWaiter::from_links(l);
+    auto* w = static_cast<PermitLinks*>(l);
     if (permits_ < w->n) break;  // FIFO: nobody passes the first waiter.
     if (w->claim()) {
       permits_ -= w->n;
@@ -143,32 +137,10 @@ void SemaphoreCore::grant_locked(WaiterLinks** granted) {
 void SemaphoreCore::settle_granted(WaiterLinks* granted) {
   while (granted != nullptr) {
     WaiterLinks* next = granted->next;
-    PermitWaiter* w = PermitWaiter::from_links(granted);
-    // The waiter's core reference becomes the permit's.
-    SemaphorePermit permit(std::move(w->core), w->n);
-    w->settle(std::move(permit));
+    auto* w = static_cast<PermitLinks*>(granted);
+    w->finish(w, nullptr);  // Last touch: the consumer may free it.
     granted = next;
   }
-}
-
-nanorun::detail::StopStep SemaphoreCore::OnStop(nanorun::detail::StateBase* state) {
-  PermitWaiter* w = PermitWaiter::from_state(state);
-  if (w->claim_for_stop()) {
-    // Still queued, so its core reference keeps the core alive; it is ours now.
-    std::shared_ptr<SemaphoreCore> core = std::move(w->core);
-    WaiterLinks* granted = nullptr;
-    {
-      std::lock_guard<sys::SpinLock> lock(core->mu_);
-      core->waiters_.unlink(w);
-      core->grant_locked(&granted);  // Leaving the front may let others through.
-    }
-    w->settle(absl::CancelledError(
-        "Semaphore::acquire: stopped while it waited (its future was dropped, a "
-        "timeout passed, or its task was aborted); it took no permit"));
-    settle_granted(granted);
-  }
-  // Otherwise a grant or close() claimed it and settles it now.
-  return nanorun::detail::StopStep{nullptr, nullptr, /*stoppable=*/true};
 }
 
 }  // namespace detail

@@ -90,6 +90,9 @@ class Semaphore {
   void close() const;
   bool is_closed() const;
 
+  // Internal: for primitives built on a semaphore (Mutex).
+  detail::SemaphoreCore& core() const { return *core_; }
+
  private:
   std::shared_ptr<detail::SemaphoreCore> core_;
 };
@@ -103,7 +106,10 @@ class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
   explicit SemaphoreCore(size_t permits) : permits_(permits) {}
   ~SemaphoreCore();
 
-  Future<SemaphorePermit> acquire(size_t n);
+  // Settles with P(SemaphorePermit): SemaphorePermit itself, or a type that
+  // wraps one (MutexGuard), so no conversion step follows the grant.
+  template <class P>
+  Future<P> acquire_as(size_t n);
   std::optional<SemaphorePermit> try_acquire(size_t n);
   void release(size_t n);
   void close();
@@ -111,21 +117,97 @@ class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
   bool closed() const;
 
  private:
-  // An acquire that waits (wait_list.h): n is the permits it asks for.
-  using PermitWaiter = Waiter<SemaphorePermit, SemaphoreCore>;
+  // What the grant loop reads of a waiter without knowing its result type.
+  struct PermitLinks : WaiterLinks {
+    size_t n = 0;  // Permits asked for.
+    // Settles the claimed waiter: with its permit if `error` is null (the
+    // waiter's core reference becomes the permit's), else with *error.
+    void (*finish)(PermitLinks* self, const absl::Status* error) = nullptr;
+  };
+  template <class P>
+  using PermitWaiter = Waiter<P, SemaphoreCore, NoPayload, PermitLinks>;
 
-  static nanorun::detail::StopStep OnStop(nanorun::detail::StateBase* state);
+  enum class Fast { kTaken, kClosed, kWait };
+  Fast try_take(size_t n);
+  // Queues `w` (unless closed: false) and grants what the permits allow.
+  bool enqueue(PermitLinks* w, WaiterLinks** granted);
+
+  template <class P>
+  static void FinishAs(PermitLinks* self, const absl::Status* error);
+  template <class P>
+  static nanorun::detail::StopStep OnStopAs(nanorun::detail::StateBase* state);
+  // The stop hook's work once it has claimed the waiter: unlink, and grant
+  // whoever that lets through (settled by the caller, after).
+  void leave(PermitLinks* w, WaiterLinks** granted);
   // Under mu_: grants waiters from the front while the permits suffice, and
   // chains them (through `next`) onto *granted, settled by the caller outside
   // the lock.
   void grant_locked(WaiterLinks** granted);
   static void settle_granted(WaiterLinks* granted);
+  static absl::Status ClosedError();
 
   mutable sys::SpinLock mu_;
   size_t permits_;       // Guarded by mu_.
   bool closed_ = false;  // Guarded by mu_.
   WaitList waiters_;     // Guarded by mu_.
 };
+
+template <class P>
+Future<P> SemaphoreCore::acquire_as(size_t n) {
+  if (n == 0) {
+    return make_error_future<P>(absl::InvalidArgumentError(
+        "Semaphore::acquire(0): ask for at least one permit"));
+  }
+  switch (try_take(n)) {
+    case Fast::kTaken:
+      return make_ready_future(P(SemaphorePermit(shared_from_this(), n)));
+    case Fast::kClosed:
+      return make_error_future<P>(ClosedError());
+    case Fast::kWait:
+      break;
+  }
+  // Allocated outside the lock; the permits may have come back meanwhile, so
+  // the grant loop runs once it is queued.
+  PermitWaiter<P>* w = PermitWaiter<P>::Create(shared_from_this(), &OnStopAs<P>);
+  w->n = n;
+  w->finish = &FinishAs<P>;
+  WaiterLinks* granted = nullptr;
+  if (!enqueue(w, &granted)) {
+    w->discard();
+    return make_error_future<P>(ClosedError());
+  }
+  Future<P> out = Future<P>::FromState(w);
+  settle_granted(granted);  // May be `w` itself: its future is ready then.
+  return out;
+}
+
+template <class P>
+void SemaphoreCore::FinishAs(PermitLinks* self, const absl::Status* error) {
+  PermitWaiter<P>* w = PermitWaiter<P>::from_links(self);
+  std::shared_ptr<SemaphoreCore> core = std::move(w->core);
+  if (error != nullptr) {
+    w->settle(*error);  // `core` outlives the settle: the caller may hold no other.
+    return;
+  }
+  w->settle(P(SemaphorePermit(std::move(core), w->n)));
+}
+
+template <class P>
+nanorun::detail::StopStep SemaphoreCore::OnStopAs(nanorun::detail::StateBase* state) {
+  PermitWaiter<P>* w = PermitWaiter<P>::from_state(state);
+  if (w->claim_for_stop()) {
+    // Still queued, so its core reference keeps the core alive; it is ours now.
+    std::shared_ptr<SemaphoreCore> core = std::move(w->core);
+    WaiterLinks* granted = nullptr;
+    core->leave(w, &granted);
+    w->settle(absl::CancelledError(
+        "Semaphore::acquire: stopped while it waited (its future was dropped, a "
+        "timeout passed, or its task was aborted); it took no permit"));
+    settle_granted(granted);
+  }
+  // Otherwise a grant or close() claimed it and settles it now.
+  return nanorun::detail::StopStep{nullptr, nullptr, /*stoppable=*/true};
+}
 
 }  // namespace detail
 }  // namespace sync

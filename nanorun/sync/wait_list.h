@@ -105,19 +105,19 @@ struct NoPayload {};
 // freed as a state, by the future's consumer), then its place in the list.
 // `payload` is what the operation carries while it waits (a channel send's
 // value).
-template <class T, class Core, class Payload = NoPayload>
-struct Waiter : nanorun::detail::SharedState<T>, WaiterLinks {
+// `Links`: WaiterLinks, or a struct derived from it with what the primitive
+// reads while walking its list without knowing T (a semaphore's permit count).
+template <class T, class Core, class Payload = NoPayload, class Links = WaiterLinks>
+struct Waiter : nanorun::detail::SharedState<T>, Links {
   std::shared_ptr<Core> core;  // While queued; moved out by whoever claims it.
-  size_t n = 0;                // What it waits for (permits, for a semaphore).
   nanorun::detail::StopHookFn hook;
   Payload payload;
 
-  static Waiter* Create(std::shared_ptr<Core> core, size_t n, nanorun::detail::StopHookFn hook) {
+  static Waiter* Create(std::shared_ptr<Core> core, nanorun::detail::StopHookFn hook) {
     void* memory = task::AllocateBlock(sizeof(Waiter));
     auto* w = new (memory) Waiter();
     w->alloc_size = sizeof(Waiter);
     w->core = std::move(core);
-    w->n = n;
     w->hook = hook;
     w->set_stop_hook(&w->hook);
     return w;
@@ -131,7 +131,7 @@ struct Waiter : nanorun::detail::SharedState<T>, WaiterLinks {
   static Waiter* from_state(nanorun::detail::StateBase* s) {
     return static_cast<Waiter*>(static_cast<nanorun::detail::SharedState<T>*>(s));
   }
-  static Waiter* from_links(WaiterLinks* l) { return static_cast<Waiter*>(l); }
+  static Waiter* from_links(WaiterLinks* l) { return static_cast<Waiter*>(static_cast<Links*>(l)); }
 
   // Settles each waiter of a claimed chain with `status`, dropping its core
   // reference after (the caller holds one too).
