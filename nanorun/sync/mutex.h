@@ -48,7 +48,9 @@ class Mutex {
   // The mutex, once every earlier lock() has had it. Continuations follow the
   // usual rules (docs/futures.md): the next holder's runs when the guard before
   // it is destroyed, on its own runtime.
-  Future<MutexGuard> lock() const { return permits_.core().acquire_as<MutexGuard>(1); }
+  Future<MutexGuard> lock() const {
+    return permits_.core()->acquire_as<MutexGuard>(1, permits_.core());
+  }
   // The mutex now, if it is free and nobody waits for it.
   std::optional<MutexGuard> try_lock() const {
     std::optional<SemaphorePermit> p = permits_.try_acquire(1);

@@ -17,7 +17,7 @@ Semaphore::Semaphore(size_t permits)
     : core_(std::make_shared<detail::SemaphoreCore>(permits)) {}
 
 Future<SemaphorePermit> Semaphore::acquire(size_t n) const {
-  return core_->acquire_as<SemaphorePermit>(n);
+  return core_->acquire_as<SemaphorePermit>(n, core_);
 }
 std::optional<SemaphorePermit> Semaphore::try_acquire(size_t n) const {
   return core_->try_acquire(n);
@@ -60,6 +60,7 @@ bool SemaphoreCore::enqueue(PermitLinks* w, WaiterLinks** granted) {
   if (closed_) return false;
   waiters_.push_back(w);
   grant_locked(granted);
+  update_hint_locked();
   return true;
 }
 
@@ -67,6 +68,7 @@ void SemaphoreCore::leave(PermitLinks* w, WaiterLinks** granted) {
   std::lock_guard<sys::SpinLock> lock(mu_);
   waiters_.unlink(w);
   grant_locked(granted);  // Leaving the front may let others through.
+  update_hint_locked();
 }
 
 std::optional<SemaphorePermit> SemaphoreCore::try_acquire(size_t n) {
@@ -83,6 +85,7 @@ void SemaphoreCore::release(size_t n) {
     std::lock_guard<sys::SpinLock> lock(mu_);
     permits_ += n;
     grant_locked(&granted);
+    update_hint_locked();
   }
   settle_granted(granted);
 }
@@ -93,6 +96,7 @@ void SemaphoreCore::close() {
     std::lock_guard<sys::SpinLock> lock(mu_);
     closed_ = true;
     claimed = waiters_.claim_all();  // One being stopped is left to its hook.
+    update_hint_locked();
   }
   absl::Status error = ClosedError();
   while (claimed != nullptr) {

@@ -91,7 +91,7 @@ class Semaphore {
   bool is_closed() const;
 
   // Internal: for primitives built on a semaphore (Mutex).
-  detail::SemaphoreCore& core() const { return *core_; }
+  const std::shared_ptr<detail::SemaphoreCore>& core() const { return core_; }
 
  private:
   std::shared_ptr<detail::SemaphoreCore> core_;
@@ -108,8 +108,10 @@ class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
 
   // Settles with P(SemaphorePermit): SemaphorePermit itself, or a type that
   // wraps one (MutexGuard), so no conversion step follows the grant.
+  // `self` is this core's own shared_ptr (the caller's handle): copying it
+  // is cheaper than shared_from_this().
   template <class P>
-  Future<P> acquire_as(size_t n);
+  Future<P> acquire_as(size_t n, const std::shared_ptr<SemaphoreCore>& self);
   std::optional<SemaphorePermit> try_acquire(size_t n);
   void release(size_t n);
   void close();
@@ -146,21 +148,32 @@ class SemaphoreCore : public std::enable_shared_from_this<SemaphoreCore> {
   static void settle_granted(WaiterLinks* granted);
   static absl::Status ClosedError();
 
+  // Under mu_: keeps has_waiters_ in step with the list.
+  void update_hint_locked() {
+    has_waiters_.store(!waiters_.empty(), std::memory_order_relaxed);
+  }
+
   mutable sys::SpinLock mu_;
   size_t permits_;       // Guarded by mu_.
   bool closed_ = false;  // Guarded by mu_.
   WaitList waiters_;     // Guarded by mu_.
+  // A hint, read without the lock: an acquire that sees waiters queues at
+  // once (one lock instead of two). Never trusted for correctness: the queue
+  // under mu_ decides.
+  std::atomic<bool> has_waiters_{false};
 };
 
 template <class P>
-Future<P> SemaphoreCore::acquire_as(size_t n) {
+Future<P> SemaphoreCore::acquire_as(size_t n, const std::shared_ptr<SemaphoreCore>& self) {
   if (n == 0) {
     return make_error_future<P>(absl::InvalidArgumentError(
         "Semaphore::acquire(0): ask for at least one permit"));
   }
-  switch (try_take(n)) {
+  // While others wait, this one will too (FIFO): skip the first look.
+  Fast fast = has_waiters_.load(std::memory_order_relaxed) ? Fast::kWait : try_take(n);
+  switch (fast) {
     case Fast::kTaken:
-      return make_ready_future(P(SemaphorePermit(shared_from_this(), n)));
+      return make_ready_future(P(SemaphorePermit(self, n)));
     case Fast::kClosed:
       return make_error_future<P>(ClosedError());
     case Fast::kWait:
@@ -168,7 +181,7 @@ Future<P> SemaphoreCore::acquire_as(size_t n) {
   }
   // Allocated outside the lock; the permits may have come back meanwhile, so
   // the grant loop runs once it is queued.
-  PermitWaiter<P>* w = PermitWaiter<P>::Create(shared_from_this(), &OnStopAs<P>);
+  PermitWaiter<P>* w = PermitWaiter<P>::Create(self, &OnStopAs<P>);
   w->n = n;
   w->finish = &FinishAs<P>;
   WaiterLinks* granted = nullptr;
