@@ -180,8 +180,10 @@ class [[nodiscard]] Future {
   using result_type = detail::Result<T>;
 
   // An empty future; chaining on it yields a FailedPrecondition error.
-  Future() noexcept : kind_(kEmpty) {}
-  Future(Future&& other) noexcept { move_from(std::move(other)); }
+  // state_ starts null so gcc -O2 does not see a read of it before a write
+  // (a false maybe-uninitialized: it is read only when kind_ is kShared).
+  Future() noexcept : kind_(kEmpty), state_(nullptr) {}
+  Future(Future&& other) noexcept : state_(nullptr) { move_from(std::move(other)); }
   Future& operator=(Future&& other) noexcept {
     if (this != &other) {
       reset();
