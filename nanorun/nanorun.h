@@ -24,9 +24,13 @@
 #include "nanorun/future/timers.h"
 #include "nanorun/future/with_stop.h"
 #if defined(NANORUN_HAS_NET)
+#include "nanorun/net/lookup.h"
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/net/tcp.h"
 #include "nanorun/net/udp.h"
+#endif
+#if defined(NANORUN_HAS_SIGNAL)
+#include "nanorun/signal/signal.h"
 #endif
 #include "nanorun/sync/barrier.h"
 #include "nanorun/sync/channel.h"

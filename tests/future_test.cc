@@ -1,6 +1,7 @@
 // Layer: future. Future/Promise, then and friends, the continuation policy,
 // combinators, and misuse messages.
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -463,13 +464,13 @@ TEST_CASE("for_each_concurrent: the first error stops the items in flight and st
 }
 
 TEST_CASE("for_each_concurrent: ready items loop without recursion; a stop of the whole stops it") {
-  long sum = 0;
-  std::vector<long> many(200000);
-  for (long i = 0; i < 200000; ++i) many[i] = i;
-  absl::Status s = nanorun::for_each_concurrent(std::move(many), 8, [&sum](long x) { sum += x; })
+  int64_t sum = 0;  // Not long: 32 bits on Windows.
+  std::vector<int64_t> many(200000);
+  for (int64_t i = 0; i < 200000; ++i) many[i] = i;
+  absl::Status s = nanorun::for_each_concurrent(std::move(many), 8, [&sum](int64_t x) { sum += x; })
                        .take_result();
   CHECK(s.ok());
-  CHECK(sum == 200000L * 199999 / 2);
+  CHECK(sum == int64_t{200000} * 199999 / 2);
 
   nanorun::Runtime rt = nanorun::Runtime::with_workers(2);
   auto r = rt.block_on([] {

@@ -1219,3 +1219,75 @@ TEST_CASE("stop: a dropped connect that is still pending closes its socket") {
 #endif
 
 }  // namespace
+
+// ---- Name resolution ----
+
+namespace {
+bool IsLoopback(const SocketAddr& a) {
+  std::string s = a.ToString();
+  return absl::StartsWith(s, "127.") || absl::StartsWith(s, "[::1]");
+}
+}  // namespace
+
+TEST_CASE("lookup_host: localhost resolves to loopback addresses, each with the port") {
+  Runtime rt = Runtime::with_workers(2);
+  auto found = rt.block_on([] { return nanorun::net::lookup_host("localhost", 8080); });
+  REQUIRE(found.ok());
+  REQUIRE_FALSE(found->empty());
+  for (const SocketAddr& a : *found) {
+    INFO(a.ToString());
+    CHECK(IsLoopback(a));
+    CHECK(a.port() == 8080);
+  }
+  // A literal is answered at once, without the blocking pool.
+  auto literal = rt.block_on([] {
+    Future<std::vector<SocketAddr>> f = nanorun::net::lookup_host("[::1]", 443);
+    bool ready = f.is_ready();
+    return std::move(f).then([ready](std::vector<SocketAddr> v) {
+      return ready && v.size() == 1 && v[0].ToString() == "[::1]:443";
+    });
+  });
+  CHECK(literal.value());
+  CHECK(rt.handle().executor()->blocking_pool().threads() <= 1);  // Only localhost's lookup.
+}
+
+TEST_CASE("lookup_host: bad names get clear statuses that name the host") {
+  Runtime rt = Runtime::with_workers(2);
+  auto empty = rt.block_on([] { return nanorun::net::lookup_host("", 80); });
+  CHECK(empty.status().code() == absl::StatusCode::kInvalidArgument);
+  auto too_long = rt.block_on([] { return nanorun::net::lookup_host(std::string(300, 'a'), 80); });
+  CHECK(too_long.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(too_long.status().message(), "253"));
+  auto unknown = rt.block_on([] { return nanorun::net::lookup_host("no-such-host.invalid", 80); });
+  REQUIRE_FALSE(unknown.ok());
+  INFO(unknown.status().ToString());
+  CHECK((unknown.status().code() == absl::StatusCode::kNotFound ||
+         unknown.status().code() == absl::StatusCode::kUnavailable));
+  CHECK(absl::StrContains(unknown.status().message(), "no-such-host.invalid"));
+  // Off a runtime, with no Handle: a clear error, not a crash.
+  auto off = nanorun::net::lookup_host("localhost", 80).take_result();
+  CHECK(off.status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("TcpStream::connect(host, port): resolves and connects; a refusal names the host") {
+  Runtime rt = Runtime::with_workers(2);
+  auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(listener.ok());
+  uint16_t port = listener->local_addr()->port();
+  auto accepted = rt.handle().spawn([l = *listener] { return l.accept(); });
+  // localhost may resolve to ::1 first (nothing listens there): the next
+  // address is tried.
+  auto stream = rt.block_on([port] { return TcpStream::connect("localhost", port); });
+  REQUIRE(stream.ok());
+  CHECK(stream->peer_addr()->ToString() == SocketAddr::loopback_v4(port).ToString());
+  REQUIRE(rt.block_on(std::move(accepted)).ok());
+  listener->close();
+  stream->close();
+
+  auto refused = rt.block_on([port] { return TcpStream::connect("127.0.0.1", port); });
+  REQUIRE_FALSE(refused.ok());
+  INFO(refused.status().ToString());
+  CHECK(refused.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(absl::StrContains(refused.status().message(), "127.0.0.1:"));
+  CHECK(absl::StrContains(refused.status().message(), "1 address tried"));
+}

@@ -3,12 +3,13 @@
 // shuts down cleanly (the runtime cancels the open connections).
 //
 //   tools/bazel run //docs/examples:echo_server -- 7000
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
-#include "nanorun/sys/signals.h"
 
 int main(int argc, char** argv) {
   int port = argc > 1 ? std::atoi(argv[1]) : 0;
@@ -16,9 +17,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: echo_server [PORT]   (0..65535; 0 picks a free port)\n");
     return 2;
   }
-  // Before the runtime's threads start, so only the wait below takes them.
-  nanorun::sys::BlockTerminationSignals();
   nanorun::Runtime rt;
+  nanorun::signal::Signals stop({SIGINT, SIGTERM}, rt.handle());
   auto listener = nanorun::net::TcpListener::bind(
       nanorun::net::SocketAddr::loopback_v4(static_cast<uint16_t>(port)), rt.handle());
   if (!listener.ok()) {
@@ -28,7 +28,7 @@ int main(int argc, char** argv) {
   std::printf("echo_server listening on %s\n", listener->local_addr()->ToString().c_str());
   std::fflush(stdout);
   auto serving = rt.handle().spawn([l = *listener] { return echo::Serve(l); });
-  int sig = nanorun::sys::WaitForTerminationSignal();
+  int sig = rt.block_on(stop.next()).value_or(0);
   std::printf("echo_server: signal %d, shutting down\n", sig);
   listener->close();
   return 0;  // ~Runtime cancels the connections still open.

@@ -16,6 +16,8 @@
 //
 //   tools/bazel run //docs/examples:job_queue -- 7100
 //   exec 3<>/dev/tcp/127.0.0.1/7100; echo "job 1 200" >&3; head -1 <&3
+#include <signal.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -28,7 +30,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "nanorun/nanorun.h"
-#include "nanorun/sys/signals.h"
 
 namespace {
 
@@ -173,8 +174,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: job_queue [PORT]   (0..65535; 0 picks a free port)\n");
     return 2;
   }
-  nanorun::sys::BlockTerminationSignals();  // Before the runtime's threads.
   nanorun::Runtime rt;
+  nanorun::signal::Signals stop({SIGINT, SIGTERM}, rt.handle());
   auto listener = TcpListener::bind(SocketAddr::loopback_v4(static_cast<uint16_t>(port)), rt.handle());
   if (!listener.ok()) {
     std::fprintf(stderr, "job_queue: %s\n", listener.status().ToString().c_str());
@@ -192,7 +193,7 @@ int main(int argc, char** argv) {
     });
   }  // Only the tasks hold Senders now: the queue ends when they are done.
 
-  int sig = nanorun::sys::WaitForTerminationSignal();
+  int sig = rt.block_on(stop.next()).value_or(0);
   std::printf("job_queue: signal %d, finishing the jobs received\n", sig);
   std::fflush(stdout);
   listener->close();            // No new clients; the accept loop ends.

@@ -1,12 +1,13 @@
 // The request/response loop (see request_loop.h).
 #include "docs/examples/request_loop.h"
 
+#include <signal.h>
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
 
-#include "nanorun/sys/signals.h"
 
 namespace examples {
 
@@ -69,8 +70,8 @@ int RunServer(const char* name, int argc, char** argv, std::shared_ptr<const Han
     std::fprintf(stderr, "usage: %s [PORT]   (0..65535; 0 picks a free port)\n", name);
     return 2;
   }
-  nanorun::sys::BlockTerminationSignals();  // Before the runtime's threads.
   nanorun::Runtime rt;
+  nanorun::signal::Signals stop({SIGINT, SIGTERM}, rt.handle());
   auto listener = TcpListener::bind(SocketAddr::loopback_v4(static_cast<uint16_t>(port)), rt.handle());
   if (!listener.ok()) {
     std::fprintf(stderr, "%s: %s\n", name, listener.status().ToString().c_str());
@@ -79,7 +80,7 @@ int RunServer(const char* name, int argc, char** argv, std::shared_ptr<const Han
   std::printf("%s listening on %s\n", name, listener->local_addr()->ToString().c_str());
   std::fflush(stdout);
   auto serving = rt.handle().spawn([l = *listener, handler] { return ServeAll(l, handler); });
-  int sig = nanorun::sys::WaitForTerminationSignal();
+  int sig = rt.block_on(stop.next()).value_or(0);
   std::printf("%s: signal %d, shutting down\n", name, sig);
   listener->close();
   return 0;

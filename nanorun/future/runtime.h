@@ -9,15 +9,16 @@
 #define NANORUN_FUTURE_RUNTIME_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <type_traits>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "nanorun/executor/executor.h"
 #include "nanorun/future/core.h"
@@ -157,19 +158,29 @@ class PollFnBody {
   F f_;
 };
 
-// block_on's continuation: lives on the blocked thread's stack.
+// block_on's continuation: lives on the blocked thread's stack. It waits on a
+// std::condition_variable (pthread_cond_wait), not absl::Notification (a raw
+// futex): ThreadSanitizer runs a signal's handler at once only inside calls
+// it knows block, so a Ctrl-C sent while main() sits in block_on must find it
+// in one (nanorun::signal's handler is what ends that block_on).
 template <class T>
 struct BlockingWaiter final : Continuation {
   BlockingWaiter() : Continuation{&Run} {}
   static Continuation* Run(Continuation* self, StateBase* source, bool,
                            StateBase**) {
     BlockingWaiter* w = static_cast<BlockingWaiter*>(self);
+    std::lock_guard<std::mutex> lock(w->mu);
     w->source = source;
-    w->done.Notify();  // Last touch: the waiter may return and go away.
+    w->cv.notify_one();  // Under the lock: the waiter cannot return and go away first.
     return nullptr;
   }
-  StateBase* source = nullptr;
-  absl::Notification done;
+  void wait() {
+    std::unique_lock<std::mutex> lock(mu);
+    cv.wait(lock, [this] { return source != nullptr; });
+  }
+  std::mutex mu;
+  std::condition_variable cv;
+  StateBase* source = nullptr;  // Guarded by mu.
 };
 
 // Waits on this (non-worker) thread for `f`.
@@ -188,7 +199,7 @@ Result<T> BlockOn(Future<T> f) {
   if (f.is_ready()) return f.take_result();
   BlockingWaiter<T> waiter;
   Attach(f.release_state(), &waiter);
-  waiter.done.WaitForNotification();
+  waiter.wait();
   return static_cast<SharedState<T>*>(waiter.source)->take_and_free();
 }
 

@@ -52,6 +52,16 @@ class TcpStream {
   // Stopped while pending: the socket is closed and the attempt abandoned.
   static Future<TcpStream> connect(const SocketAddr& addr);
   static Future<TcpStream> connect(const SocketAddr& addr, const Handle& handle);
+  // Resolves `host` (lookup_host, net/lookup.h) and connects to its
+  // addresses one after another, in the resolver's order, until one accepts.
+  // Fails with the last attempt's error code, the message naming the host and
+  // how many addresses were tried. Stopped: the attempt in flight is
+  // abandoned (its socket closed) and no further address is tried. Attempts
+  // do not overlap (this is not RFC 8305's happy eyeballs): an address that
+  // never answers holds the next one back until the kernel gives up on it, so
+  // put a time::timeout around the call when that matters.
+  static Future<TcpStream> connect(std::string host, uint16_t port);
+  static Future<TcpStream> connect(std::string host, uint16_t port, const Handle& handle);
 
   // Up to buf.size() bytes as soon as any arrive; 0 means the peer closed
   // its side (end of stream). Stopped while waiting: nothing read (the next read

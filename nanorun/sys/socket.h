@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -70,6 +71,14 @@ int StartConnect(int fd, const IpAddress& addr);
 int ConnectResult(int fd);
 IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to);
 IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from);
+
+// Every IPv4 and IPv6 address of `host` (a name, or a numeric address), in
+// the resolver's order (getaddrinfo's, which follows RFC 6724 and
+// /etc/gai.conf), each with `port`. Blocks: the net layer runs it on the
+// blocking pool. NotFound for a name that does not exist, Unavailable when
+// no DNS server answered (try again), InvalidArgument for an empty or
+// over-long name; every message names the host.
+absl::StatusOr<std::vector<IpAddress>> ResolveHost(absl::string_view host, uint16_t port);
 
 // What StartConnect says when the connection continues in the background.
 extern const int kErrInProgress;

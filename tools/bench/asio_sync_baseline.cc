@@ -20,63 +20,17 @@
 
 #include "asio.hpp"
 #include "asio/experimental/concurrent_channel.hpp"
+#include "tools/bench/asio_pool.h"
 #include "tools/bench/report.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Check;
+using bench::Clock;
+using bench::Countdown;
+using bench::Pool;
+using bench::Seconds;
 int g_scale = 1;
-
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "asio_sync_baseline: check failed: %s\n", what);
-    std::exit(1);
-  }
-}
-
-class Pool {
- public:
-  Pool() : guard_(asio::make_work_guard(ctx_)) {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ctx_.run(); });
-  }
-  ~Pool() {
-    guard_.reset();
-    ctx_.stop();
-    for (auto& t : threads_) t.join();
-  }
-  asio::io_context& ctx() { return ctx_; }
-
- private:
-  asio::io_context ctx_;
-  asio::executor_work_guard<asio::io_context::executor_type> guard_;
-  std::vector<std::thread> threads_;
-};
-
-class Countdown {
- public:
-  explicit Countdown(long n) : left_(n) {}
-  void hit() {
-    if (left_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> l(mu_);
-      done_ = true;
-      cv_.notify_all();
-    }
-  }
-  void wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return done_; });
-  }
-
- private:
-  std::atomic<long> left_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
 
 using MessageChannel =
     asio::experimental::concurrent_channel<void(asio::error_code, std::pair<int, int>)>;
@@ -129,7 +83,7 @@ void ChannelThroughput() {
   auto start = Clock::now();
   asio::post(pool.ctx(), [&] { consumer.step(); });
   for (auto& p : producers) asio::post(pool.ctx(), [&p] { p.step(); });
-  done.wait();
+  done.done.wait();
   double secs = Seconds(start);
   Check(consumer.in_order, "channel_throughput: per-producer order");
   bench::Report("channel_throughput", n, secs, n / secs, "messages/s");
@@ -165,7 +119,7 @@ void MutexContended() {
   for (int t = 0; t < kTasks; ++t) tasks.push_back(Contender{&lock, &counter, &done, per_task});
   auto start = Clock::now();
   for (auto& t : tasks) asio::post(pool.ctx(), [&t] { t.step(); });
-  done.wait();
+  done.done.wait();
   double secs = Seconds(start);
   Check(counter == n, "mutex_contended: no lost update");
   bench::Report("mutex_contended", n, secs, n / secs, "lock+unlock/s");
@@ -196,7 +150,7 @@ void SemaphoreAdmission() {
       });
     });
   }
-  done.wait();
+  done.done.wait();
   double secs = Seconds(start);
   // Never more than 16. (Asio's posted handlers do not always get all 16
   // holders in at once, so reaching 16 is reported, not required.)

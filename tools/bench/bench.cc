@@ -24,7 +24,9 @@ namespace {
 using nanorun::Future;
 using nanorun::Promise;
 using nanorun::Runtime;
-using Clock = std::chrono::steady_clock;
+using bench::Check;
+using bench::Clock;
+using bench::Seconds;
 
 int g_scale = 1;  // 10 with --quick.
 using bench::g_first_run;
@@ -33,16 +35,7 @@ using bench::HeapBytes;
 using bench::PrintMedians;
 using bench::Report;
 
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "bench: check failed: %s\n", what);
-    std::exit(1);
-  }
-}
 
 // Counts down to zero and fulfils a promise there: "wait until all ran".
 struct Countdown {

@@ -31,7 +31,9 @@
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using bench::Check;
+using bench::Clock;
+using bench::Seconds;
 int g_scale = 1;
 
 void Die(const char* what) {
@@ -39,12 +41,6 @@ void Die(const char* what) {
   std::exit(1);
 }
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "net_bench: check failed: %s\n", what);
-    std::exit(1);
-  }
-}
 
 sockaddr_in Loopback(uint16_t port) {
   sockaddr_in sin{};

@@ -10,6 +10,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -19,6 +20,12 @@
 #include <vector>
 
 namespace bench {
+
+using Clock = std::chrono::steady_clock;
+
+inline double Seconds(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 inline const char* g_impl = "nanorun";  // The "impl" field of every line.
 // Memory figures come from the first run only (they do not vary).
@@ -87,6 +94,14 @@ inline void PrintMedians() {
   std::fflush(stdout);
   g_samples.clear();
   g_memory_extra.clear();
+}
+
+// A workload whose result is wrong measured nothing: say what and exit.
+inline void Check(bool ok, const char* what) {
+  if (!ok) {
+    std::fprintf(stderr, "bench (%s): check failed: %s\n", g_impl, what);
+    std::exit(1);
+  }
 }
 
 struct Workload {

@@ -24,20 +24,13 @@ namespace {
 using nanorun::Future;
 using nanorun::JoinHandle;
 using nanorun::Runtime;
-using Clock = std::chrono::steady_clock;
+using bench::Check;
+using bench::Clock;
+using bench::Seconds;
 
 int g_scale = 1;  // 10 with --quick.
 
-double Seconds(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
-void Check(bool ok, const char* what) {
-  if (!ok) {
-    std::fprintf(stderr, "sync_bench: check failed: %s\n", what);
-    std::exit(1);
-  }
-}
 
 // 4 producer tasks send 250,000 (producer, sequence) pairs each through a
 // channel of capacity 128; one consumer task receives all and checks the
