@@ -1271,18 +1271,20 @@ TEST_CASE("lookup_host: bad names get clear statuses that name the host") {
 
 TEST_CASE("TcpStream::connect(host, port): resolves and connects; a refusal names the host") {
   Runtime rt = Runtime::with_workers(2);
-  auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
-  REQUIRE(listener.ok());
-  uint16_t port = listener->local_addr()->port();
-  auto accepted = rt.handle().spawn([l = *listener] { return l.accept(); });
-  // localhost may resolve to ::1 first (nothing listens there): the next
-  // address is tried.
-  auto stream = rt.block_on([port] { return TcpStream::connect("localhost", port); });
-  REQUIRE(stream.ok());
-  CHECK(stream->peer_addr()->ToString() == SocketAddr::loopback_v4(port).ToString());
-  REQUIRE(rt.block_on(std::move(accepted)).ok());
-  listener->close();
-  stream->close();
+  uint16_t port = 0;
+  {
+    auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(listener.ok());
+    port = listener->local_addr()->port();
+    auto accepted = rt.handle().spawn([l = *listener] { return l.accept(); });
+    // localhost may resolve to ::1 first (nothing listens there): the next
+    // address is tried.
+    auto stream = rt.block_on([port] { return TcpStream::connect("localhost", port); });
+    REQUIRE(stream.ok());
+    CHECK(stream->peer_addr()->ToString() == SocketAddr::loopback_v4(port).ToString());
+    REQUIRE(rt.block_on(std::move(accepted)).ok());
+    stream->close();
+  }  // Every handle of the listener gone: its socket is closed (on Windows too).
 
   auto refused = rt.block_on([port] { return TcpStream::connect("127.0.0.1", port); });
   REQUIRE_FALSE(refused.ok());

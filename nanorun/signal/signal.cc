@@ -1,83 +1,26 @@
-// Signals: a listener slot of the signal hub, read through the runtime's
-// reactor like a socket (see signal.h and sys/signal_hub.h).
+// Signals and ctrl_c over the platform's listener (listener.h): a sigaction
+// handler and a pipe on POSIX, the console control handler on Windows.
 #include "nanorun/signal/signal.h"
 
 #include <signal.h>
 
-#include <atomic>
 #include <utility>
 
-#include "absl/strings/str_cat.h"
-#include "nanorun/net/socket_core.h"
 #include "nanorun/net/tcp.h"
-#include "nanorun/sys/signal_hub.h"
+#include "nanorun/signal/listener.h"
 
 namespace nanorun {
 inline namespace v0 {
 namespace signal {
-namespace detail {
-
-// Owns the listener slot; `wake` owns the dup'ed pipe end and its reactor
-// registration. Signals handles and pending next() calls hold this, as they
-// hold a socket's core: the slot is given back by close() or when the last
-// of them goes, and never while an attempt may still read its counts.
-class SignalsCore {
- public:
-  SignalsCore(int slot, std::shared_ptr<net::detail::SocketCore> wake)
-      : slot_(slot), wake_(std::move(wake)) {}
-  ~SignalsCore() { close(); }
-  // Pending next() calls fail with CancelledError; the signals go back to
-  // their earlier disposition unless another listener wants them. Once.
-  void close() {
-    wake_->close();
-    if (!removed_.exchange(true)) sys::RemoveSignalListener(slot_);
-  }
-  // 0 once closed (the slot may belong to another listener by then).
-  int take() {
-    if (removed_.load()) return 0;
-    return sys::TakeSignal(slot_, wake_->fd());
-  }
-  const std::shared_ptr<net::detail::SocketCore>& wake() const { return wake_; }
-
- private:
-  const int slot_;
-  std::shared_ptr<net::detail::SocketCore> wake_;
-  std::atomic<bool> removed_{false};
-};
-
-}  // namespace detail
-
-namespace {
-
-absl::Status Open(executor::Executor* e, const std::vector<int>& signals,
-                  std::shared_ptr<detail::SignalsCore>* out) {
-  if (signals.empty()) {
-    return absl::InvalidArgumentError("Signals: no signal to listen to; name at least one");
-  }
-  absl::StatusOr<sys::SignalListener> listener = sys::AddSignalListener(signals);
-  if (!listener.ok()) return listener.status();
-  std::string label = "signals";
-  for (int sig : signals) absl::StrAppend(&label, " ", sig);
-  absl::StatusOr<std::shared_ptr<net::detail::SocketCore>> wake =
-      net::detail::SocketCore::Register(e, listener->wake_fd, label);
-  if (!wake.ok()) {
-    sys::RemoveSignalListener(listener->slot);
-    return wake.status();
-  }
-  *out = std::make_shared<detail::SignalsCore>(listener->slot, *std::move(wake));
-  return absl::OkStatus();
-}
-
-}  // namespace
 
 Signals::Signals(std::vector<int> signals) {
   executor::Executor* e = net::detail::RuntimeFor(nullptr, "Signals", &error_);
-  if (e != nullptr) error_ = Open(e, signals, &core_);
+  if (e != nullptr) error_ = detail::OpenListener(e, signals, &core_);
 }
 
 Signals::Signals(std::vector<int> signals, const Handle& handle) {
   executor::Executor* e = net::detail::RuntimeFor(&handle, "Signals", &error_);
-  if (e != nullptr) error_ = Open(e, signals, &core_);
+  if (e != nullptr) error_ = detail::OpenListener(e, signals, &core_);
 }
 
 absl::Status Signals::status() const { return error_; }
@@ -87,16 +30,11 @@ Future<int> Signals::next() const {
   if (core_ == nullptr) {
     return make_error_future<int>(absl::FailedPreconditionError("Signals::next: moved from"));
   }
-  return net::detail::IoOp<int>(core_->wake(), reactor::Direction::kRead, "Signals::next", true,
-                                [core = core_](net::detail::SocketCore&) {
-                                  int sig = core->take();
-                                  if (sig == 0) return net::detail::Step<int>::would_block();
-                                  return net::detail::Step<int>::done(sig);
-                                });
+  return detail::NextSignal(core_);
 }
 
 void Signals::close() const {
-  if (core_ != nullptr) core_->close();
+  if (core_ != nullptr) detail::CloseListener(*core_);
 }
 
 Future<void> ctrl_c() {

@@ -11,7 +11,7 @@
 //   });
 //   // or, once: nanorun::signal::ctrl_c().then([] { ... });
 //
-// How: while a Signals listens to a signal, nanorun's handler is installed
+// How (POSIX): while a Signals listens to a signal, nanorun's handler is installed
 // for it (sigaction); it only counts the delivery and wakes the listener's
 // pipe, which its runtime's reactor watches (sys/signal_hub.h). Every
 // listener of a signal gets every delivery. When the last listener of a
@@ -27,8 +27,10 @@
 // kernel itself merges a standard signal sent twice before it is handled).
 // next() returns them one by one, lowest signal number first.
 //
-// Linux (and other POSIX systems). On Windows, and with the portable
-// fallback reactor, this package is not built (docs/os.md).
+// POSIX (Linux here). On Windows, console control events stand in: Ctrl-C
+// is SIGINT, Ctrl-Break SIGBREAK, the console closing SIGTERM; no other
+// signal can be waited for (docs/os.md). With the portable fallback reactor
+// this package is not built.
 #ifndef NANORUN_SIGNAL_SIGNAL_H_
 #define NANORUN_SIGNAL_SIGNAL_H_
 
