@@ -5,6 +5,7 @@
 #include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/status/statusor.h"
 #include "nanorun/future/blocking.h"
@@ -17,8 +18,22 @@ inline namespace v0 {
 namespace net {
 namespace {
 
+// "localhost" and names under ".localhost" (RFC 6761 section 6.3): the
+// loopback addresses, without the resolver, so they work the same on a
+// machine whose /etc/hosts lacks them (a minimal container) or whose DNS
+// would answer otherwise.
+bool IsLocalhost(absl::string_view host) {
+  if (!host.empty() && host.back() == '.') host.remove_suffix(1);
+  return absl::EqualsIgnoreCase(host, "localhost") ||
+         absl::EndsWithIgnoreCase(host, ".localhost");
+}
+
 Future<std::vector<SocketAddr>> LookupOn(executor::Executor* e, std::string host,
                                          uint16_t port) {
+  if (IsLocalhost(host)) {
+    return make_ready_future(
+        std::vector<SocketAddr>{SocketAddr::loopback_v4(port), SocketAddr::loopback_v6(port)});
+  }
   // A literal needs no resolver (and no thread): "::1" or "[::1]", "10.0.0.1".
   absl::string_view literal = host;
   if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') {

@@ -1,7 +1,9 @@
 // Name resolution: lookup_host turns "localhost" or "example.com" into the
 // addresses to connect to. It calls the OS resolver (getaddrinfo, which
 // blocks) on the runtime's blocking pool (spawn_blocking), never on a worker.
-// A numeric host ("127.0.0.1", "::1") is answered at once, without the pool.
+// A numeric host ("127.0.0.1", "::1") is answered at once, without the pool,
+// and so is "localhost" (or any name under ".localhost"): 127.0.0.1 then ::1,
+// as RFC 6761 section 6.3 asks, whatever /etc/hosts or DNS would say.
 //
 // TcpStream::connect(host, port) (tcp.h) resolves, then tries the addresses in
 // the resolver's order.
