@@ -7,6 +7,7 @@
 //   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
 //   StopSource / StopToken / StopCallback                           - stopping it
 //   net::TcpListener / TcpStream / UdpSocket / SocketAddr           - talking
+//   net::UnixListener / UnixStream / UnixDatagram, lookup_host
 //     (where the reactor has I/O: NANORUN_HAS_NET is defined then)
 //   NANORUN_VERSION_MAJOR / MINOR / PATCH (nanorun/version.h)       - which one
 // Every name is in the inline namespace nanorun::v0 (see version.h).
@@ -28,6 +29,7 @@
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/net/tcp.h"
 #include "nanorun/net/udp.h"
+#include "nanorun/net/unix.h"
 #endif
 #if defined(NANORUN_HAS_SIGNAL)
 #include "nanorun/signal/signal.h"

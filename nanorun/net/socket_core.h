@@ -77,6 +77,10 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   std::string label_;
 };
 
+// The runtime for a socket made by a static factory: `handle`'s, else the
+// calling worker's; nullptr (and `error` set) if neither.
+executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error);
+
 // How error messages name a socket bound to `requested`: the address it
 // really got (port 0 resolved), else the one asked for.
 std::string BoundLabel(int fd, const SocketAddr& requested);

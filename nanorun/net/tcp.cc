@@ -2,7 +2,7 @@
 // retried by IoOp on readiness edges (socket_core.h).
 #include "nanorun/net/tcp.h"
 
-#include <algorithm>
+#include "nanorun/net/accept.h"
 
 #include "absl/strings/str_cat.h"
 
@@ -105,95 +105,11 @@ Future<TcpStream> TcpStream::connect(const SocketAddr& addr, const Handle& handl
   return detail::ConnectOn(e, addr);
 }
 
-Future<size_t> TcpStream::read(absl::Span<char> buf) const {
-  return IoOp<size_t>(core_, Direction::kRead, "read", true, [buf](SocketCore& c) {
-    sys::IoResult r = sys::Read(c.fd(), buf.data(), buf.size());
-    if (r.would_block) return Step<size_t>::would_block();
-    if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "read from"));
-    return Step<size_t>::done(static_cast<size_t>(r.n));
-  });
-}
-
-Future<std::string> TcpStream::read_some(size_t max_bytes) const {
-  return IoOp<std::string>(core_, Direction::kRead, "read", true, [max_bytes](SocketCore& c) {
-    std::string out(max_bytes, '\0');
-    sys::IoResult r = sys::Read(c.fd(), &out[0], out.size());
-    if (r.would_block) return Step<std::string>::would_block();
-    if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
-    out.resize(static_cast<size_t>(r.n));
-    return Step<std::string>::done(std::move(out));
-  });
-}
-
-Future<void> TcpStream::read_exact(absl::Span<char> buf) const {
-  size_t filled = 0;
-  return IoOp<void>(core_, Direction::kRead, "read_exact", true,
-                    [buf, filled](SocketCore& c) mutable -> Step<void> {
-                      while (filled < buf.size()) {
-                        sys::IoResult r = sys::Read(c.fd(), buf.data() + filled, buf.size() - filled);
-                        if (r.would_block) return Step<void>::would_block();
-                        if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "read_exact from"));
-                        if (r.n == 0) {
-                          return Step<void>::done(absl::OutOfRangeError(absl::StrCat(
-                              "read_exact from ", c.label(), ": the peer closed the stream after ",
-                              filled, " of ", buf.size(), " bytes")));
-                        }
-                        filled += static_cast<size_t>(r.n);
-                      }
-                      return Step<void>::done(absl::OkStatus());
-                    });
-}
-
-Future<size_t> TcpStream::write(absl::Span<const char> data) const {
-  return IoOp<size_t>(core_, Direction::kWrite, "write", true, [data](SocketCore& c) {
-    sys::IoResult r = sys::Write(c.fd(), data.data(), data.size());
-    if (r.would_block) return Step<size_t>::would_block();
-    if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "write to"));
-    return Step<size_t>::done(static_cast<size_t>(r.n));
-  });
-}
-
 namespace {
-
-// Writes data[*sent..] until done or the socket would block.
-Step<void> WriteSome(SocketCore& c, const char* data, size_t size, size_t* sent) {
-  while (*sent < size) {
-    sys::IoResult r = sys::Write(c.fd(), data + *sent, size - *sent);
-    if (r.would_block) return Step<void>::would_block();
-    if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "write to"));
-    *sent += static_cast<size_t>(r.n);
-  }
-  return Step<void>::done(absl::OkStatus());
-}
-
-}  // namespace
-
-Future<void> TcpStream::write_all(absl::Span<const char> data) const {
-  size_t sent = 0;
-  return IoOp<void>(core_, Direction::kWrite, "write", true,
-                    [data, sent](SocketCore& c) mutable {
-                      return WriteSome(c, data.data(), data.size(), &sent);
-                    });
-}
-
-Future<void> TcpStream::write_all(std::string data) const {
-  size_t sent = 0;
-  return IoOp<void>(core_, Direction::kWrite, "write", true,
-                    [data = std::move(data), sent](SocketCore& c) mutable {
-                      return WriteSome(c, data.data(), data.size(), &sent);
-                    });
-}
-
-namespace {
-
-absl::Status EmptySocket(const char* op) {
-  return absl::FailedPreconditionError(
-      absl::StrCat(op, " on an empty socket (default-constructed or moved-from)"));
-}
 
 absl::StatusOr<SocketAddr> AddressOf(const std::shared_ptr<SocketCore>& core, bool peer,
                                      const char* op) {
-  if (core == nullptr) return EmptySocket(op);
+  if (core == nullptr) return detail::EmptySocket(op);
   absl::StatusOr<sys::IpAddress> ip = peer ? sys::PeerAddress(core->fd()) : sys::LocalAddress(core->fd());
   if (!ip.ok()) return ip.status();
   return SocketAddr(*ip);
@@ -201,24 +117,13 @@ absl::StatusOr<SocketAddr> AddressOf(const std::shared_ptr<SocketCore>& core, bo
 
 }  // namespace
 
-absl::Status TcpStream::shutdown_write() const {
-  if (core_ == nullptr) return EmptySocket("shutdown_write");
-  absl::Status s = sys::Shutdown(core_->fd(), 1);
-  if (!s.ok()) return absl::Status(s.code(), absl::StrCat(s.message(), " (", core_->label(), ")"));
-  return s;
-}
-
 absl::Status TcpStream::set_nodelay(bool on) const {
-  if (core_ == nullptr) return EmptySocket("set_nodelay");
+  if (core_ == nullptr) return detail::EmptySocket("set_nodelay");
   return sys::SetNoDelay(core_->fd(), on);
 }
 
 absl::StatusOr<SocketAddr> TcpStream::peer_addr() const { return AddressOf(core_, true, "peer_addr"); }
 absl::StatusOr<SocketAddr> TcpStream::local_addr() const { return AddressOf(core_, false, "local_addr"); }
-
-void TcpStream::close() const {
-  if (core_ != nullptr) core_->close();
-}
 
 namespace {
 
@@ -255,41 +160,15 @@ absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const Hand
   return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
 }
 
-// How long accept waits after running out of descriptors or kernel memory
-// (EMFILE, ENFILE, ENOBUFS, ENOMEM) before trying again, doubling up to 1 s
-// while the condition lasts. Failing the accept instead would end the
-// typical accept loop, and the server with it, over a passing shortage.
-constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
-
 Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {
   using Accepted = std::pair<TcpStream, SocketAddr>;
-  absl::Duration backoff = kFirstAcceptBackoff;
-  return IoOp<Accepted>(
-      core_, Direction::kRead, "accept", true, [backoff](SocketCore& c) mutable -> Step<Accepted> {
-        for (;;) {
-          sys::IpAddress peer;
-          sys::IoResult r = sys::Accept(c.fd(), &peer);
-          if (r.would_block) return Step<Accepted>::would_block();
-          if (r.err != 0) {
-            switch (sys::ClassifyAcceptError(r.err)) {
-              case sys::AcceptFailure::kSkip:
-                continue;
-              case sys::AcceptFailure::kBackOff: {
-                absl::Duration wait = backoff;
-                backoff = std::min(backoff * 2, absl::Seconds(1));
-                return Step<Accepted>::retry_after(wait);
-              }
-              case sys::AcceptFailure::kFatal:
-                return Step<Accepted>::done(c.errno_error(r.err, "accept on"));
-            }
-          }
-          backoff = kFirstAcceptBackoff;
-          SocketAddr peer_addr(peer);
-          absl::StatusOr<std::shared_ptr<SocketCore>> core =
-              SocketCore::Register(c.executor(), static_cast<int>(r.n), peer_addr.ToString());
-          if (!core.ok()) return Step<Accepted>::done(core.status());
-          return Step<Accepted>::done(Accepted(TcpStream(*std::move(core)), peer_addr));
-        }
+  return detail::AcceptNext<Accepted>(
+      core_, /*ip_peer=*/true, [](SocketCore& listener, int fd, const sys::IpAddress& peer) {
+        SocketAddr peer_addr(peer);
+        absl::StatusOr<std::shared_ptr<SocketCore>> core =
+            SocketCore::Register(listener.executor(), fd, peer_addr.ToString());
+        if (!core.ok()) return Step<Accepted>::done(core.status());
+        return Step<Accepted>::done(Accepted(TcpStream(*std::move(core)), peer_addr));
       });
 }
 

@@ -1,4 +1,5 @@
-// TCP for nanorun: TcpListener and TcpStream.
+// TCP for nanorun: TcpListener and TcpStream (whose reads and writes are
+// StreamSocket's, stream.h).
 //
 // Both are cheap, copyable handles to a shared socket: copy one into each
 // continuation that uses it, and the socket stays open exactly as long as
@@ -30,20 +31,15 @@
 #include "nanorun/future/runtime.h"
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/net/socket_core.h"
+#include "nanorun/net/stream.h"
 
 namespace nanorun {
 inline namespace v0 {
 namespace net {
 
-// Cancel-safety, per operation (docs/cancellation.md): an operation is stopped
-// when its future is dropped, a time::timeout around it passes, or the task
-// awaiting it is aborted. Stopped while it waits for the socket, it settles with
-// CancelledError at once: its syscall does not run again, it releases your
-// buffer and its hold on the socket. Stopped after its syscall ran, it completes
-// normally (a timeout then returns what it read). close() fails every pending
-// one. Any number of operations may be pending on one socket (docs/net.md,
-// "Sharing a socket").
-class TcpStream {
+// A TCP connection. Reading, writing, shutdown_write, close and their
+// cancel rules are StreamSocket's (stream.h), shared with UnixStream.
+class TcpStream : public StreamSocket {
  public:
   // An empty handle: every operation fails with FailedPrecondition.
   TcpStream() = default;
@@ -63,43 +59,12 @@ class TcpStream {
   static Future<TcpStream> connect(std::string host, uint16_t port);
   static Future<TcpStream> connect(std::string host, uint16_t port, const Handle& handle);
 
-  // Up to buf.size() bytes as soon as any arrive; 0 means the peer closed
-  // its side (end of stream). Stopped while waiting: nothing read (the next read
-  // gets the bytes). Cancel-safe.
-  Future<size_t> read(absl::Span<char> buf) const;
-  // Up to max_bytes, owned; empty at end of stream. Stopped: as read().
-  Future<std::string> read_some(size_t max_bytes) const;
-  // Exactly buf.size() bytes; OutOfRange if the stream ends first. Stopped
-  // while waiting: the bytes read so far are in `buf` and the rest stays in the
-  // socket: the stream is mid-message (not cancel-safe: close it, or resync).
-  Future<void> read_exact(absl::Span<char> buf) const;
-
-  // Writes some of `data` (at least 1 byte); returns how much. Stopped while
-  // waiting: nothing written; `data` is released.
-  Future<size_t> write(absl::Span<const char> data) const;
-  // Writes all of `data`. Stopped while waiting: a prefix may be written
-  // already, the rest is not (not cancel-safe: the peer sees a partial message).
-  // The std::string form writes from its own copy.
-  Future<void> write_all(absl::Span<const char> data) const;
-  Future<void> write_all(std::string data) const;
-
-  // Sends FIN: the peer reads end of stream; reading here goes on.
-  absl::Status shutdown_write() const;
   absl::Status set_nodelay(bool on) const;
   absl::StatusOr<SocketAddr> peer_addr() const;
   absl::StatusOr<SocketAddr> local_addr() const;
-  // Fails pending and later operations with CancelledError. The fd closes
-  // when the last handle and operation let go; dropping every handle
-  // closes it too, without close().
-  void close() const;
-
-  bool valid() const { return core_ != nullptr; }
 
   // Internal.
-  explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}
-
- private:
-  std::shared_ptr<detail::SocketCore> core_;
+  explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {}
 };
 
 class TcpListener {
@@ -130,12 +95,6 @@ class TcpListener {
   explicit TcpListener(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}
   std::shared_ptr<detail::SocketCore> core_;
 };
-
-namespace detail {
-// The runtime for a socket made by a static factory: `handle`'s, else the
-// calling worker's; nullptr (and `error` set) if neither.
-executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error);
-}  // namespace detail
 
 }  // namespace net
 }  // namespace v0

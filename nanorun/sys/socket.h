@@ -39,6 +39,16 @@ absl::Status ErrnoStatus(int err, absl::string_view operation);
 
 enum class SocketType { kStream, kDatagram };
 
+// What a socket handed to nanorun (from_native) must be.
+enum class SocketFamily { kIp, kUnix };
+enum class SocketRole { kConnected, kListening, kDatagram };
+// Checks that `fd` is an open socket of `family` in `role` (a connected
+// stream, a listening stream, or a datagram socket), then makes it
+// non-blocking and close-on-exec. Otherwise InvalidArgument saying what `fd`
+// is instead ("fd 7 is a datagram socket, not a listening one"), and `fd` is
+// left as it was.
+absl::Status AdoptSocket(int fd, SocketFamily family, SocketRole role);
+
 // A new non-blocking, close-on-exec socket for `addr`'s family.
 absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type);
 void Close(int fd);
@@ -62,7 +72,18 @@ struct IoResult {
 
 IoResult Read(int fd, char* buf, size_t len);
 IoResult Write(int fd, const char* buf, size_t len);  // Never SIGPIPE.
-// accept4(NONBLOCK | CLOEXEC); n is the new fd.
+// One piece of a vectored write.
+struct ConstBuffer {
+  const char* data;
+  size_t size;
+};
+// The most pieces WriteVectored takes in one call (below every OS's IOV_MAX).
+constexpr size_t kMaxIoVectors = 64;
+// Writes from `count` (<= kMaxIoVectors) buffers in order, in one syscall
+// (sendmsg / WSASend); n is the total bytes written. Never SIGPIPE.
+IoResult WriteVectored(int fd, const ConstBuffer* parts, size_t count);
+// accept4(NONBLOCK | CLOEXEC); n is the new fd. `peer` may be null (Unix
+// sockets, whose peers are unnamed).
 IoResult Accept(int fd, IpAddress* peer);
 // Starts a connect: err 0 (connected), EINPROGRESS (wait for writable, then
 // ConnectResult) or a failure.

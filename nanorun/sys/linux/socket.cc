@@ -8,6 +8,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -83,18 +84,30 @@ absl::Status ErrnoStatus(int err, absl::string_view operation) {
     case ENOTCONN:
       return absl::UnavailableError(message);
     case EADDRINUSE:
+    case EEXIST:
       return absl::AlreadyExistsError(message);
+    case ENOENT:
+    case ENOTDIR:
+      return absl::NotFoundError(message);
     case EADDRNOTAVAIL:
     case EINVAL:
     case EAFNOSUPPORT:
+    case ENAMETOOLONG:
+    case EISDIR:
+    case ENOTSOCK:
+    case EPROTOTYPE:
       return absl::InvalidArgumentError(message);
     case EACCES:
     case EPERM:
+    case EROFS:
       return absl::PermissionDeniedError(message);
     case EMFILE:
     case ENFILE:
     case ENOBUFS:
     case ENOMEM:
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
       return absl::ResourceExhaustedError(message);
     case ETIMEDOUT:
       return absl::DeadlineExceededError(message);
@@ -108,6 +121,54 @@ absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type) {
   int fd = socket(addr.v6 ? AF_INET6 : AF_INET, kind | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ErrnoStatus(errno, "socket");
   return fd;
+}
+
+absl::Status AdoptSocket(int fd, SocketFamily family, SocketRole role) {
+  auto bad = [fd](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("fd ", fd, " ", what));
+  };
+  if (fd < 0) return bad("is negative: not a descriptor");
+  int type = 0, domain = 0, listening = 0;
+  socklen_t len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    if (errno == ENOTSOCK) return bad("is not a socket");
+    if (errno == EBADF) return bad("is not an open descriptor");
+    return ErrnoStatus(errno, absl::StrCat("getsockopt(SO_TYPE) on fd ", fd));
+  }
+  len = sizeof(int);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("getsockopt(SO_DOMAIN) on fd ", fd));
+  }
+  bool ip = domain == AF_INET || domain == AF_INET6;
+  if (family == SocketFamily::kIp && !ip) return bad("is not an IPv4 or IPv6 socket");
+  if (family == SocketFamily::kUnix && domain != AF_UNIX) return bad("is not a Unix-domain socket");
+  bool want_stream = role != SocketRole::kDatagram;
+  if (want_stream && type != SOCK_STREAM) return bad("is not a stream socket");
+  if (!want_stream && type != SOCK_DGRAM) return bad("is not a datagram socket");
+  if (want_stream) {
+    len = sizeof(int);
+    if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) != 0) {
+      return ErrnoStatus(errno, absl::StrCat("getsockopt(SO_ACCEPTCONN) on fd ", fd));
+    }
+    if (role == SocketRole::kListening && !listening) return bad("is a stream socket that is not listening");
+    if (role == SocketRole::kConnected) {
+      if (listening) return bad("is a listening socket, not a connected one");
+      sockaddr_storage peer;
+      socklen_t peer_len = sizeof(peer);
+      if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+        return bad("is a stream socket that is not connected");
+      }
+    }
+  }
+  int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("fcntl(O_NONBLOCK) on fd ", fd));
+  }
+  int fd_flags = fcntl(fd, F_GETFD);
+  if (fd_flags < 0 || fcntl(fd, F_SETFD, fd_flags | FD_CLOEXEC) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("fcntl(FD_CLOEXEC) on fd ", fd));
+  }
+  return absl::OkStatus();
 }
 
 void Close(int fd) {
@@ -186,6 +247,23 @@ IoResult Write(int fd, const char* buf, size_t len) {
   return Outcome(n);
 }
 
+IoResult WriteVectored(int fd, const ConstBuffer* parts, size_t count) {
+  iovec vectors[kMaxIoVectors];
+  count = count < kMaxIoVectors ? count : kMaxIoVectors;
+  for (size_t i = 0; i < count; ++i) {
+    vectors[i].iov_base = const_cast<char*>(parts[i].data);
+    vectors[i].iov_len = parts[i].size;
+  }
+  msghdr message{};
+  message.msg_iov = vectors;
+  message.msg_iovlen = count;
+  ssize_t n;
+  do {
+    n = Injected(fault::Op::kWrite) ? -1 : sendmsg(fd, &message, MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Outcome(n);
+}
+
 IoResult Accept(int fd, IpAddress* peer) {
   sockaddr_storage ss;
   int client;
@@ -196,7 +274,7 @@ IoResult Accept(int fd, IpAddress* peer) {
                  : accept4(fd, reinterpret_cast<sockaddr*>(&ss), &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   } while (client < 0 && errno == EINTR);
   IoResult r = Outcome(client);
-  if (client >= 0) *peer = FromSockaddr(ss);
+  if (client >= 0 && peer != nullptr) *peer = FromSockaddr(ss);
   return r;
 }
 

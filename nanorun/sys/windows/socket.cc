@@ -118,6 +118,47 @@ absl::StatusOr<int> OpenSocket(const IpAddress& addr, SocketType type) {
   return static_cast<int>(s);
 }
 
+absl::Status AdoptSocket(int fd, SocketFamily family, SocketRole role) {
+  StartWinsock();
+  auto bad = [fd](absl::string_view what) {
+    return absl::InvalidArgumentError(absl::StrCat("socket ", fd, " ", what));
+  };
+  int type = 0;
+  int len = sizeof(type);
+  if (getsockopt(S(fd), SOL_SOCKET, SO_TYPE, reinterpret_cast<char*>(&type), &len) != 0) {
+    return bad("is not an open socket");
+  }
+  sockaddr_storage ss;
+  int ss_len = sizeof(ss);
+  if (getsockname(S(fd), reinterpret_cast<sockaddr*>(&ss), &ss_len) != 0) {
+    return bad("is not bound or connected");
+  }
+  bool ip = ss.ss_family == AF_INET || ss.ss_family == AF_INET6;
+  if (family == SocketFamily::kIp && !ip) return bad("is not an IPv4 or IPv6 socket");
+  if (family == SocketFamily::kUnix) return bad("cannot be a Unix-domain socket on Windows here");
+  bool want_stream = role != SocketRole::kDatagram;
+  if (want_stream && type != SOCK_STREAM) return bad("is not a stream socket");
+  if (!want_stream && type != SOCK_DGRAM) return bad("is not a datagram socket");
+  if (want_stream) {
+    BOOL listening = FALSE;
+    len = sizeof(listening);
+    getsockopt(S(fd), SOL_SOCKET, SO_ACCEPTCONN, reinterpret_cast<char*>(&listening), &len);
+    if (role == SocketRole::kListening && !listening) return bad("is a stream socket that is not listening");
+    if (role == SocketRole::kConnected) {
+      if (listening) return bad("is a listening socket, not a connected one");
+      sockaddr_storage peer;
+      int peer_len = sizeof(peer);
+      if (getpeername(S(fd), reinterpret_cast<sockaddr*>(&peer), &peer_len) != 0) {
+        return bad("is a stream socket that is not connected");
+      }
+    }
+  }
+  u_long on = 1;
+  if (ioctlsocket(S(fd), FIONBIO, &on) != 0) return ErrnoStatus(WSAGetLastError(), "ioctlsocket(FIONBIO)");
+  SetHandleInformation(reinterpret_cast<HANDLE>(S(fd)), HANDLE_FLAG_INHERIT, 0);
+  return absl::OkStatus();
+}
+
 void Close(int fd) { closesocket(S(fd)); }
 
 absl::Status SetReuseAddress(int fd) {
@@ -186,6 +227,23 @@ IoResult Write(int fd, const char* buf, size_t len) {
   return Outcome(send(S(fd), buf, static_cast<int>(len > 0x7fffffff ? 0x7fffffff : len), 0));
 }
 
+IoResult WriteVectored(int fd, const ConstBuffer* parts, size_t count) {
+  if (Injected(fault::Op::kWrite)) return Outcome(SOCKET_ERROR);
+  WSABUF buffers[kMaxIoVectors];
+  count = count < kMaxIoVectors ? count : kMaxIoVectors;
+  for (size_t i = 0; i < count; ++i) {
+    buffers[i].buf = const_cast<char*>(parts[i].data);
+    buffers[i].len = static_cast<ULONG>(parts[i].size > 0x7fffffff ? 0x7fffffff : parts[i].size);
+  }
+  DWORD sent = 0;
+  // No overlapped structure: on a non-blocking socket this completes (or
+  // fails with WSAEWOULDBLOCK) at once, like send().
+  if (WSASend(S(fd), buffers, static_cast<DWORD>(count), &sent, 0, nullptr, nullptr) != 0) {
+    return Outcome(SOCKET_ERROR);
+  }
+  return Outcome(static_cast<int>(sent));
+}
+
 IoResult Accept(int fd, IpAddress* peer) {
   sockaddr_storage ss;
   int len = sizeof(ss);
@@ -201,7 +259,7 @@ IoResult Accept(int fd, IpAddress* peer) {
   u_long on = 1;
   ioctlsocket(c, FIONBIO, &on);
   SetHandleInformation(reinterpret_cast<HANDLE>(c), HANDLE_FLAG_INHERIT, 0);
-  *peer = FromSockaddr(ss);
+  if (peer != nullptr) *peer = FromSockaddr(ss);
   r.n = static_cast<int>(c);
   return r;
 }

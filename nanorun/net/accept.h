@@ -1,0 +1,62 @@
+// The accept loop TcpListener and UnixListener share: one non-blocking
+// accept per attempt, skipping connections that failed in the backlog and
+// backing off (not spinning, not failing) while the process is out of
+// descriptors or kernel memory. Internal to net.
+#ifndef NANORUN_NET_ACCEPT_H_
+#define NANORUN_NET_ACCEPT_H_
+
+#include <algorithm>
+#include <memory>
+
+#include "absl/time/time.h"
+#include "nanorun/net/socket_core.h"
+
+namespace nanorun {
+inline namespace v0 {
+namespace net {
+namespace detail {
+
+// How long accept waits after running out of descriptors or kernel memory
+// (EMFILE, ENFILE, ENOBUFS, ENOMEM) before trying again, doubling up to 1 s
+// while the condition lasts. Failing the accept instead would end the
+// typical accept loop, and the server with it, over a passing shortage.
+constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
+
+// The next connection on `listener`. `on_accepted(SocketCore& listener, int
+// fd, const sys::IpAddress& peer) -> Step<R>` owns the new fd (peer is
+// filled for IP listeners only).
+template <class R, class OnAccepted>
+Future<R> AcceptNext(const std::shared_ptr<SocketCore>& listener, bool ip_peer,
+                     OnAccepted on_accepted) {
+  absl::Duration backoff = kFirstAcceptBackoff;
+  return IoOp<R>(listener, reactor::Direction::kRead, "accept", true,
+                 [backoff, ip_peer, on_accepted](SocketCore& c) mutable -> Step<R> {
+                   for (;;) {
+                     sys::IpAddress peer;
+                     sys::IoResult r = sys::Accept(c.fd(), ip_peer ? &peer : nullptr);
+                     if (r.would_block) return Step<R>::would_block();
+                     if (r.err != 0) {
+                       switch (sys::ClassifyAcceptError(r.err)) {
+                         case sys::AcceptFailure::kSkip:
+                           continue;
+                         case sys::AcceptFailure::kBackOff: {
+                           absl::Duration wait = backoff;
+                           backoff = std::min(backoff * 2, absl::Seconds(1));
+                           return Step<R>::retry_after(wait);
+                         }
+                         case sys::AcceptFailure::kFatal:
+                           return Step<R>::done(c.errno_error(r.err, "accept on"));
+                       }
+                     }
+                     backoff = kFirstAcceptBackoff;
+                     return on_accepted(c, static_cast<int>(r.n), peer);
+                   }
+                 });
+}
+
+}  // namespace detail
+}  // namespace net
+}  // namespace v0
+}  // namespace nanorun
+
+#endif  // NANORUN_NET_ACCEPT_H_
