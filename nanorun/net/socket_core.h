@@ -81,6 +81,17 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
 // calling worker's; nullptr (and `error` set) if neither.
 executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error);
 
+// What the factories share (socket_options.cc). ApplyBindOptions checks and
+// sets what must precede bind: SO_REUSEPORT, IPV6_V6ONLY and buffer sizes;
+// `op` names the call in messages.
+absl::Status ApplyBindOptions(int fd, const SocketAddr& addr, bool reuse_port,
+                              std::optional<bool> v6_only, std::optional<int> send_buffer_size,
+                              std::optional<int> receive_buffer_size, const char* op);
+// Checks an inherited IP socket (sys::AdoptSocket) and registers it, named
+// by its addresses; `op` names the call in messages.
+absl::StatusOr<std::shared_ptr<SocketCore>> AdoptIpSocket(int fd, sys::SocketRole role,
+                                                          const Handle& handle, const char* op);
+
 // How error messages name a socket bound to `requested`: the address it
 // really got (port 0 resolved), else the one asked for.
 std::string BoundLabel(int fd, const SocketAddr& requested);

@@ -2,9 +2,8 @@
 // retried by IoOp on readiness edges (socket_core.h).
 #include "nanorun/net/tcp.h"
 
-#include "nanorun/net/accept.h"
-
 #include "absl/strings/str_cat.h"
+#include "nanorun/net/accept.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -117,23 +116,38 @@ absl::StatusOr<SocketAddr> AddressOf(const std::shared_ptr<SocketCore>& core, bo
 
 }  // namespace
 
-absl::Status TcpStream::set_nodelay(bool on) const {
-  if (core_ == nullptr) return detail::EmptySocket("set_nodelay");
-  return sys::SetNoDelay(core_->fd(), on);
-}
-
 absl::StatusOr<SocketAddr> TcpStream::peer_addr() const { return AddressOf(core_, true, "peer_addr"); }
 absl::StatusOr<SocketAddr> TcpStream::local_addr() const { return AddressOf(core_, false, "local_addr"); }
 
-namespace {
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr) {
+  return bind(addr, TcpListenOptions(), Handle());
+}
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const Handle& handle) {
+  return bind(addr, TcpListenOptions(), handle);
+}
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const TcpListenOptions& options) {
+  return bind(addr, options, Handle());
+}
 
-absl::StatusOr<TcpListener> BindOn(executor::Executor* e, const SocketAddr& addr,
-                                   TcpListener (*make)(std::shared_ptr<SocketCore>)) {
+// An invalid `handle` means the calling worker's runtime.
+absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const TcpListenOptions& options,
+                                              const Handle& handle) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(&handle, "TcpListener::bind", &error);
+  if (e == nullptr) return error;
+  if (options.backlog <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("TcpListener::bind ", addr.ToString(), ": backlog ",
+                                                   options.backlog, " must be positive"));
+  }
   absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kStream);
   if (!fd.ok()) return fd.status();
   absl::Status s = sys::SetReuseAddress(*fd);
+  if (s.ok()) {
+    s = detail::ApplyBindOptions(*fd, addr, options.reuse_port, options.v6_only, options.send_buffer_size,
+                                 options.receive_buffer_size, "TcpListener::bind");
+  }
   if (s.ok()) s = sys::Bind(*fd, addr.ip());
-  if (s.ok()) s = sys::Listen(*fd, 1024);
+  if (s.ok()) s = sys::Listen(*fd, options.backlog);
   if (!s.ok()) {
     sys::Close(*fd);
     return s;
@@ -141,23 +155,7 @@ absl::StatusOr<TcpListener> BindOn(executor::Executor* e, const SocketAddr& addr
   absl::StatusOr<std::shared_ptr<SocketCore>> core =
       SocketCore::Register(e, *fd, detail::BoundLabel(*fd, addr));
   if (!core.ok()) return core.status();
-  return make(*std::move(core));
-}
-
-}  // namespace
-
-absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr) {
-  absl::Status error;
-  executor::Executor* e = detail::RuntimeFor(nullptr, "TcpListener::bind", &error);
-  if (e == nullptr) return error;
-  return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
-}
-
-absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const Handle& handle) {
-  absl::Status error;
-  executor::Executor* e = detail::RuntimeFor(&handle, "TcpListener::bind", &error);
-  if (e == nullptr) return error;
-  return BindOn(e, addr, [](std::shared_ptr<SocketCore> c) { return TcpListener(std::move(c)); });
+  return TcpListener(*std::move(core));
 }
 
 Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {

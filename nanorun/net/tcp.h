@@ -21,6 +21,7 @@
 
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -31,6 +32,7 @@
 #include "nanorun/future/runtime.h"
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/net/socket_core.h"
+#include "nanorun/net/socket_options.h"
 #include "nanorun/net/stream.h"
 
 namespace nanorun {
@@ -59,7 +61,36 @@ class TcpStream : public StreamSocket {
   static Future<TcpStream> connect(std::string host, uint16_t port);
   static Future<TcpStream> connect(std::string host, uint16_t port, const Handle& handle);
 
+  // Adopts a connected TCP socket this process already has (inherited, or
+  // made by another library): checked, made non-blocking and close-on-exec,
+  // then owned by nanorun. Anything else is InvalidArgument and stays yours.
+  static absl::StatusOr<TcpStream> from_native(int fd, const Handle& handle);
+
+  // Options (socket_options.h, docs/os.md). Setters check their value first
+  // (InvalidArgument naming it); getters read the OS's current value.
+  // TCP_NODELAY: send small writes at once instead of coalescing them (Nagle).
   absl::Status set_nodelay(bool on) const;
+  absl::StatusOr<bool> nodelay() const;
+  // SO_KEEPALIVE with the given timing, or off (nullopt).
+  absl::Status set_keepalive(std::optional<TcpKeepalive> keepalive) const;
+  absl::StatusOr<bool> keepalive() const;
+  // SO_SNDBUF / SO_RCVBUF, in bytes (> 0). Linux reports double the value set.
+  absl::Status set_send_buffer_size(int bytes) const;
+  absl::StatusOr<int> send_buffer_size() const;
+  absl::Status set_receive_buffer_size(int bytes) const;
+  absl::StatusOr<int> receive_buffer_size() const;
+  // SO_LINGER. Zero: closing resets the connection (RST; unsent data is
+  // dropped and the peer's next read fails with "Connection reset"), for
+  // shedding a misbehaving client at once. nullopt: the default (FIN after
+  // what is queued). A nonzero time is InvalidArgument: it would make the
+  // final close block a worker thread for that long; to know the peer got
+  // everything, shutdown_write() and read until end of stream instead.
+  absl::Status set_linger(std::optional<absl::Duration> linger) const;
+  absl::StatusOr<std::optional<absl::Duration>> linger() const;
+  // IP_TTL (IPV6_UNICAST_HOPS for IPv6), 1..255.
+  absl::Status set_ttl(int hops) const;
+  absl::StatusOr<int> ttl() const;
+
   absl::StatusOr<SocketAddr> peer_addr() const;
   absl::StatusOr<SocketAddr> local_addr() const;
 
@@ -71,13 +102,21 @@ class TcpListener {
  public:
   TcpListener() = default;
 
-  // Binds and listens (backlog 1024), on the calling worker's runtime or
-  // `handle`'s. SO_REUSEADDR is set, so a restarted server can bind while
-  // its previous connections sit in TIME_WAIT; it does not let two live
-  // listeners share a port (that would be SO_REUSEPORT, which is not set).
-  // Port 0 picks a free port: see local_addr().
+  // Binds and listens, on the calling worker's runtime or `handle`'s.
+  // SO_REUSEADDR is set, so a restarted server can bind while its previous
+  // connections sit in TIME_WAIT; it does not let two live listeners share a
+  // port (that is TcpListenOptions::reuse_port). Port 0 picks a free port:
+  // see local_addr(). Without options: backlog 1024, the OS's defaults.
   static absl::StatusOr<TcpListener> bind(const SocketAddr& addr);
   static absl::StatusOr<TcpListener> bind(const SocketAddr& addr, const Handle& handle);
+  static absl::StatusOr<TcpListener> bind(const SocketAddr& addr, const TcpListenOptions& options);
+  static absl::StatusOr<TcpListener> bind(const SocketAddr& addr, const TcpListenOptions& options,
+                                          const Handle& handle);
+  // Adopts a listening TCP socket this process inherited (systemd socket
+  // activation passes them from fd 3; see docs/os.md): checked, made
+  // non-blocking and close-on-exec, then owned. Anything else is
+  // InvalidArgument and stays yours.
+  static absl::StatusOr<TcpListener> from_native(int fd, const Handle& handle);
 
   // The next connection and its peer's address. When the process is out of
   // file descriptors (EMFILE/ENFILE) the listener stays open and the accept
@@ -90,6 +129,8 @@ class TcpListener {
   absl::StatusOr<SocketAddr> local_addr() const;
   void close() const;
   bool valid() const { return core_ != nullptr; }
+  // The listening socket, lent (see StreamSocket::native_handle).
+  int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }
 
  private:
   explicit TcpListener(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}

@@ -13,35 +13,36 @@ using detail::SocketCore;
 using detail::Step;
 using reactor::Direction;
 
-namespace {
+absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr) {
+  return bind(addr, UdpBindOptions(), Handle());
+}
+absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const Handle& handle) {
+  return bind(addr, UdpBindOptions(), handle);
+}
+absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const UdpBindOptions& options) {
+  return bind(addr, options, Handle());
+}
 
-absl::StatusOr<std::shared_ptr<SocketCore>> BindUdp(executor::Executor* e, const SocketAddr& addr) {
+// An invalid `handle` means the calling worker's runtime.
+absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const UdpBindOptions& options,
+                                          const Handle& handle) {
+  absl::Status error;
+  executor::Executor* e = detail::RuntimeFor(&handle, "UdpSocket::bind", &error);
+  if (e == nullptr) return error;
   absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kDatagram);
   if (!fd.ok()) return fd.status();
-  absl::Status s = sys::Bind(*fd, addr.ip());
+  absl::Status s = detail::ApplyBindOptions(*fd, addr, options.reuse_port, options.v6_only,
+                                            options.send_buffer_size, options.receive_buffer_size,
+                                            "UdpSocket::bind");
+  if (s.ok() && options.reuse_address) s = sys::SetReuseAddress(*fd);
+  if (s.ok() && options.broadcast) s = sys::SetSocketOption(*fd, sys::SocketOption::kBroadcast, 1);
+  if (s.ok()) s = sys::Bind(*fd, addr.ip());
   if (!s.ok()) {
     sys::Close(*fd);
     return s;
   }
-  return SocketCore::Register(e, *fd, "udp " + detail::BoundLabel(*fd, addr));
-}
-
-}  // namespace
-
-absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr) {
-  absl::Status error;
-  executor::Executor* e = detail::RuntimeFor(nullptr, "UdpSocket::bind", &error);
-  if (e == nullptr) return error;
-  absl::StatusOr<std::shared_ptr<SocketCore>> core = BindUdp(e, addr);
-  if (!core.ok()) return core.status();
-  return UdpSocket(*std::move(core));
-}
-
-absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const Handle& handle) {
-  absl::Status error;
-  executor::Executor* e = detail::RuntimeFor(&handle, "UdpSocket::bind", &error);
-  if (e == nullptr) return error;
-  absl::StatusOr<std::shared_ptr<SocketCore>> core = BindUdp(e, addr);
+  absl::StatusOr<std::shared_ptr<SocketCore>> core =
+      SocketCore::Register(e, *fd, "udp " + detail::BoundLabel(*fd, addr));
   if (!core.ok()) return core.status();
   return UdpSocket(*std::move(core));
 }

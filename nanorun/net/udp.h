@@ -15,6 +15,7 @@
 #include "nanorun/future/runtime.h"
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/net/socket_core.h"
+#include "nanorun/net/socket_options.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -31,6 +32,13 @@ class UdpSocket {
   // worker's runtime or `handle`'s.
   static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr);
   static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr, const Handle& handle);
+  static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr, const UdpBindOptions& options);
+  static absl::StatusOr<UdpSocket> bind(const SocketAddr& addr, const UdpBindOptions& options,
+                                        const Handle& handle);
+  // Adopts a UDP socket this process already has (checked, made
+  // non-blocking and close-on-exec, then owned); anything else is
+  // InvalidArgument and stays yours.
+  static absl::StatusOr<UdpSocket> from_native(int fd, const Handle& handle);
 
   // One datagram to `to`; returns the bytes sent. Stopped while waiting: not
   // sent, and `data` is released.
@@ -45,9 +53,21 @@ class UdpSocket {
   Future<size_t> send(absl::Span<const char> data) const;
   Future<size_t> recv(absl::Span<char> buf) const;
 
+  // Options, as TcpStream's (tcp.h): SO_BROADCAST, IP_TTL (1..255), and
+  // SO_SNDBUF / SO_RCVBUF in bytes.
+  absl::Status set_broadcast(bool on) const;
+  absl::StatusOr<bool> broadcast() const;
+  absl::Status set_ttl(int hops) const;
+  absl::StatusOr<int> ttl() const;
+  absl::Status set_send_buffer_size(int bytes) const;
+  absl::StatusOr<int> send_buffer_size() const;
+  absl::Status set_receive_buffer_size(int bytes) const;
+  absl::StatusOr<int> receive_buffer_size() const;
+
   absl::StatusOr<SocketAddr> local_addr() const;
   void close() const;
   bool valid() const { return core_ != nullptr; }
+  int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }
 
  private:
   explicit UdpSocket(std::shared_ptr<detail::SocketCore> core) : core_(std::move(core)) {}

@@ -8,6 +8,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,32 @@ void Close(int fd);
 
 absl::Status SetReuseAddress(int fd);
 absl::Status SetNoDelay(int fd, bool on);
+
+// The socket options nanorun sets by name; each is the OS's own option
+// (docs/os.md has the table per OS). Integers throughout: 0/1 for flags.
+enum class SocketOption {
+  kReusePort,      // SO_REUSEPORT (Linux); Unimplemented on Windows.
+  kKeepAlive,      // SO_KEEPALIVE
+  kKeepIdle,       // TCP_KEEPIDLE, seconds
+  kKeepInterval,   // TCP_KEEPINTVL, seconds
+  kKeepCount,      // TCP_KEEPCNT, probes
+  kSendBuffer,     // SO_SNDBUF, bytes
+  kReceiveBuffer,  // SO_RCVBUF, bytes
+  kV6Only,         // IPV6_V6ONLY
+  kTtl,            // IP_TTL, or IPV6_UNICAST_HOPS on an IPv6 socket
+  kNoDelay,        // TCP_NODELAY
+  kBroadcast,      // SO_BROADCAST
+};
+// "SO_SNDBUF", for messages.
+const char* SocketOptionName(SocketOption option);
+// Errors name the option: "setsockopt(SO_REUSEPORT): ...".
+absl::Status SetSocketOption(int fd, SocketOption option, int value);
+absl::StatusOr<int> GetSocketOption(int fd, SocketOption option);
+// SO_LINGER. nullopt: off (close returns at once; the kernel still sends
+// what is queued, then FIN). A value: close waits up to that many seconds for
+// the queue to drain; 0 discards it and resets the connection (RST).
+absl::Status SetLinger(int fd, std::optional<int> seconds);
+absl::StatusOr<std::optional<int>> GetLinger(int fd);
 absl::Status Bind(int fd, const IpAddress& addr);
 absl::Status Listen(int fd, int backlog);
 absl::StatusOr<IpAddress> LocalAddress(int fd);

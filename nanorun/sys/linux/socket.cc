@@ -192,6 +192,97 @@ absl::Status SetNoDelay(int fd, bool on) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The level and name of `option` on `fd` (TTL depends on its family).
+void OptionFor(int fd, SocketOption option, int* level, int* name) {
+  switch (option) {
+    case SocketOption::kReusePort:
+      *level = SOL_SOCKET, *name = SO_REUSEPORT;
+      return;
+    case SocketOption::kKeepAlive:
+      *level = SOL_SOCKET, *name = SO_KEEPALIVE;
+      return;
+    case SocketOption::kKeepIdle:
+      *level = IPPROTO_TCP, *name = TCP_KEEPIDLE;
+      return;
+    case SocketOption::kKeepInterval:
+      *level = IPPROTO_TCP, *name = TCP_KEEPINTVL;
+      return;
+    case SocketOption::kKeepCount:
+      *level = IPPROTO_TCP, *name = TCP_KEEPCNT;
+      return;
+    case SocketOption::kSendBuffer:
+      *level = SOL_SOCKET, *name = SO_SNDBUF;
+      return;
+    case SocketOption::kReceiveBuffer:
+      *level = SOL_SOCKET, *name = SO_RCVBUF;
+      return;
+    case SocketOption::kV6Only:
+      *level = IPPROTO_IPV6, *name = IPV6_V6ONLY;
+      return;
+    case SocketOption::kTtl: {
+      int domain = AF_INET;
+      socklen_t len = sizeof(domain);
+      (void)getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len);
+      if (domain == AF_INET6) {
+        *level = IPPROTO_IPV6, *name = IPV6_UNICAST_HOPS;
+      } else {
+        *level = IPPROTO_IP, *name = IP_TTL;
+      }
+      return;
+    }
+    case SocketOption::kNoDelay:
+      *level = IPPROTO_TCP, *name = TCP_NODELAY;
+      return;
+    case SocketOption::kBroadcast:
+      *level = SOL_SOCKET, *name = SO_BROADCAST;
+      return;
+  }
+}
+
+}  // namespace
+
+absl::Status SetSocketOption(int fd, SocketOption option, int value) {
+  int level = 0, name = 0;
+  OptionFor(fd, option, &level, &name);
+  if (setsockopt(fd, level, name, &value, sizeof(value)) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("setsockopt(", SocketOptionName(option), ", ", value, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> GetSocketOption(int fd, SocketOption option) {
+  int level = 0, name = 0;
+  OptionFor(fd, option, &level, &name);
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("getsockopt(", SocketOptionName(option), ")"));
+  }
+  return value;
+}
+
+absl::Status SetLinger(int fd, std::optional<int> seconds) {
+  linger value{};
+  value.l_onoff = seconds.has_value() ? 1 : 0;
+  value.l_linger = seconds.value_or(0);
+  if (setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, sizeof(value)) != 0) {
+    return ErrnoStatus(errno, "setsockopt(SO_LINGER)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int>> GetLinger(int fd) {
+  linger value{};
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, SOL_SOCKET, SO_LINGER, &value, &len) != 0) {
+    return ErrnoStatus(errno, "getsockopt(SO_LINGER)");
+  }
+  if (value.l_onoff == 0) return std::optional<int>();
+  return std::optional<int>(value.l_linger);
+}
+
 absl::Status Bind(int fd, const IpAddress& addr) {
   sockaddr_storage ss;
   socklen_t len = ToSockaddr(addr, &ss);

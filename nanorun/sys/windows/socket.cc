@@ -173,6 +173,109 @@ absl::Status SetReuseAddress(int fd) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The level and name of `option` on `fd`; false where Windows has none.
+bool OptionFor(int fd, SocketOption option, int* level, int* name) {
+  switch (option) {
+    case SocketOption::kReusePort:
+      return false;  // Windows has no port sharing that balances connections.
+    case SocketOption::kKeepAlive:
+      *level = SOL_SOCKET, *name = SO_KEEPALIVE;
+      return true;
+#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
+    case SocketOption::kKeepIdle:
+      *level = IPPROTO_TCP, *name = TCP_KEEPIDLE;
+      return true;
+    case SocketOption::kKeepInterval:
+      *level = IPPROTO_TCP, *name = TCP_KEEPINTVL;
+      return true;
+    case SocketOption::kKeepCount:
+      *level = IPPROTO_TCP, *name = TCP_KEEPCNT;
+      return true;
+#else
+    case SocketOption::kKeepIdle:
+    case SocketOption::kKeepInterval:
+    case SocketOption::kKeepCount:
+      return false;
+#endif
+    case SocketOption::kSendBuffer:
+      *level = SOL_SOCKET, *name = SO_SNDBUF;
+      return true;
+    case SocketOption::kReceiveBuffer:
+      *level = SOL_SOCKET, *name = SO_RCVBUF;
+      return true;
+    case SocketOption::kV6Only:
+      *level = IPPROTO_IPV6, *name = IPV6_V6ONLY;
+      return true;
+    case SocketOption::kTtl: {
+      sockaddr_storage ss;
+      int len = sizeof(ss);
+      bool v6 = getsockname(S(fd), reinterpret_cast<sockaddr*>(&ss), &len) == 0 && ss.ss_family == AF_INET6;
+      *level = v6 ? IPPROTO_IPV6 : IPPROTO_IP;
+      *name = v6 ? IPV6_UNICAST_HOPS : IP_TTL;
+      return true;
+    }
+    case SocketOption::kNoDelay:
+      *level = IPPROTO_TCP, *name = TCP_NODELAY;
+      return true;
+    case SocketOption::kBroadcast:
+      *level = SOL_SOCKET, *name = SO_BROADCAST;
+      return true;
+  }
+  return false;
+}
+
+absl::Status NoSuchOption(SocketOption option) {
+  return absl::UnimplementedError(
+      absl::StrCat(SocketOptionName(option), " does not exist on Windows (docs/os.md)"));
+}
+
+}  // namespace
+
+absl::Status SetSocketOption(int fd, SocketOption option, int value) {
+  int level = 0, name = 0;
+  if (!OptionFor(fd, option, &level, &name)) return NoSuchOption(option);
+  DWORD v = static_cast<DWORD>(value);
+  if (setsockopt(S(fd), level, name, reinterpret_cast<const char*>(&v), sizeof(v)) != 0) {
+    return Last(absl::StrCat("setsockopt(", SocketOptionName(option), ", ", value, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> GetSocketOption(int fd, SocketOption option) {
+  int level = 0, name = 0;
+  if (!OptionFor(fd, option, &level, &name)) return NoSuchOption(option);
+  DWORD v = 0;
+  int len = sizeof(v);
+  if (getsockopt(S(fd), level, name, reinterpret_cast<char*>(&v), &len) != 0) {
+    return Last(absl::StrCat("getsockopt(", SocketOptionName(option), ")"));
+  }
+  // Flags come back as one byte on some Windows versions.
+  if (len == 1) v &= 0xff;
+  return static_cast<int>(v);
+}
+
+absl::Status SetLinger(int fd, std::optional<int> seconds) {
+  linger value{};
+  value.l_onoff = seconds.has_value() ? 1 : 0;
+  value.l_linger = static_cast<u_short>(seconds.value_or(0));
+  if (setsockopt(S(fd), SOL_SOCKET, SO_LINGER, reinterpret_cast<const char*>(&value), sizeof(value)) != 0) {
+    return Last("setsockopt(SO_LINGER)");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<int>> GetLinger(int fd) {
+  linger value{};
+  int len = sizeof(value);
+  if (getsockopt(S(fd), SOL_SOCKET, SO_LINGER, reinterpret_cast<char*>(&value), &len) != 0) {
+    return Last("getsockopt(SO_LINGER)");
+  }
+  if (value.l_onoff == 0) return std::optional<int>();
+  return std::optional<int>(value.l_linger);
+}
+
 absl::Status SetNoDelay(int fd, bool on) {
   BOOL value = on ? TRUE : FALSE;
   if (setsockopt(S(fd), IPPROTO_TCP, TCP_NODELAY, reinterpret_cast<const char*>(&value),
