@@ -175,6 +175,13 @@ absl::Status SetReuseAddress(int fd) {
 
 namespace {
 
+// Windows 10 1709 and later take the keepalive timing per socket under these
+// numbers (ws2ipdef.h: TCP_KEEPALIVE alias TCP_KEEPIDLE, TCP_KEEPCNT,
+// TCP_KEEPINTVL); mingw-w64's headers do not name them yet.
+constexpr int kTcpKeepIdle = 3;
+constexpr int kTcpKeepCount = 16;
+constexpr int kTcpKeepInterval = 17;
+
 // The level and name of `option` on `fd`; false where Windows has none.
 bool OptionFor(int fd, SocketOption option, int* level, int* name) {
   switch (option) {
@@ -183,22 +190,15 @@ bool OptionFor(int fd, SocketOption option, int* level, int* name) {
     case SocketOption::kKeepAlive:
       *level = SOL_SOCKET, *name = SO_KEEPALIVE;
       return true;
-#if defined(TCP_KEEPIDLE) && defined(TCP_KEEPINTVL) && defined(TCP_KEEPCNT)
     case SocketOption::kKeepIdle:
-      *level = IPPROTO_TCP, *name = TCP_KEEPIDLE;
+      *level = IPPROTO_TCP, *name = kTcpKeepIdle;
       return true;
     case SocketOption::kKeepInterval:
-      *level = IPPROTO_TCP, *name = TCP_KEEPINTVL;
+      *level = IPPROTO_TCP, *name = kTcpKeepInterval;
       return true;
     case SocketOption::kKeepCount:
-      *level = IPPROTO_TCP, *name = TCP_KEEPCNT;
+      *level = IPPROTO_TCP, *name = kTcpKeepCount;
       return true;
-#else
-    case SocketOption::kKeepIdle:
-    case SocketOption::kKeepInterval:
-    case SocketOption::kKeepCount:
-      return false;
-#endif
     case SocketOption::kSendBuffer:
       *level = SOL_SOCKET, *name = SO_SNDBUF;
       return true;
@@ -238,6 +238,13 @@ absl::Status SetSocketOption(int fd, SocketOption option, int value) {
   if (!OptionFor(fd, option, &level, &name)) return NoSuchOption(option);
   DWORD v = static_cast<DWORD>(value);
   if (setsockopt(S(fd), level, name, reinterpret_cast<const char*>(&v), sizeof(v)) != 0) {
+    bool timing = option == SocketOption::kKeepIdle || option == SocketOption::kKeepInterval ||
+                  option == SocketOption::kKeepCount;
+    if (timing && WSAGetLastError() == WSAENOPROTOOPT) {
+      return absl::UnimplementedError(absl::StrCat(
+          SocketOptionName(option), " needs Windows 10 version 1709 or later (Wine lacks it too); "
+          "keepalive itself works: leave TcpKeepalive's fields unset"));
+    }
     return Last(absl::StrCat("setsockopt(", SocketOptionName(option), ", ", value, ")"));
   }
   return absl::OkStatus();
