@@ -6,6 +6,7 @@
 //   when_all / when_any / repeat / poll_fn                          - combining it
 //   time::sleep / sleep_until / timeout / interval / ManualClock    - timing it
 //   StopSource / StopToken / StopCallback                           - stopping it
+//   fs::read_file / write_file / File (on the blocking pool)        - files
 //   net::TcpListener / TcpStream / UdpSocket / SocketAddr           - talking
 //   net::UnixListener / UnixStream / UnixDatagram, lookup_host
 //     (where the reactor has I/O: NANORUN_HAS_NET is defined then)
@@ -17,6 +18,7 @@
 #define NANORUN_NANORUN_H_
 
 #include "nanorun/cancel/stop_token.h"
+#include "nanorun/fs/fs.h"
 #include "nanorun/future/blocking.h"
 #include "nanorun/future/combinators.h"
 #include "nanorun/future/concurrency.h"
