@@ -132,12 +132,12 @@ TEST_CASE("fs: write_file replaces atomically: a reader sees the old or the new,
   const std::string a(200000, 'A'), b(300000, 'B');
   REQUIRE(rt.block_on(nanorun::fs::write_file(path, a, WriteFileOptions(), rt.handle())).ok());
   std::atomic<bool> done{false};
-  std::atomic<int> reads{0}, mixed{0};
+  std::atomic<int> reads{0}, mixed{0}, missing{0};
   std::thread reader([&] {
     while (!done.load()) {
       FILE* f = fopen(path.c_str(), "rb");
       if (f == nullptr) {
-        mixed.fetch_add(1);  // The name must always be there.
+        missing.fetch_add(1);  // The name must always be there.
         continue;
       }
       std::string got;
@@ -152,13 +152,27 @@ TEST_CASE("fs: write_file replaces atomically: a reader sees the old or the new,
   WriteFileOptions fast;
   fast.sync = false;  // Atomicity against readers does not need the flush.
   const int kWrites = kSanitized ? 40 : 200;
+  int failed_writes = 0;
   for (int i = 0; i < kWrites; ++i) {
-    REQUIRE(rt.block_on(nanorun::fs::write_file(path, i % 2 == 0 ? b : a, fast, rt.handle())).ok());
+    absl::Status written = rt.block_on(nanorun::fs::write_file(path, i % 2 == 0 ? b : a, fast, rt.handle()));
+    if (!written.ok()) {
+      UNSCOPED_INFO(written.ToString());
+      ++failed_writes;
+    }
   }
-  REQUIRE(nanorun_test::WaitFor([&] { return reads.load() > 10; }));
+  bool read_enough = nanorun_test::WaitFor([&] { return reads.load() > 10; });
   done = true;
   reader.join();
+  CHECK(failed_writes == 0);
+  CHECK(read_enough);
   CHECK(mixed.load() == 0);
+#if defined(_WIN32)
+  // Windows (and Wine) may refuse an open that races the rename (the old file
+  // is "delete pending"); what opens is never a mix. docs/os.md says so.
+  UNSCOPED_INFO("opens refused during a replace: " << missing.load());
+#else
+  CHECK(missing.load() == 0);
+#endif
   CHECK(dir.names().size() == 1);  // No temporaries left.
 }
 

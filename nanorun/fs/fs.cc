@@ -103,7 +103,7 @@ Future<void> write_file(std::string path, std::string data, const WriteFileOptio
   executor::Executor* e = detail::RuntimeFor(&handle);
   if (e == nullptr) return make_error_future<void>(detail::OffRuntime("fs::write_file", path));
   return detail::OnPool(e, [path = std::move(path), data = std::move(data), options] {
-    return sys::ReplaceFile(path, data, options.mode, options.sync);
+    return sys::AtomicReplaceFile(path, data, options.mode, options.sync);
   });
 }
 

@@ -47,7 +47,10 @@ struct WriteFileOptions {
 // a new temporary file beside it ("<path>.nanorun-tmp.<pid>.<n>"), written,
 // flushed (sync), renamed over `path`. A failure removes the temporary file
 // and leaves `path` as it was. Hard links to the old file keep the old
-// content (a new inode takes the name).
+// content (a new inode takes the name). On Windows an open that races the
+// rename may fail (the old file is "delete pending"), and a reader holding
+// the file without FILE_SHARE_DELETE holds the replace back (retried for up
+// to 2 s, then PermissionDenied); what a reader does read is never a mix.
 Future<void> write_file(std::string path, std::string data);
 Future<void> write_file(std::string path, std::string data, const WriteFileOptions& options);
 Future<void> write_file(std::string path, std::string data, const WriteFileOptions& options,

@@ -50,7 +50,7 @@ absl::StatusOr<std::string> ReadWholeFile(absl::string_view path);
 // temporary file in the same directory, flushed to disk (when `sync`), then
 // renamed over `path`, and the directory flushed so the rename survives a
 // crash. The temporary file is removed on any failure.
-absl::Status ReplaceFile(absl::string_view path, absl::string_view data, int mode, bool sync);
+absl::Status AtomicReplaceFile(absl::string_view path, absl::string_view data, int mode, bool sync);
 
 }  // namespace sys
 }  // namespace v0

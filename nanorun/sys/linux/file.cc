@@ -147,7 +147,7 @@ absl::StatusOr<std::string> ReadWholeFile(absl::string_view path) {
   return out;
 }
 
-absl::Status ReplaceFile(absl::string_view path, absl::string_view data, int mode, bool sync) {
+absl::Status AtomicReplaceFile(absl::string_view path, absl::string_view data, int mode, bool sync) {
   if (path.empty()) return absl::InvalidArgumentError("write_file: the path is empty");
   static std::atomic<uint64_t> counter{0};
   std::string target(path);

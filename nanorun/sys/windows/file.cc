@@ -164,7 +164,7 @@ absl::StatusOr<std::string> ReadWholeFile(absl::string_view path) {
   return out;
 }
 
-absl::Status ReplaceFile(absl::string_view path, absl::string_view data, int, bool sync) {
+absl::Status AtomicReplaceFile(absl::string_view path, absl::string_view data, int, bool sync) {
   if (path.empty()) return absl::InvalidArgumentError("write_file: the path is empty");
   static std::atomic<uint64_t> counter{0};
   std::string target(path);
@@ -183,9 +183,28 @@ absl::Status ReplaceFile(absl::string_view path, absl::string_view data, int, bo
   absl::Status s = WriteAt(*fd, data.data(), data.size(), 0, target);
   if (s.ok() && sync) s = SyncFile(*fd, false, target);
   CloseFile(*fd);
-  if (s.ok() && !MoveFileExW(Wide(temp).c_str(), Wide(target).c_str(),
-                             MOVEFILE_REPLACE_EXISTING | (sync ? MOVEFILE_WRITE_THROUGH : 0))) {
-    s = Failed("rename into", target);
+  if (s.ok()) {
+    // A reader that opened the target without FILE_SHARE_DELETE (fopen does)
+    // blocks the replace until it closes: try again for up to ~2 s, as the
+    // readers of a config file hold it only briefly.
+    DWORD wait_ms = 1, waited_ms = 0;
+    for (;;) {
+      if (MoveFileExW(Wide(temp).c_str(), Wide(target).c_str(),
+                      MOVEFILE_REPLACE_EXISTING | (sync ? MOVEFILE_WRITE_THROUGH : 0))) {
+        break;
+      }
+      DWORD err = GetLastError();
+      bool busy = err == ERROR_ACCESS_DENIED || err == ERROR_SHARING_VIOLATION;
+      if (!busy || waited_ms >= 2000) {
+        s = Failed(busy ? "rename into (another process holds it open without FILE_SHARE_DELETE)"
+                        : "rename into",
+                   target, err);
+        break;
+      }
+      Sleep(wait_ms);
+      waited_ms += wait_ms;
+      wait_ms = wait_ms < 50 ? wait_ms * 2 : 50;
+    }
   }
   if (!s.ok()) DeleteFileW(Wide(temp).c_str());
   return s;
