@@ -2,13 +2,15 @@
 # Installs the Debian packages that nanorun's Bazel builds need, when missing.
 # Called by tools/bazel (before every Bazel command) and by .ci/run.
 #
-# Usage: tools/install_deps.sh [--tsan] [--bench] [--check]
+# Usage: tools/install_deps.sh [--tsan] [--bench] [--tls] [--check]
 #   (no flag)  what every build needs: Bazel 4.2.3, Abseil, Catch2, pkg-config, g++;
 #              and the clients the example servers are tested with: curl, redis-tools
 #   --tsan     also what `--config=tsan` needs: clang-14 and its sanitizer runtimes,
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
 #   --bench    also the benchmark baseline's peer: standalone Asio (libasio-dev)
+#   --tls      also what the TLS example needs (docs/examples:tls_echo_test):
+#              libssl-dev and the openssl tool; nanorun itself never does
 #   --check    only report: exit 1 if something is missing
 # Fast when nothing is missing: it only tests for files, no apt or dpkg call.
 # As root it runs apt-get (apt-get update first when a package is unknown); as
@@ -38,6 +40,10 @@ tsan=(
 bench=(
   "/usr/include/asio.hpp|libasio-dev"
 )
+tls=(
+  "/usr/include/openssl/ssl.h|libssl-dev"
+  "/usr/bin/openssl|openssl"
+)
 
 check_only=0
 wanted=("${core[@]}")
@@ -45,6 +51,7 @@ for arg in "$@"; do
   case "$arg" in
     --tsan) wanted+=("${tsan[@]}") ;;
     --bench) wanted+=("${bench[@]}") ;;
+    --tls) wanted+=("${tls[@]}") ;;
     --check) check_only=1 ;;
     *) echo "install_deps.sh: unknown argument: $arg" >&2; exit 2 ;;
   esac

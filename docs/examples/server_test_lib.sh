@@ -1,10 +1,12 @@
-# Shared by the example servers' tests: start_server BINARY NAME starts it on
-# a free port, waits for "NAME listening on ADDR" and sets $pid and $port;
+# Shared by the example servers' tests: start_server BINARY NAME [ARGS...]
+# starts it on a free port (its first argument 0, then ARGS), waits for "NAME
+# listening on ADDR" and sets $pid and $port;
 # stop_server sends SIGINT and checks a clean exit.
 start_server() {
   local binary="$1" name="$2"
+  shift 2
   server_out="$(mktemp)"
-  "$binary" 0 >"$server_out" &
+  "$binary" 0 "$@" >"$server_out" 2>&1 &
   pid=$!
   trap 'kill "$pid" 2>/dev/null || true; rm -f "$server_out"' EXIT
   for _ in $(seq 200); do
