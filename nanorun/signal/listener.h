@@ -27,6 +27,12 @@ Future<int> NextSignal(const std::shared_ptr<SignalsCore>& core);
 // platform's default comes back for signals nobody else listens to.
 void CloseListener(SignalsCore& core);
 
+#if defined(_WIN32)
+// Tests: runs the console control handler for `event` (CTRL_C_EVENT, ...) as
+// Windows would on its own thread; true when some listener took it.
+bool DeliverConsoleEventForTest(unsigned long event);
+#endif
+
 }  // namespace detail
 }  // namespace signal
 }  // namespace v0

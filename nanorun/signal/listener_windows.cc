@@ -27,13 +27,15 @@ class SignalsCore {
  public:
   explicit SignalsCore(std::vector<int> signals) : signals_(std::move(signals)) {}
 
-  bool wants(int sig) const {
-    return std::find(signals_.begin(), signals_.end(), sig) != signals_.end();
-  }
+  // Counts `sig` if this listener wants it and is not closed (a closed one
+  // must not swallow Ctrl-C: the default, ending the process, comes back).
   // Under the hub's lock.
-  void count(int sig) {
+  bool count_if_wanted(int sig) {
+    if (std::find(signals_.begin(), signals_.end(), sig) == signals_.end()) return false;
     std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return false;
     ++pending_[Index(sig)];
+    return true;
   }
   // The next counted event (lowest signal number first), 0 if none, -1 once closed.
   int take() {
@@ -86,10 +88,7 @@ BOOL WINAPI OnConsoleEvent(DWORD event) {
     std::lock_guard<std::mutex> lock(g_mu);
     for (const auto& weak : g_listeners) {
       std::shared_ptr<SignalsCore> core = weak.lock();
-      if (core != nullptr && core->wants(sig)) {
-        core->count(sig);
-        woken.push_back(std::move(core));
-      }
+      if (core != nullptr && core->count_if_wanted(sig)) woken.push_back(std::move(core));
     }
   }
   for (const auto& core : woken) core->notify().notify_one();
@@ -136,6 +135,10 @@ Future<int> NextSignal(const std::shared_ptr<SignalsCore>& core) {
   // Counted before notified (OnConsoleEvent), and Notify keeps a permit for a
   // wake nobody waited for, so an event between take() and here is not lost.
   return core->notify().notified().then([core] { return NextSignal(core); });
+}
+
+bool DeliverConsoleEventForTest(unsigned long event) {
+  return OnConsoleEvent(static_cast<DWORD>(event)) == TRUE;
 }
 
 void CloseListener(SignalsCore& core) {
