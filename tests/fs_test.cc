@@ -58,7 +58,8 @@ struct TempDir {
 #else
     std::string cmd = absl::StrCat("rm -rf '", path, "'");
 #endif
-    (void)system(cmd.c_str());
+    int rc = system(cmd.c_str());  // Best effort: a leftover temp dir is harmless.
+    (void)rc;
   }
   std::string file(const std::string& name) const { return absl::StrCat(path, "/", name); }
   // The names in the directory, "." and ".." left out.

@@ -49,7 +49,8 @@ struct TempDir {
   }
   ~TempDir() {
     std::string cmd = absl::StrCat("rm -rf '", path, "'");
-    (void)system(cmd.c_str());
+    int rc = system(cmd.c_str());  // Best effort: a leftover temp dir is harmless.
+    (void)rc;
   }
   std::string file(const std::string& name) const { return absl::StrCat(path, "/", name); }
   std::string path;
