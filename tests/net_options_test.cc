@@ -277,6 +277,18 @@ TEST_CASE("Vectored writes over TCP arrive whole and in order") {
   CHECK(got == header + body);
 }
 
+#if defined(_WIN32)
+TEST_CASE("Unix sockets on Windows: Unimplemented, with the reason and what to use") {
+  Runtime rt = Runtime::with_workers(1);
+  auto listener = nanorun::net::UnixListener::bind("C:\\nanorun.sock", rt.handle());
+  CHECK(listener.status().code() == absl::StatusCode::kUnimplemented);
+  CHECK(absl::StrContains(listener.status().message(), "127.0.0.1"));
+  CHECK(nanorun::net::UnixStream::pair(rt.handle()).status().code() == absl::StatusCode::kUnimplemented);
+  CHECK(rt.block_on(nanorun::net::UnixStream::connect("C:\\nanorun.sock", rt.handle())).status().code() ==
+        absl::StatusCode::kUnimplemented);
+}
+#endif
+
 #if !defined(_WIN32)
 TEST_CASE("from_native: adopts inherited TCP and UDP sockets; wrong kinds stay the caller's") {
   Runtime rt = Runtime::with_workers(2);

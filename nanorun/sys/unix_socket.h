@@ -8,8 +8,10 @@
 // and the name goes when the last socket bound to it closes. Elsewhere such a
 // name is InvalidArgument.
 //
-// On Windows every call here is Unimplemented (AF_UNIX there is a recent,
-// stream-only addition that AFD polling does not cover yet): docs/os.md.
+// On Windows every call here is Unimplemented: Windows 10 has stream-only
+// AF_UNIX, but Wine, where nanorun's Windows suite runs, has none (socket()
+// fails with WSAEAFNOSUPPORT), so a Windows implementation could not be
+// tested here; docs/os.md.
 #ifndef NANORUN_SYS_UNIX_SOCKET_H_
 #define NANORUN_SYS_UNIX_SOCKET_H_
 

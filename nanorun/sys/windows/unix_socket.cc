@@ -1,5 +1,5 @@
-// Unix-domain sockets on Windows: not provided yet (sys/unix_socket.h says
-// why). Each call fails with Unimplemented, so code that uses them builds
+// Unix-domain sockets on Windows: not provided (sys/unix_socket.h says why:
+// Wine, the Windows test bed here, has no AF_UNIX to test one against). Each call fails with Unimplemented, so code that uses them builds
 // everywhere and learns at run time.
 #include "nanorun/sys/unix_socket.h"
 
