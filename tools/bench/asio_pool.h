@@ -1,15 +1,13 @@
 // What the Asio baselines share (asio_baseline.cc, asio_sync_baseline.cc):
-// an io_context run by 2 threads, and the latches the main thread waits on.
+// an io_context run by 2 threads (the latches are in latch.h).
 #ifndef NANORUN_TOOLS_BENCH_ASIO_POOL_H_
 #define NANORUN_TOOLS_BENCH_ASIO_POOL_H_
 
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 #include <vector>
 
 #include "asio.hpp"
+#include "tools/bench/latch.h"
 
 namespace bench {
 
@@ -30,34 +28,6 @@ class Pool {
   asio::io_context ctx_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_;
   std::vector<std::thread> threads_;
-};
-
-// A one-shot latch the main thread waits on.
-class Done {
- public:
-  void set() {
-    std::lock_guard<std::mutex> l(mu_);
-    done_ = true;
-    cv_.notify_all();
-  }
-  void wait() {
-    std::unique_lock<std::mutex> l(mu_);
-    cv_.wait(l, [this] { return done_; });
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-};
-
-struct Countdown {
-  explicit Countdown(long n) : left(n) {}
-  void hit() {
-    if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) done.set();
-  }
-  std::atomic<long> left;
-  Done done;
 };
 
 }  // namespace bench

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs nanorun's benchmarks and the Asio baseline back to back, workload by
-# workload, so each ratio is measured on the same machine within seconds.
+# Runs nanorun's benchmarks and the peer baselines (Asio; oneTBB for the
+# scheduler workloads) back to back, workload by workload, so each ratio is
+# measured on the same machine within seconds.
 #
 #   tools/bench/run.sh [--quick] [--runs N] [--only WORKLOAD]
 #
@@ -11,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 tools/install_deps.sh --bench
 tools/bazel build -c opt //tools/bench:bench //tools/bench:asio_baseline //tools/bench:net_bench \
-  //tools/bench:sync_bench //tools/bench:asio_sync_baseline >&2
+  //tools/bench:sync_bench //tools/bench:asio_sync_baseline //tools/bench:tbb_baseline >&2
 bin="$(tools/bazel info -c opt bazel-bin 2>/dev/null)/tools/bench"
 
 out="$(mktemp)"
@@ -31,6 +32,9 @@ for w in "${workloads[@]}"; do
   "$bin/bench" "${args[@]}" --only "$w" | tee -a "$out"
   case "$w" in then_chain_*|cross_thread_hop) continue ;; esac
   "$bin/asio_baseline" "${args[@]}" --only "$w" | tee -a "$out"
+  case "$w" in spawn_many|spawn_remote|ping_pong|chained_spawn)
+    "$bin/tbb_baseline" "${args[@]}" --only "$w" | tee -a "$out" ;;
+  esac
 done
 # The synchronisation workloads (sync_bench; Asio's concurrent_channel).
 for w in channel_throughput mutex_contended semaphore_admission; do
@@ -46,7 +50,7 @@ for w in tcp_echo tcp_accept; do
 done
 
 echo
-echo "workload              nanorun        baseline       ratio (baseline: asio; raw_epoll for tcp_*)"
+echo "workload              nanorun        asio           tbb            ratio to the best peer (raw_epoll for tcp_*)"
 awk '
   match($0, /"workload": "[^"]*"/) { w = substr($0, RSTART + 13, RLENGTH - 14) }
   match($0, /"impl": "[^"]*"/) { impl = substr($0, RSTART + 9, RLENGTH - 10) }
@@ -55,10 +59,14 @@ awk '
     for (i = 1; i <= n; i++) {
       w = order[i]
       if (done[w]++) continue
-      base = ((w, "asio") in rate) ? "asio" : "raw_epoll"
-      if ((w, base) in rate && rate[w, base] > 0)
-        printf "%-21s %-14.4g %-14.4g %.2fx\n", w, rate[w, "nanorun"], rate[w, base], rate[w, "nanorun"] / rate[w, base]
+      best = 0
+      split("asio tbb raw_epoll", peers, " ")
+      for (p in peers) if ((w, peers[p]) in rate && rate[w, peers[p]] > best) best = rate[w, peers[p]]
+      a = ((w, "asio") in rate) ? sprintf("%.4g", rate[w, "asio"]) : (((w, "raw_epoll") in rate) ? sprintf("%.4g", rate[w, "raw_epoll"]) : "-")
+      t = ((w, "tbb") in rate) ? sprintf("%.4g", rate[w, "tbb"]) : "-"
+      if (best > 0)
+        printf "%-21s %-14.4g %-14s %-14s %.2fx\n", w, rate[w, "nanorun"], a, t, rate[w, "nanorun"] / best
       else
-        printf "%-21s %-14.4g %-14s %s\n", w, rate[w, "nanorun"], "-", "-"
+        printf "%-21s %-14.4g %-14s %-14s %s\n", w, rate[w, "nanorun"], a, t, "-"
     }
   }' "$out"
