@@ -6,6 +6,8 @@
 //
 // Size classes are 16k - 8 bytes (24, 40, 56, ...), which is what glibc's
 // chunks hold exactly, so rounding up costs no memory over plain malloc.
+// Blocks the cache cannot supply are carved from 16 KiB slabs (one malloc for
+// dozens of blocks; a slab is freed when its last block leaves the caches).
 // Each class keeps at most 256 blocks per thread; past that, batches of 128
 // move to a process-wide depot (at most 512 KiB per class, one lock per
 // batch), where a thread whose cache ran dry picks them up. This is what
