@@ -21,6 +21,17 @@ start_server() {
 
 stop_server() {
   kill -INT "$pid"
+  # Bounded, so a server that ignores the signal fails here with its output
+  # instead of hanging the test until its runner's timeout.
+  for _ in $(seq 400); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.05
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    echo "server still running 20 s after SIGINT; its output:"
+    cat "$server_out"
+    exit 1
+  fi
   local status=0
   wait "$pid" || status=$?
   trap - EXIT
