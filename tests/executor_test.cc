@@ -200,3 +200,109 @@ TEST_CASE("spawn after shutdown yields a cancelled handle", "[executor]") {
   CHECK(counter.load() == 0);
   e->drop_ref();
 }
+
+namespace {
+
+// What a deferred yield saw: how often it ran, and whether as cancelled.
+struct YieldRecord {
+  std::atomic<int> runs{0};
+  std::atomic<int> cancelled{0};
+  std::atomic<int> tasks_before{-1};  // CountBody runs when it ran.
+  std::atomic<int>* counter = nullptr;
+};
+
+void RecordYield(void* arg, bool cancelled) {
+  auto* r = static_cast<YieldRecord*>(arg);
+  if (r->counter != nullptr) r->tasks_before.store(r->counter->load());
+  r->runs.fetch_add(1);
+  if (cancelled) r->cancelled.fetch_add(1);
+}
+
+}  // namespace
+
+TEST_CASE("defer_yield: off a worker it refuses; on one it runs after the local tasks", "[executor]") {
+  YieldRecord off;
+  CHECK_FALSE(Executor::defer_yield(&RecordYield, &off));
+  CHECK(off.runs.load() == 0);
+
+  auto e = MakeExecutor(1);
+  struct Yielder {
+    using Output = absl::Status;
+    std::atomic<int>* counter;
+    YieldRecord* rec;
+    Poll<Output> poll(Context&) {
+      // Ten tasks queued on this worker, then the yield: it runs after them.
+      for (int i = 0; i < 10; ++i) (void)Executor::current()->spawn(CountBody{counter});
+      REQUIRE(Executor::defer_yield(&RecordYield, rec));
+      return Poll<Output>::ready(absl::OkStatus());
+    }
+  };
+  for (int round = 0; round < 3; ++round) {
+    std::atomic<int> counter{0};
+    YieldRecord rec;
+    rec.counter = &counter;
+    (void)e->spawn(Yielder{&counter, &rec});
+    while (rec.runs.load() == 0 || counter.load() < 10) std::this_thread::yield();
+    CHECK(rec.runs.load() == 1);
+    CHECK(rec.cancelled.load() == 0);
+    CHECK(rec.tasks_before.load() == 10);
+  }
+}
+
+TEST_CASE("defer_yield: a worker that never runs out of tasks still runs yields", "[executor]") {
+  // A task that wakes itself forever keeps the queue non-empty; the yield
+  // must still come after at most 61 more tasks, not never.
+  auto e = MakeExecutor(1);
+  YieldRecord rec;
+  std::atomic<int> polls_until_yield{-1};
+  struct Busy {
+    using Output = absl::Status;
+    YieldRecord* rec;
+    std::atomic<int>* polls_until_yield;
+    int polls = 0;
+    bool deferred = false;
+    Poll<Output> poll(Context& cx) {
+      if (!deferred) {
+        deferred = true;
+        REQUIRE(Executor::defer_yield(&RecordYield, rec));
+      }
+      if (rec->runs.load() > 0 || ++polls > 100000) {
+        polls_until_yield->store(polls);
+        return Poll<Output>::ready(absl::OkStatus());
+      }
+      cx.waker().wake_by_ref();  // Back of the queue: never idle.
+      return Poll<Output>::pending();
+    }
+  };
+  (void)e->spawn(Busy{&rec, &polls_until_yield});
+  while (polls_until_yield.load() < 0) std::this_thread::yield();
+  CHECK(rec.runs.load() == 1);
+  CHECK(polls_until_yield.load() <= 62);
+}
+
+TEST_CASE("defer_yield: pending yields run as cancelled at shutdown", "[executor][teardown]") {
+  Executor* e = nullptr;
+  REQUIRE(Executor::Create(1, &e).ok());
+  YieldRecord rec;
+  std::atomic<bool> deferred{false};
+  struct DeferThenHold {
+    using Output = absl::Status;
+    Executor* e;
+    YieldRecord* rec;
+    std::atomic<bool>* deferred;
+    Poll<Output> poll(Context&) {
+      REQUIRE(Executor::defer_yield(&RecordYield, rec));
+      deferred->store(true);
+      // Holds the worker until shutdown began: the worker then stops without
+      // running its yields, and shutdown must complete them.
+      while (!e->is_shut_down()) std::this_thread::yield();
+      return Poll<Output>::ready(absl::OkStatus());
+    }
+  };
+  (void)e->spawn(DeferThenHold{e, &rec, &deferred});
+  while (!deferred.load()) std::this_thread::yield();
+  e->shutdown();
+  CHECK(rec.runs.load() == 1);
+  CHECK(rec.cancelled.load() == 1);
+  e->drop_ref();
+}

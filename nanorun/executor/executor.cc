@@ -39,6 +39,15 @@ struct Worker {
   bool in_reactor = false;
   DeferredIo* deferred_io = nullptr;
   DeferredIo* deferred_io_tail = nullptr;
+  // Pending yields (defer_yield), in order; `yields_running` is the batch
+  // being run (so a yield made by a continuation waits for the next batch).
+  struct PendingYield {
+    Executor::YieldFn run;
+    void* arg;
+  };
+  std::vector<PendingYield> yields;
+  std::vector<PendingYield> yields_running;
+  uint32_t yields_since = 0;  // `tick` when the first of `yields` came.
   // Executor references this worker borrowed from refs_ and has not handed
   // out (Executor::retain/drop_ref on this thread). Returned at exit.
   int64_t ref_budget = 0;
@@ -151,6 +160,21 @@ bool Executor::defer_io(DeferredIo* work) {
 
 // Runs up to kIoBudget deferred I/O operations (each a syscall and the
 // continuations of what it completes), batching the peers they make work for.
+bool Executor::defer_yield(YieldFn run, void* arg) {
+  Worker* w = tl_worker;
+  if (w == nullptr) return false;
+  if (w->yields.empty()) w->yields_since = w->tick;
+  w->yields.push_back({run, arg});
+  return true;
+}
+
+// Runs the yields pending now; those they make wait for the next call.
+void Executor::run_yields(Worker* w, bool cancelled) {
+  w->yields_running.swap(w->yields);
+  for (const Worker::PendingYield& y : w->yields_running) y.run(y.arg, cancelled);
+  w->yields_running.clear();
+}
+
 void Executor::run_deferred_io(Worker* w) {
   if (w->deferred_io == nullptr) return;
   w->collecting_io = true;
@@ -290,7 +314,16 @@ void Executor::run_worker(Worker* w) {
   while (!shutdown_.load(std::memory_order_acquire)) {
     ++w->tick;
     run_deferred_io(w);  // What the last look at the reactor woke.
+    if (!w->yields.empty() && w->tick - w->yields_since >= kFairnessInterval) {
+      run_yields(w, false);  // The local queue never empties: do not starve them.
+    }
     task::Header* t = next_task(w);
+    if (t == nullptr && !w->yields.empty()) {
+      // No local work left: the yielders' turn (before stealing, so a
+      // yielding task stays on its worker).
+      run_yields(w, false);
+      continue;
+    }
     if (t == nullptr) t = steal_work(w);
     if (t == nullptr) {
       // About to sleep: fire what is due first (it may make work).
@@ -484,6 +517,9 @@ void Executor::shutdown() {
   for (auto& worker : workers_) {
     if (worker->lifo_slot != nullptr) task::DropRef(std::exchange(worker->lifo_slot, nullptr));
     while (task::Header* t = worker->queue.pop()) task::DropRef(t);
+    // Their continuations see CancelledError; one that yields again (this
+    // thread is no worker) gets a ready future, so this ends.
+    while (!worker->yields.empty()) run_yields(worker.get(), true);
   }
   // Last, once nothing can be queued any more: pending timers fire as
   // cancelled, so every sleep and timeout fails with CancelledError (their

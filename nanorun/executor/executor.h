@@ -85,6 +85,17 @@ class Executor final : public task::Scheduler {
   // kIoBudget deferred operations run in a row; the rest run between tasks.
   static bool defer_io(DeferredIo* work);
 
+  // For yield_now: when the calling thread is a worker, queues run(arg,
+  // false) to run on it once it has no local task left to run (its LIFO slot
+  // and queue are empty), or once it has run 61 more tasks if they never
+  // empty; returns true. Otherwise returns false.
+  // Allocation-free (a per-worker vector), unlike a task per yield. Pending
+  // ones at shutdown run with cancelled = true, on the thread shutting down.
+  // (tokio's yield_now defers its wake the same way: it runs when the worker
+  // next looks at its driver: when idle, or every 61 tasks.)
+  using YieldFn = void (*)(void* arg, bool cancelled);
+  static bool defer_yield(YieldFn run, void* arg);
+
   // Spawns `body` as a new task. After shutdown the task is cancelled at
   // once and its handle yields absl::CancelledError.
   template <class Body>
@@ -161,6 +172,7 @@ class Executor final : public task::Scheduler {
   task::Header* take_from_injector(Worker* worker);
   void poll_io_without_blocking();
   void run_deferred_io(Worker* worker);
+  static void run_yields(Worker* worker, bool cancelled);
   void finish_io_batch(Worker* worker);
   void park(Worker* worker);
   bool has_visible_work() const;

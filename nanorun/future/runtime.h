@@ -472,49 +472,29 @@ auto spawn(F f) {
   return detail::SpawnOn(executor::Executor::current(), std::move(f));
 }
 
-// A future that completes after the tasks already queued on this worker
-// had a turn. Off a runtime it is ready at once.
+// A future that completes once this worker has run the tasks queued on it
+// (it has nothing else local to run), or 61 of them if more are queued or
+// keep coming; then its continuation runs on this worker. Off a
+// runtime it is ready at once. A stop has nothing to do (it completes soon);
+// at shutdown it fails with CancelledError. No task is spawned: the worker
+// keeps a list of pending yields (Executor::defer_yield).
 namespace detail {
-// The task behind yield_now(): queued behind the runnable work, it completes
-// the yielder's future when it gets its turn (and so runs the continuation
-// inline, on this worker). Dropped unrun (shutdown), it breaks the future.
-class YieldBody {
- public:
-  using Output = absl::Status;
-  explicit YieldBody(SharedState<void>* state) : state_(state) {}
-  YieldBody(YieldBody&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
-  YieldBody& operator=(YieldBody&&) = delete;
-  ~YieldBody() {
-    if (state_ != nullptr) {
-      complete(absl::CancelledError(
-          "yield_now: the runtime shut down before the yield completed"));
-    }
-  }
-  Poll<Output> poll(Context&) {
-    complete(absl::OkStatus());
-    return Poll<Output>::ready(absl::OkStatus());
-  }
-
- private:
-  void complete(absl::Status status) {
-    SharedState<void>* state = std::exchange(state_, nullptr);
-    state->store(std::move(status));
-    if (Continuation* c = Publish(state)) Dispatch(c, state);
-  }
-  SharedState<void>* state_;
-};
+inline void CompleteYield(void* arg, bool cancelled) {
+  auto* state = static_cast<SharedState<void>*>(arg);
+  state->store(cancelled ? absl::CancelledError(
+                               "yield_now: the runtime shut down before the yield completed")
+                         : absl::OkStatus());
+  if (Continuation* c = Publish(state)) Dispatch(c, state);
+}
 }  // namespace detail
 
 inline Future<void> yield_now() {
-  executor::Executor* e = executor::Executor::current();
-  if (e == nullptr) return make_ready_future();
+  if (executor::Executor::current() == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
   state->set_settles_soon();  // A stop has nothing to do: it completes soon.
   Future<void> out = Future<void>::FromState(state);
-  executor::SpawnOptions options;
-  options.behind_others = true;
-  options.completes_on_first_poll = true;  // YieldBody is Ready at once.
-  (void)e->spawn(detail::YieldBody(state), options);
+  // The pending yield holds the producer's side of `state` until it runs.
+  (void)executor::Executor::defer_yield(&detail::CompleteYield, state);
   return out;
 }
 

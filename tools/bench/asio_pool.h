@@ -1,5 +1,5 @@
 // What the Asio baselines share (asio_baseline.cc, asio_sync_baseline.cc):
-// an io_context run by 2 threads (the latches are in latch.h).
+// an io_context run by --workers threads (2 by default; the latches are in latch.h).
 #ifndef NANORUN_TOOLS_BENCH_ASIO_POOL_H_
 #define NANORUN_TOOLS_BENCH_ASIO_POOL_H_
 
@@ -8,14 +8,15 @@
 
 #include "asio.hpp"
 #include "tools/bench/latch.h"
+#include "tools/bench/report.h"
 
 namespace bench {
 
-// An io_context with 2 threads; work_guard keeps run() alive between posts.
+// An io_context with g_workers threads; work_guard keeps run() alive between posts.
 class Pool {
  public:
   Pool() : guard_(asio::make_work_guard(ctx_)) {
-    for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { ctx_.run(); });
+    for (int i = 0; i < g_workers; ++i) threads_.emplace_back([this] { ctx_.run(); });
   }
   ~Pool() {
     guard_.reset();

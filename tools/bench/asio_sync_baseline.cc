@@ -1,6 +1,6 @@
 // The peer baseline for tools/bench/sync_bench.cc: the synchronisation
 // workloads of WORKLOADS.md with standalone Asio 1.22 (Debian's libasio-dev),
-// an io_context run by 2 threads. Asio's async channel is
+// an io_context run by --workers threads (default 2). Asio's async channel is
 // asio::experimental::concurrent_channel (thread-safe; completion handlers,
 // posted, never inline). Asio has no async mutex or semaphore; the Asio idiom
 // for both is a channel used as a token bucket (a send takes a slot and waits

@@ -1,11 +1,12 @@
 // nanorun's benchmark driver: runs the executor, future and timer workloads of
 // ../shared/bench/WORKLOADS.md and prints one JSON line per workload.
 //
-//   tools/bazel run -c opt //tools/bench -- [--quick] [--runs N] [--only NAME]
+//   tools/bazel run -c opt //tools/bench -- [--quick] [--runs N] [--only NAME] [--workers N]
 //
 // --quick divides every size by 10; --only runs one workload; each workload
-// runs N times (default 5) and the median run is printed with min and max. Sizes, worker
-// count (2) and units follow WORKLOADS.md so results compare with peers'.
+// runs N times (default 5) and the median run is printed with min and max; --workers
+// sets the runtime's worker count (default 2, as WORKLOADS.md says). Sizes and
+// units follow WORKLOADS.md so results compare with peers'.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -265,10 +266,10 @@ void CrossThreadHop(Runtime& rt) {
   Report("cross_thread_hop", n, secs, n / secs, "hops/s");
 }
 
-// Each run gets a fresh runtime with 2 workers, created outside the timing.
+// Each run gets a fresh runtime with --workers workers, created outside the timing.
 template <void (*Fn)(Runtime&)>
 void WithRuntime() {
-  Runtime rt = Runtime::with_workers(2);
+  Runtime rt = Runtime::with_workers(static_cast<size_t>(bench::g_workers));
   Fn(rt);
 }
 

@@ -30,6 +30,8 @@ inline double Seconds(Clock::time_point start) {
 inline const char* g_impl = "nanorun";  // The "impl" field of every line.
 // Memory figures come from the first run only (they do not vary).
 inline bool g_first_run = true;
+// Threads of the runtime or pool under test (--workers; 2, the cores here).
+inline int g_workers = 2;
 inline std::string g_memory_extra;  // Appended to the workload's printed line.
 
 // Heap bytes in use, chunk headers included (glibc's main arena: the memory
@@ -86,9 +88,9 @@ inline void PrintMedians() {
     std::printf(
         "{\"workload\": \"%s\", \"impl\": \"%s\", \"n\": %ld, "
         "\"seconds\": %.6f, \"rate\": %.6g, \"unit\": \"%s\", "
-        "\"runs\": %zu, \"rate_min\": %.6g, \"rate_max\": %.6g%s}\n",
+        "\"runs\": %zu, \"rate_min\": %.6g, \"rate_max\": %.6g, \"workers\": %d%s}\n",
         m.workload.c_str(), m.impl.c_str(), m.n, m.seconds, m.rate, m.unit.c_str(), runs.size(),
-        runs.front().rate, runs.back().rate,
+        runs.front().rate, runs.back().rate, g_workers,
         (m.extra + g_memory_extra).c_str());
   }
   std::fflush(stdout);
@@ -125,8 +127,10 @@ inline int RunMain(int argc, char** argv, const char* impl, int* scale,
       runs = std::max(1, std::atoi(argv[++i]));
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
+    } else if (std::strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+      g_workers = std::max(1, std::atoi(argv[++i]));
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD]\n",
+      std::fprintf(stderr, "usage: %s [--quick] [--runs N] [--only WORKLOAD] [--workers N]\n",
                    argv[0]);
       return 2;
     }

@@ -36,7 +36,7 @@ int g_scale = 1;  // 10 with --quick.
 // channel of capacity 128; one consumer task receives all and checks the
 // order of each producer.
 void ChannelThroughput() {
-  Runtime rt = Runtime::with_workers(2);
+  Runtime rt = Runtime::with_workers(static_cast<size_t>(bench::g_workers));
   constexpr int kProducers = 4;
   const int per_producer = 250000 / g_scale;
   const long n = static_cast<long>(kProducers) * per_producer;
@@ -82,7 +82,7 @@ void ChannelThroughput() {
 // 64 tasks each lock and unlock one async Mutex 10,000 times, incrementing a
 // plain counter inside.
 void MutexContended() {
-  Runtime rt = Runtime::with_workers(2);
+  Runtime rt = Runtime::with_workers(static_cast<size_t>(bench::g_workers));
   constexpr int kTasks = 64;
   const int per_task = 10000 / g_scale;
   const long n = static_cast<long>(kTasks) * per_task;
@@ -110,7 +110,7 @@ void MutexContended() {
 // 10,000 tasks share 16 permits; each acquires, yields once, releases. The
 // most holders at once must be exactly 16.
 void SemaphoreAdmission() {
-  Runtime rt = Runtime::with_workers(2);
+  Runtime rt = Runtime::with_workers(static_cast<size_t>(bench::g_workers));
   const long n = 10000 / g_scale;
   constexpr int kPermits = 16;
   nanorun::sync::Semaphore sem(kPermits);

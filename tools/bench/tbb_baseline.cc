@@ -1,7 +1,7 @@
 // The oneTBB baseline for tools/bench (issue 15): the executor workloads of
 // WORKLOADS.md that a task scheduler has (spawn_many, spawn_remote,
 // ping_pong, chained_spawn), written the natural way for oneTBB 2021: a
-// task_arena of 2 threads (the machine's cores, as nanorun's default), work
+// task_arena of --workers threads (default 2, the cores here, as nanorun), work
 // spawned with task_group::run inside it, or enqueued from outside with
 // task_arena::enqueue. tools/bench/run.sh runs it right after nanorun's bench
 // and Asio's, so the ratios are measured within seconds of each other.
@@ -24,12 +24,11 @@ using bench::Done;
 using bench::Seconds;
 int g_scale = 1;
 
-constexpr int kThreads = 2;
 
 // A task spawns n children on its own worker, as in nanorun's spawn_many.
 void SpawnMany() {
   const long n = 100000 / g_scale;
-  tbb::task_arena arena(kThreads);
+  tbb::task_arena arena(bench::g_workers);
   tbb::task_group group;
   Countdown c(n);
   auto start = Clock::now();
@@ -47,7 +46,7 @@ void SpawnMany() {
 // From a thread outside the pool: task_arena::enqueue, oneTBB's fire-and-forget.
 void SpawnRemote() {
   const long n = 100000 / g_scale;
-  tbb::task_arena arena(kThreads);
+  tbb::task_arena arena(bench::g_workers);
   Countdown c(n);
   auto start = Clock::now();
   for (long i = 0; i < n; ++i) arena.enqueue([&c] { c.hit(); });
@@ -59,7 +58,7 @@ void SpawnRemote() {
 // One round: spawn a peer, which computes the pong and spawns the next round.
 void PingPong() {
   const long rounds = 1000 / g_scale;
-  tbb::task_arena arena(kThreads);
+  tbb::task_arena arena(bench::g_workers);
   tbb::task_group group;
   Done done;
   std::function<void(long)> round = [&](long left) {
@@ -87,7 +86,7 @@ void PingPong() {
 void ChainedSpawn() {
   constexpr long depth = 1000;
   const long repeats = 100 / g_scale;
-  tbb::task_arena arena(kThreads);
+  tbb::task_arena arena(bench::g_workers);
   tbb::task_group group;
   auto start = Clock::now();
   for (long r = 0; r < repeats; ++r) {
