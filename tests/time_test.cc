@@ -1,5 +1,6 @@
 // The time layer: the timer wheel against a reference model, boundaries and
 // clamping, the driver's never-early rounding, and the manual clock.
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <random>
@@ -77,9 +78,15 @@ TEST_CASE("wheel matches a sorted multimap over a million random operations") {
       if (t.pending) continue;
       uint64_t delay = random_delay();
       uint64_t deadline = model.now + delay;
+      uint64_t next_before = wheel.next_expiration();
       bool inserted = wheel.insert(&t.entry, deadline);
       REQUIRE(inserted == (delay > 0));
       if (!inserted) continue;
+      // What the driver keeps its next wake by, without a scan.
+      uint64_t slot_start = wheel.expiration_of(t.entry);
+      REQUIRE(slot_start > wheel.now());
+      REQUIRE(slot_start <= t.entry.deadline);
+      REQUIRE(wheel.next_expiration() == std::min(next_before, slot_start));
       uint64_t clamped = std::min(deadline, model.now + TimerWheel::kMaxTicks);
       REQUIRE(t.entry.deadline == clamped);
       model.where[t.id] = model.pending.emplace(clamped, t.id);

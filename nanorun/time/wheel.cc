@@ -112,6 +112,11 @@ uint64_t TimerWheel::next_expiration() const {
   return find_next(&x) ? x.tick : kNever;
 }
 
+uint64_t TimerWheel::expiration_of(const TimerEntry& e) const {
+  int shift = (e.slot / kSlots) * kSlotBits;
+  return (e.deadline >> shift) << shift;
+}
+
 void TimerWheel::advance(uint64_t now, TimerList* due) {
   if (now > now_) precascaded_ = false;
   Expiration x;

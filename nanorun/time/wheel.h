@@ -118,6 +118,13 @@ class TimerWheel {
   // earliest deadline, so sleeping until then never makes a timer late.
   uint64_t next_expiration() const;
 
+  // The tick at which advance() first looks at `e`'s slot (to fire it, or to
+  // cascade it lower): the start of that slot. O(1). Right after
+  // insert(e), next_expiration() is the smaller of this and its value before,
+  // so a caller can keep the next expiration up to date without a scan.
+  // `e` must be in the wheel.
+  uint64_t expiration_of(const TimerEntry& e) const;
+
   // Takes every entry out (shutdown), in no particular order.
   void take_all(TimerList* out);
 
