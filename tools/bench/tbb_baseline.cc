@@ -7,6 +7,7 @@
 // and Asio's, so the ratios are measured within seconds of each other.
 // oneTBB has no yield_now, no timers and no futures: those rows have no TBB
 // figure.
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
@@ -24,11 +25,24 @@ using bench::Done;
 using bench::Seconds;
 int g_scale = 1;
 
+// Every workload runs --workers oneTBB worker threads: task_arena(N, 0)
+// reserves no slot for the main thread, which only submits and then waits
+// outside the arena, as the other programs' main threads do, and
+// WorkerLimit lifts oneTBB's global limit (cores - 1 workers, as it counts
+// the main thread as one) to N. (Before, task_arena(2) with its default
+// reserved master slot ran everything on one worker thread, and
+// task_arena(1) on none.)
+struct WorkerLimit {
+  tbb::global_control limit{tbb::global_control::max_allowed_parallelism,
+                            static_cast<size_t>(bench::g_workers) + 1};
+};
+
 
 // A task spawns n children on its own worker, as in nanorun's spawn_many.
 void SpawnMany() {
   const long n = 100000 / g_scale;
-  tbb::task_arena arena(bench::g_workers);
+  WorkerLimit workers;
+  tbb::task_arena arena(bench::g_workers, 0);
   tbb::task_group group;
   Countdown c(n);
   auto start = Clock::now();
@@ -46,7 +60,8 @@ void SpawnMany() {
 // From a thread outside the pool: task_arena::enqueue, oneTBB's fire-and-forget.
 void SpawnRemote() {
   const long n = 100000 / g_scale;
-  tbb::task_arena arena(bench::g_workers);
+  WorkerLimit workers;
+  tbb::task_arena arena(bench::g_workers, 0);
   Countdown c(n);
   auto start = Clock::now();
   for (long i = 0; i < n; ++i) arena.enqueue([&c] { c.hit(); });
@@ -58,7 +73,8 @@ void SpawnRemote() {
 // One round: spawn a peer, which computes the pong and spawns the next round.
 void PingPong() {
   const long rounds = 1000 / g_scale;
-  tbb::task_arena arena(bench::g_workers);
+  WorkerLimit workers;
+  tbb::task_arena arena(bench::g_workers, 0);
   tbb::task_group group;
   Done done;
   std::function<void(long)> round = [&](long left) {
@@ -86,7 +102,8 @@ void PingPong() {
 void ChainedSpawn() {
   constexpr long depth = 1000;
   const long repeats = 100 / g_scale;
-  tbb::task_arena arena(bench::g_workers);
+  WorkerLimit workers;
+  tbb::task_arena arena(bench::g_workers, 0);
   tbb::task_group group;
   auto start = Clock::now();
   for (long r = 0; r < repeats; ++r) {
