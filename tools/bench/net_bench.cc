@@ -2,7 +2,7 @@
 // side by side in one invocation: the same neutral load client (plain
 // epoll, one thread, verifying every echoed byte) drives a raw epoll echo
 // server (the physical baseline: one thread, no runtime) and then nanorun's
-// echo server (docs/examples/echo.cc, 2 workers). All on 127.0.0.1.
+// echo server (docs/examples/echo.cc, --workers workers, default 2). All on 127.0.0.1.
 //
 //   tools/bazel run -c opt //tools/bench:net_bench -- [--quick] [--runs N] [--only NAME]
 #include <arpa/inet.h>
@@ -137,7 +137,7 @@ class RawEchoServer {
 class NanorunEchoServer {
  public:
   NanorunEchoServer()
-      : rt_(nanorun::Runtime::with_workers(2)) {
+      : rt_(nanorun::Runtime::with_workers(static_cast<size_t>(bench::g_workers))) {
     auto l = nanorun::net::TcpListener::bind(nanorun::net::SocketAddr::loopback_v4(0), rt_.handle());
     Check(l.ok(), "nanorun bind");
     listener_ = *l;

@@ -3,11 +3,13 @@
 # scheduler workloads) back to back, workload by workload, so each ratio is
 # measured on the same machine within seconds.
 #
-#   tools/bench/run.sh [--quick] [--runs N] [--only WORKLOAD]
+#   tools/bench/run.sh [--quick] [--runs N] [--only WORKLOAD] [--workers N] [--json FILE]
 #
 # Prints the JSON lines of both programs (and of net_bench, which measures
 # a raw epoll server beside nanorun's), then a table of nanorun/baseline rate
-# ratios (> 1: nanorun faster, or smaller for idle_task_memory).
+# ratios (> 1: nanorun faster, or smaller for idle_task_memory). --workers
+# sets every program's thread count (default 2); --json FILE also appends the
+# JSON lines to FILE (for tools/bench/chart.py).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 tools/install_deps.sh --bench
@@ -18,10 +20,12 @@ bin="$(tools/bazel info -c opt bazel-bin 2>/dev/null)/tools/bench"
 out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 only=""
+json=""
 args=()
 while (($#)); do
   case "$1" in
     --only) only="$2"; shift 2 ;;
+    --json) json="$2"; shift 2 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -48,6 +52,7 @@ for w in tcp_echo tcp_accept; do
   [[ -n "$only" && "$only" != "$w" ]] && continue
   "$bin/net_bench" "${args[@]}" --only "$w" | tee -a "$out"
 done
+[[ -z "$json" ]] || grep '^{' "$out" >> "$json"
 
 echo
 echo "workload              nanorun        asio           tbb            ratio to the best peer (raw_epoll for tcp_*)"
