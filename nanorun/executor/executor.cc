@@ -235,7 +235,7 @@ void Executor::task_freed(task::Header* t) {
 void Executor::submit_new(task::Header* t, SpawnOptions options) {
   if (options.completes_on_first_poll && !shutdown_.load(std::memory_order_acquire)) {
     t->state.set_unregistered();
-    if (!schedule_local(t, options.behind_others)) enqueue_foreign(t);
+    if (!schedule_local(t, /*is_yield=*/false)) enqueue_foreign(t);
     return;
   }
   if (draining_.load(std::memory_order_relaxed)) {
@@ -250,7 +250,7 @@ void Executor::submit_new(task::Header* t, SpawnOptions options) {
     task::DropRef(t);
     return;
   }
-  if (!schedule_local(t, options.behind_others)) enqueue_foreign(t);
+  if (!schedule_local(t, /*is_yield=*/false)) enqueue_foreign(t);
 }
 
 // On one of this executor's workers: queues `t` there and returns true.

@@ -42,8 +42,6 @@ namespace executor {
 // How Executor::spawn queues a new task. (Outside the class: clang cannot
 // use default member initializers of a nested class in a default argument.)
 struct SpawnOptions {
-  // Queue behind runnable work instead of in the LIFO slot (yield_now).
-  bool behind_others = false;
   // The body is Ready on its first poll, so the task is never idle: it is
   // always in a queue until it runs, and shutdown finds it there. Such
   // tasks skip the registry (two locked list operations).
