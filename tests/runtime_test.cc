@@ -377,3 +377,35 @@ TEST_CASE("a repeat loop whose steps are always ready yields its worker after a 
   CHECK(*r < kGiveUp);
   CHECK(*r >= 128);  // It does run that many back to back first.
 }
+
+namespace {
+// Spawns a chain of plain-value tasks (they skip the executor's registry),
+// each spawning the next from its worker.
+void PlainChain(int left, std::atomic<int>* ran) {
+  ran->fetch_add(1);
+  std::this_thread::sleep_for(std::chrono::microseconds(20));
+  if (left > 1) (void)nanorun::spawn([left, ran] { PlainChain(left - 1, ran); });
+}
+}  // namespace
+
+TEST_CASE("shutdown(grace) waits for tasks returning plain values, and for those they spawn",
+          "[runtime][drain]") {
+  Runtime rt = Runtime::with_workers(2);
+  constexpr int kDepth = 2000;  // At least 40 ms, one link at a time.
+  std::atomic<int> ran{0};
+  (void)rt.handle().spawn([&ran] { PlainChain(kDepth, &ran); });
+  nanorun::ShutdownReport report = rt.shutdown(absl::Seconds(30));
+  CHECK(ran.load() == kDepth);
+  CHECK(report.tasks_cancelled == 0);
+}
+
+TEST_CASE("a plain-value task returns its value, error or exception through its JoinHandle",
+          "[runtime]") {
+  Runtime rt = Runtime::with_workers(2);
+  CHECK(rt.block_on([] { return nanorun::spawn([] { return 41; }).then([](int x) { return x + 1; }); })
+            .value() == 42);
+  CHECK(rt.block_on([] {
+            return nanorun::spawn([]() -> absl::StatusOr<int> { return absl::NotFoundError("gone"); });
+          }).status().code() == absl::StatusCode::kNotFound);
+  CHECK(rt.block_on([] { return nanorun::spawn([] { return absl::OkStatus(); }); }).ok());
+}

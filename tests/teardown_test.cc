@@ -165,3 +165,25 @@ TEST_CASE("teardown chaos: destruction races foreign fulfils, wakes, spawns and 
   // Both outcomes are possible; each round counted exactly one.
   CHECK(values + cancelled == rounds);
 }
+
+TEST_CASE("a plain-value task still queued when its Runtime goes: its JoinHandle fails, later",
+          "[teardown]") {
+  std::optional<JoinHandle<int>> queued;
+  std::atomic<int> ran{0};
+  {
+    Runtime rt = Runtime::with_workers(1);
+    nanorun::executor::Executor* e = rt.handle().executor();
+    std::atomic<bool> holding{false};
+    // Holds the only worker until the runtime shuts down, so the next task
+    // is still in the queue then.
+    (void)rt.handle().spawn([e, &holding] {
+      holding.store(true);
+      while (!e->is_shut_down()) std::this_thread::yield();
+    });
+    while (!holding.load()) std::this_thread::yield();
+    queued = rt.handle().spawn([&ran] { return ran.fetch_add(1) + 7; });
+  }
+  REQUIRE(queued->is_finished());
+  CHECK(nanorun::block_on(std::move(*queued)).status().code() == absl::StatusCode::kCancelled);
+  CHECK(ran.load() == 0);
+}

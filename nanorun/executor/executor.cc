@@ -51,6 +51,12 @@ struct Worker {
   // Executor references this worker borrowed from refs_ and has not handed
   // out (Executor::retain/drop_ref on this thread). Returned at exit.
   int64_t ref_budget = 0;
+  // Tasks outside the registry (SpawnOptions::completes_on_first_poll) that
+  // this worker spawned, and those it polled (each is polled exactly once).
+  // Only this worker writes them; drain() sums them to see whether any such
+  // task is still queued or running (Executor::unregistered_in_flight).
+  std::atomic<uint64_t> unregistered_spawned{0};
+  std::atomic<uint64_t> unregistered_polled{0};
 
   uint32_t next_random() {  // xorshift32: only picks steal victims.
     rng ^= rng << 13;
@@ -63,6 +69,12 @@ struct Worker {
 namespace {
 
 thread_local Worker* tl_worker = nullptr;
+
+// +1 on a counter that only the calling thread writes: no RMW. Release, so a
+// reader that sees it also sees what happened before (see drain()).
+void BumpOwnCounter(std::atomic<uint64_t>& counter) {
+  counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
 
 // Every kFairnessInterval-th task a worker runs (counting every task it
 // takes from any queue, i.e. every tick of its loop), it looks at the shared
@@ -158,8 +170,6 @@ bool Executor::defer_io(DeferredIo* work) {
   return true;
 }
 
-// Runs up to kIoBudget deferred I/O operations (each a syscall and the
-// continuations of what it completes), batching the peers they make work for.
 bool Executor::defer_yield(YieldFn run, void* arg) {
   Worker* w = tl_worker;
   if (w == nullptr) return false;
@@ -175,6 +185,8 @@ void Executor::run_yields(Worker* w, bool cancelled) {
   w->yields_running.clear();
 }
 
+// Runs up to kIoBudget deferred I/O operations (each a syscall and the
+// continuations of what it completes), batching the peers they make work for.
 void Executor::run_deferred_io(Worker* w) {
   if (w->deferred_io == nullptr) return;
   w->collecting_io = true;
@@ -233,13 +245,24 @@ void Executor::task_freed(task::Header* t) {
 }
 
 void Executor::submit_new(task::Header* t, SpawnOptions options) {
-  if (options.completes_on_first_poll && !shutdown_.load(std::memory_order_acquire)) {
-    t->state.set_unregistered();
-    if (!schedule_local(t, /*is_yield=*/false)) enqueue_foreign(t);
-    return;
-  }
   if (draining_.load(std::memory_order_relaxed)) {
     spawned_while_draining_.fetch_add(1, std::memory_order_relaxed);
+  }
+  if (options.completes_on_first_poll && !shutdown_.load(std::memory_order_acquire)) {
+    // Never idle: queued until it runs, then complete. So nothing needs to
+    // find it in the registry: shutdown cancels it in its queue, and drain()
+    // sees it through the counters (counted before it is published, so its
+    // poll is never counted before its spawn).
+    t->state.set_unregistered();
+    Worker* w = tl_worker;
+    if (w != nullptr && w->executor == this) {
+      BumpOwnCounter(w->unregistered_spawned);
+      (void)schedule_local(t, /*is_yield=*/false);
+      return;
+    }
+    foreign_unregistered_spawned_.count.fetch_add(1, std::memory_order_release);
+    enqueue_foreign(t);
+    return;
   }
   if (!owned_.bind(t)) {
     // Shutting down: cancel now and drop the Notified reference. The task is
@@ -295,11 +318,53 @@ void Executor::schedule(task::Header* t, bool is_yield) {
 
 void Executor::enqueue_foreign(task::Header* t) {
   if (!injector_.push(t)) {
-    // Closed by shutdown, which cancels the task through the owned list.
-    task::DropRef(t);
+    // Closed by shutdown, which cancels registered tasks through the owned
+    // list; this one may be outside it.
+    cancel_queued(t);
     return;
   }
   notify_parked();
+}
+
+// Drops the Notified reference of a task that will never run (shut down).
+// A registered task was cancelled through the registry; one outside it is
+// cancelled here, so its JoinHandle sees CancelledError rather than wait.
+void Executor::cancel_queued(task::Header* t) {
+  if (t->state.is_unregistered()) t->vtable->shutdown(t);
+  task::DropRef(t);
+}
+
+// Polls `t`, counting it if it is outside the registry (once its poll,
+// which may spawn more of them, is over).
+void Executor::poll_task(Worker* w, task::Header* t) {
+  bool unregistered = t->state.is_unregistered();
+  t->vtable->poll(t);
+  if (unregistered) BumpOwnCounter(w->unregistered_polled);
+}
+
+// An upper bound on the tasks outside the registry that are queued or
+// running, exact when nothing spawns meanwhile; `spawned` gets the spawn
+// total it saw. Polls are read before spawns: each poll follows its spawn
+// (release/acquire through the counters), so every poll seen has its spawn
+// seen too, and the difference is never below the true count.
+uint64_t Executor::unregistered_in_flight(uint64_t* spawned) const {
+  uint64_t polled = 0;
+  for (const auto& w : workers_) polled += w->unregistered_polled.load(std::memory_order_acquire);
+  uint64_t total = foreign_unregistered_spawned_.count.load(std::memory_order_acquire);
+  for (const auto& w : workers_) total += w->unregistered_spawned.load(std::memory_order_acquire);
+  *spawned = total;
+  return total > polled ? total - polled : 0;
+}
+
+// True when no task is left to finish: none outside the registry in flight
+// (before and after the registry is read, with no spawn between: so none
+// appeared while the registry was counted), and none in it incomplete.
+bool Executor::tasks_quiet() {
+  uint64_t spawned_before = 0;
+  if (unregistered_in_flight(&spawned_before) != 0) return false;
+  if (owned_.count_incomplete() != 0) return false;
+  uint64_t spawned_after = 0;
+  return unregistered_in_flight(&spawned_after) == 0 && spawned_after == spawned_before;
 }
 
 void Executor::notify_parked() {
@@ -449,11 +514,10 @@ void Executor::run_task(Worker* w, task::Header* t) {
     // The last searcher found work: there may be more, so wake another.
     if (idle_.transition_worker_from_searching()) notify_parked();
   }
-  t->vtable->poll(t);
+  poll_task(w, t);
   for (int i = 0; i < kMaxLifoPolls && w->lifo_slot != nullptr; ++i) {
     ++w->tick;
-    t = std::exchange(w->lifo_slot, nullptr);
-    t->vtable->poll(t);
+    poll_task(w, std::exchange(w->lifo_slot, nullptr));
   }
   if (w->lifo_slot != nullptr) {
     w->queue.push_back(std::exchange(w->lifo_slot, nullptr), injector_);
@@ -511,12 +575,12 @@ void Executor::shutdown() {
   owned_.close_and_shutdown_all();
   while (queued != nullptr) {
     task::Header* next = queued->queue_next;
-    task::DropRef(queued);
+    cancel_queued(queued);
     queued = next;
   }
   for (auto& worker : workers_) {
-    if (worker->lifo_slot != nullptr) task::DropRef(std::exchange(worker->lifo_slot, nullptr));
-    while (task::Header* t = worker->queue.pop()) task::DropRef(t);
+    if (worker->lifo_slot != nullptr) cancel_queued(std::exchange(worker->lifo_slot, nullptr));
+    while (task::Header* t = worker->queue.pop()) cancel_queued(t);
     // Their continuations see CancelledError; one that yields again (this
     // thread is no worker) gets a ready future, so this ends.
     while (!worker->yields.empty()) run_yields(worker.get(), true);
@@ -539,16 +603,16 @@ Executor::DrainReport Executor::drain(absl::Time deadline) {
     return report;
   }
   if (joined_.load(std::memory_order_acquire) || draining_.exchange(true)) return report;
-  size_t at_start = owned_.count_incomplete();
+  uint64_t unused = 0;
+  size_t at_start = owned_.count_incomplete() + unregistered_in_flight(&unused);
   size_t jobs_finished_before = blocking_->finished_total();
   // Poll, coarsely: a drain is rare and lasts milliseconds to seconds; the
   // workers keep running meanwhile and nothing on their paths waits for it.
-  while (absl::Now() < deadline &&
-         (owned_.count_incomplete() > 0 || !blocking_->is_quiet())) {
+  while (absl::Now() < deadline && (!tasks_quiet() || !blocking_->is_quiet())) {
     absl::SleepFor(absl::Milliseconds(1));
   }
   report.blocking = blocking_->shutdown(deadline, jobs_finished_before);
-  report.tasks_cancelled = owned_.count_incomplete();
+  report.tasks_cancelled = owned_.count_incomplete() + unregistered_in_flight(&unused);
   size_t total = at_start + spawned_while_draining_.load(std::memory_order_relaxed);
   report.tasks_finished = total > report.tasks_cancelled ? total - report.tasks_cancelled : 0;
   shutdown();

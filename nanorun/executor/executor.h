@@ -43,8 +43,9 @@ namespace executor {
 // use default member initializers of a nested class in a default argument.)
 struct SpawnOptions {
   // The body is Ready on its first poll, so the task is never idle: it is
-  // always in a queue until it runs, and shutdown finds it there. Such
-  // tasks skip the registry (two locked list operations).
+  // always in a queue until it runs, and shutdown finds (and cancels) it
+  // there. Such tasks skip the registry (two locked list operations); a
+  // graceful drain counts them through per-worker counters instead.
   bool completes_on_first_poll = false;
 };
 
@@ -160,6 +161,10 @@ class Executor final : public task::Scheduler {
   ~Executor();
 
   void submit_new(task::Header* task, SpawnOptions options);
+  void cancel_queued(task::Header* task);
+  void poll_task(Worker* worker, task::Header* task);
+  uint64_t unregistered_in_flight(uint64_t* spawned) const;
+  bool tasks_quiet();
   bool schedule_local(task::Header* task, bool is_yield);
   void enqueue_foreign(task::Header* task);
   void run_worker(Worker* worker);
@@ -189,8 +194,16 @@ class Executor final : public task::Scheduler {
   std::atomic<bool> shutdown_{false};
   std::atomic<bool> joined_{false};
   std::atomic<bool> draining_{false};
-  // Registered tasks spawned while draining (for the report).
+  // Tasks spawned while draining (for the report).
   std::atomic<size_t> spawned_while_draining_{0};
+  // Tasks outside the registry spawned from threads that are not workers
+  // (the workers count theirs in Worker); see unregistered_in_flight. On
+  // its own cache line: a thread spawning from outside writes it per spawn,
+  // and the workers read shutdown_ and its neighbours on every loop.
+  struct alignas(64) LineOfItsOwn {
+    std::atomic<uint64_t> count{0};
+  };
+  LineOfItsOwn foreign_unregistered_spawned_;
   std::atomic<size_t> refs_{1};
   const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
   // Tasks still allocated after refs_ reached zero, minus those freed since;
