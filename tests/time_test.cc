@@ -1,9 +1,11 @@
 // The time layer: the timer wheel against a reference model, boundaries and
 // clamping, the driver's never-early rounding, and the manual clock.
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "catch2/catch.hpp"
@@ -323,3 +325,140 @@ TEST_CASE("saturating time arithmetic") {
 }
 
 }  // namespace
+
+// Lazy registration (TimerDriver::insert_staged): a worker's timers wait in
+// its staging list until its turn ends. These run the driver on the test's
+// own thread, attached as a worker would be.
+TEST_CASE("driver: a staged timer skips the wheel until the flush, and fires on time after it") {
+  auto manual = std::make_shared<nanorun::time::ManualClock>();
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(manual), &reactor);
+  nanorun::time::TimerStaging staging;
+  driver.attach_staging(&staging);
+  Recorder a, b;
+  REQUIRE(driver.insert_staged(&a.entry, 3 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  REQUIRE(driver.insert_staged(&b.entry, 3 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  CHECK_FALSE(staging.empty());
+  CHECK(driver.pending() == 2);  // Counted while staged.
+  manual->advance(absl::Milliseconds(3));
+  driver.process();
+  CHECK(a.fires == 0);  // Not in the wheel yet: process() cannot see it.
+  // Cancelled on its own thread while staged: it never reaches the wheel.
+  CHECK(driver.cancel(&b.entry));
+  CHECK(driver.pending() == 1);
+  driver.flush_staged();  // Due by now: the next process() fires it.
+  CHECK(staging.empty());
+  CHECK(a.fires == 0);
+  driver.process();
+  CHECK(a.fires == 1);
+  CHECK_FALSE(a.cancelled);
+  CHECK(b.fires == 0);
+  Recorder c;
+  REQUIRE(driver.insert_staged(&c.entry, 10 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  driver.flush_staged();
+  CHECK(driver.pending() == 1);
+  manual->advance(absl::Microseconds(6999));
+  driver.process();
+  CHECK(c.fires == 0);  // Never early.
+  manual->advance(absl::Microseconds(1));
+  driver.process();
+  CHECK(c.fires == 1);
+  CHECK(driver.pending() == 0);
+  // Staged with a deadline the wheel has already passed: the flush fires it.
+  Recorder d;
+  REQUIRE(driver.insert_staged(&d.entry, 5 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  driver.flush_staged();
+  CHECK(d.fires == 1);
+  CHECK_FALSE(d.cancelled);
+  CHECK(driver.pending() == 0);
+  driver.detach_staging();
+}
+
+TEST_CASE("driver: a staged timer cancelled from another thread fires as cancelled at the flush") {
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(), &reactor);
+  nanorun::time::TimerStaging staging;
+  driver.attach_staging(&staging);
+  Recorder r;
+  nanorun::time::Nanos far = nanorun::time::Clock::SteadyNow() + 10LL * 1000 * 1000 * 1000;
+  REQUIRE(driver.insert_staged(&r.entry, far) == nanorun::time::TimerDriver::Insert::kPending);
+  bool cancelled_at_once = true;
+  std::thread other([&] { cancelled_at_once = driver.cancel(&r.entry); });
+  other.join();
+  // It could not unlink it from this thread's list: it asked the flush.
+  CHECK_FALSE(cancelled_at_once);
+  CHECK(r.fires == 0);
+  driver.flush_staged();
+  CHECK(r.fires == 1);
+  CHECK(r.cancelled);
+  CHECK(driver.pending() == 0);
+  // Once flushed, a cancel from another thread takes it out of the wheel.
+  Recorder s;
+  REQUIRE(driver.insert_staged(&s.entry, far) == nanorun::time::TimerDriver::Insert::kPending);
+  driver.flush_staged();
+  bool removed = false;
+  std::thread third([&] { removed = driver.cancel(&s.entry); });
+  third.join();
+  CHECK(removed);
+  CHECK(s.fires == 0);
+  driver.detach_staging();
+}
+
+TEST_CASE("driver: off a staging thread insert_staged is insert; detach flushes into the wheel") {
+  auto manual = std::make_shared<nanorun::time::ManualClock>();
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(manual), &reactor);
+  Recorder plain;
+  REQUIRE(driver.insert_staged(&plain.entry, 5 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  CHECK(driver.pending() == 1);
+  nanorun::time::TimerStaging staging;
+  driver.attach_staging(&staging);
+  Recorder staged;
+  REQUIRE(driver.insert_staged(&staged.entry, 5 * 1000000) == nanorun::time::TimerDriver::Insert::kPending);
+  driver.detach_staging();
+  CHECK(staging.empty());
+  CHECK(driver.pending() == 2);
+  driver.shutdown();  // Both were in the wheel: both fire as cancelled.
+  CHECK(plain.fires == 1);
+  CHECK(plain.cancelled);
+  CHECK(staged.fires == 1);
+  CHECK(staged.cancelled);
+}
+
+TEST_CASE("driver: staged timers racing cancels from another thread fire exactly once or never",
+          "[stress]") {
+  NullReactor reactor;
+  nanorun::time::TimerDriver driver(nanorun::time::Clock(), &reactor);
+  nanorun::time::TimerStaging staging;
+  driver.attach_staging(&staging);
+  constexpr int kTimers = 20000;
+  std::vector<Recorder> timers(kTimers);
+  std::vector<std::atomic<int>> removed(kTimers);
+  std::atomic<int> armed{0};
+  nanorun::time::Nanos far = nanorun::time::Clock::SteadyNow() + 10LL * 1000 * 1000 * 1000;
+  std::thread canceller([&] {
+    for (int i = 0; i < kTimers; ++i) {
+      while (armed.load(std::memory_order_acquire) <= i) {
+      }
+      removed[i] = driver.cancel(&timers[i].entry) ? 1 : 0;
+    }
+  });
+  for (int i = 0; i < kTimers; ++i) {
+    REQUIRE(driver.insert_staged(&timers[i].entry, far) == nanorun::time::TimerDriver::Insert::kPending);
+    armed.store(i + 1, std::memory_order_release);
+    if (i % 7 == 0) driver.flush_staged();  // Some reach the wheel first.
+  }
+  canceller.join();
+  driver.flush_staged();
+  for (int i = 0; i < kTimers; ++i) {
+    // Removed from the wheel: never fired. Otherwise: fired once, cancelled.
+    if (removed[i].load() == 1) {
+      CHECK(timers[i].fires == 0);
+    } else {
+      CHECK(timers[i].fires == 1);
+      CHECK(timers[i].cancelled);
+    }
+  }
+  CHECK(driver.pending() == 0);
+  driver.detach_staging();
+}

@@ -57,6 +57,9 @@ struct Worker {
   // task is still queued or running (Executor::unregistered_in_flight).
   std::atomic<uint64_t> unregistered_spawned{0};
   std::atomic<uint64_t> unregistered_polled{0};
+  // Timeouts armed on this worker wait here until its turn ends (see
+  // TimerDriver::insert_staged): most are cancelled before.
+  time::TimerStaging timer_staging;
 
   uint32_t next_random() {  // xorshift32: only picks steal victims.
     rng ^= rng << 13;
@@ -376,7 +379,10 @@ void Executor::notify_parked() {
 
 void Executor::run_worker(Worker* w) {
   tl_worker = w;
+  timers_.attach_staging(&w->timer_staging);
   while (!shutdown_.load(std::memory_order_acquire)) {
+    // The last turn is over: its timeouts still pending go into the wheel.
+    if (!w->timer_staging.empty()) timers_.flush_staged();
     ++w->tick;
     run_deferred_io(w);  // What the last look at the reactor woke.
     if (!w->yields.empty() && w->tick - w->yields_since >= kFairnessInterval) {
@@ -400,11 +406,13 @@ void Executor::run_worker(Worker* w) {
       continue;
     }
     if (w->deferred_io != nullptr) continue;  // Woken I/O left over the budget.
+    if (!w->timer_staging.empty()) continue;  // Armed by what process() ran.
     park(w);
   }
   // Operations woken in the reactor still run (they may complete, or wait
   // again until shutdown closes their registration).
   while (w->deferred_io != nullptr) run_deferred_io(w);
+  timers_.detach_staging();  // Into the wheel: shutdown cancels them there.
   tl_worker = nullptr;
   // The Runtime still holds its reference while workers exit: not the last.
   refs_.fetch_sub(w->ref_budget, std::memory_order_acq_rel);

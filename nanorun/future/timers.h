@@ -165,7 +165,10 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
     // another worker and ask the inner future to stop at once.
     SharedState<T>* in = inner.release_state();
     race->await_fresh(in);
-    switch (e->timers().insert(race, deadline)) {
+    // Staged, not in the wheel yet, while on a worker: the inner future
+    // usually settles within this turn (the RPC deadline pattern), and then
+    // the timer never touches the wheel or its lock.
+    switch (e->timers().insert_staged(race, deadline)) {
       case TimerDriver::Insert::kPending:
         break;
       case TimerDriver::Insert::kDue:

@@ -3,12 +3,23 @@
 
 #include <limits>
 #include <mutex>
+#include <utility>
 
 namespace nanorun {
 inline namespace v0 {
 namespace time {
 
 constexpr Nanos kForever = std::numeric_limits<Nanos>::max();
+
+namespace {
+// TimerEntry::staged: the staging list's tag (an id, shifted, with
+// kStagedBit), plus kCancelBit once another thread asked to cancel it.
+constexpr uint32_t kStagedBit = 1;
+constexpr uint32_t kCancelBit = 2;
+std::atomic<uint32_t> g_staging_ids{0};
+// The calling worker's staging list, if it attached one.
+thread_local TimerStaging* tl_staging = nullptr;
+}  // namespace
 
 TimerDriver::TimerDriver(Clock clock, reactor::Reactor* reactor)
     : clock_(std::move(clock)),
@@ -49,8 +60,15 @@ TimerDriver::Insert TimerDriver::insert(TimerEntry* e, Nanos deadline) {
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
     if (shut_down_) return Insert::kShutDown;
-    if (!wheel_.insert(e, tick)) return Insert::kDue;
-    // When the wheel next has work for this entry: the new deadline, or
+    if (!insert_locked(e, tick, &wake)) return Insert::kDue;
+  }
+  if (wake) reactor_->wake();
+  return Insert::kPending;
+}
+
+bool TimerDriver::insert_locked(TimerEntry* e, uint64_t tick, bool* wake) {
+  if (!wheel_.insert(e, tick)) return false;
+  // When the wheel next has work for this entry: the new deadline, or
     // earlier, the start of the slot it went into, if that slot must cascade
     // first. (Using the deadline here left the cascade undone: the parked
     // worker woke for it, found process() waiting for the later deadline, and
@@ -58,24 +76,131 @@ TimerDriver::Insert TimerDriver::insert(TimerEntry* e, Nanos deadline) {
     // and the one before, which next_due_ and parked_until_ already bound:
     // no scan of the wheel per insert (callgrind: ~85 of ~1,030
     // instructions per timer_cancel operation).
-    Nanos at = time_of_tick(wheel_.expiration_of(*e));
-    if (at < next_due_.load(std::memory_order_relaxed)) {
-      next_due_.store(at, std::memory_order_release);
-    }
-    if (parked_ && at < parked_until_) {
-      parked_until_ = at;  // One wake is enough until it re-parks.
-      wake_hint_ = at;
-      wake = true;
-    }
+  Nanos at = time_of_tick(wheel_.expiration_of(*e));
+  if (at < next_due_.load(std::memory_order_relaxed)) {
+    next_due_.store(at, std::memory_order_release);
   }
-  if (wake) reactor_->wake();
+  if (parked_ && at < parked_until_) {
+    parked_until_ = at;  // One wake is enough until it re-parks.
+    wake_hint_ = at;
+    *wake = true;
+  }
+  return true;
+}
+
+TimerDriver::Insert TimerDriver::insert_staged(TimerEntry* e, Nanos deadline) {
+  TimerStaging* st = tl_staging;
+  if (st == nullptr || st->driver_ != this) return insert(e, deadline);
+  // Workers run only before shutdown(), so no shut-down check is needed
+  // here; flush_staged() checks, for the last flush.
+  e->deadline = tick_at_or_after(deadline);
+  e->next = nullptr;
+  e->prev = st->tail_;
+  if (st->tail_ != nullptr) {
+    st->tail_->next = e;
+  } else {
+    st->head_ = e;
+  }
+  st->tail_ = e;
+  e->staged.store(st->tag_, std::memory_order_release);
+  st->count_.store(st->count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   return Insert::kPending;
 }
 
 bool TimerDriver::cancel(TimerEntry* e) {
+  uint32_t tag = e->staged.load(std::memory_order_acquire);
+  if (tag != 0) {
+    TimerStaging* st = tl_staging;
+    if (st != nullptr && tag == st->tag_) {
+      // Staged by this thread and not flushed: it never reached the wheel.
+      // (Each entry has one canceller, so nobody else writes `staged` now.)
+      if (e->prev != nullptr) {
+        e->prev->next = e->next;
+      } else {
+        st->head_ = e->next;
+      }
+      if (e->next != nullptr) {
+        e->next->prev = e->prev;
+      } else {
+        st->tail_ = e->prev;
+      }
+      e->prev = e->next = nullptr;
+      e->staged.store(0, std::memory_order_relaxed);
+      st->count_.store(st->count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+      return true;
+    }
+    // Staged by another worker, whose list only it may touch: ask its flush
+    // to fire it as cancelled. If that flush took it into the wheel first
+    // (it clears the tag under mu_), take it out of the wheel below.
+    if ((tag & kCancelBit) == 0 &&
+        e->staged.compare_exchange_strong(tag, tag | kCancelBit, std::memory_order_acq_rel)) {
+      return false;
+    }
+  }
   // next_due_ may now be early; process() republishes it when it looks.
   std::lock_guard<sys::SpinLock> lock(mu_);
   return wheel_.remove(e);
+}
+
+void TimerDriver::attach_staging(TimerStaging* st) {
+  st->driver_ = this;
+  st->tag_ = ((g_staging_ids.fetch_add(1, std::memory_order_relaxed) + 1) << 2) | kStagedBit;
+  {
+    std::lock_guard<sys::SpinLock> lock(mu_);
+    st->next_ = stagings_;
+    stagings_ = st;
+  }
+  tl_staging = st;
+}
+
+void TimerDriver::detach_staging() {
+  TimerStaging* st = tl_staging;
+  if (st == nullptr || st->driver_ != this) return;
+  flush_staged();
+  {
+    std::lock_guard<sys::SpinLock> lock(mu_);
+    for (TimerStaging** p = &stagings_; *p != nullptr; p = &(*p)->next_) {
+      if (*p == st) {
+        *p = st->next_;
+        break;
+      }
+    }
+  }
+  tl_staging = nullptr;
+  st->driver_ = nullptr;
+}
+
+void TimerDriver::flush_staged() {
+  TimerStaging* st = tl_staging;
+  if (st == nullptr || st->driver_ != this || st->head_ == nullptr) return;
+  TimerEntry* e = std::exchange(st->head_, nullptr);
+  st->tail_ = nullptr;
+  TimerList due, cancelled;
+  bool wake = false;
+  {
+    std::lock_guard<sys::SpinLock> lock(mu_);
+    // The count drops under the lock, with the entries going in: pending()
+    // never misses one in between.
+    st->count_.store(0, std::memory_order_relaxed);
+    while (e != nullptr) {
+      TimerEntry* next = e->next;
+      e->prev = e->next = nullptr;
+      uint32_t tag = st->tag_;
+      if (!e->staged.compare_exchange_strong(tag, 0, std::memory_order_acq_rel)) {
+        e->staged.store(0, std::memory_order_relaxed);  // Another thread cancelled it.
+        cancelled.push_back(e);
+      } else if (shut_down_) {
+        cancelled.push_back(e);
+      } else if (!insert_locked(e, e->deadline, &wake)) {
+        due.push_back(e);
+      }
+      e = next;
+    }
+  }
+  if (wake) reactor_->wake();
+  // Outside the lock, as in process(); each may free its entry.
+  FireAll(&due, /*cancelled=*/false);
+  FireAll(&cancelled, /*cancelled=*/true);
 }
 
 void TimerDriver::process() {
@@ -151,7 +276,11 @@ void TimerDriver::shutdown() {
 
 size_t TimerDriver::pending() const {
   std::lock_guard<sys::SpinLock> lock(mu_);
-  return wheel_.size();
+  size_t staged = 0;
+  for (TimerStaging* st = stagings_; st != nullptr; st = st->next_) {
+    staged += st->count_.load(std::memory_order_relaxed);
+  }
+  return wheel_.size() + staged;
 }
 
 }  // namespace time

@@ -26,6 +26,28 @@ namespace nanorun {
 inline namespace v0 {
 namespace time {
 
+class TimerDriver;
+
+// One worker thread's timers that are not in the wheel yet (see
+// TimerDriver::insert_staged). The worker owns it and keeps it alive while
+// attached; only its own thread links and unlinks entries.
+class TimerStaging {
+ public:
+  TimerStaging() = default;
+  bool empty() const { return head_ == nullptr; }
+  TimerStaging(const TimerStaging&) = delete;
+  TimerStaging& operator=(const TimerStaging&) = delete;
+
+ private:
+  friend class TimerDriver;
+  TimerDriver* driver_ = nullptr;
+  uint32_t tag_ = 0;              // Written into each staged entry.
+  TimerEntry* head_ = nullptr;    // Doubly linked through prev/next, in
+  TimerEntry* tail_ = nullptr;    // the order they were staged.
+  std::atomic<size_t> count_{0};  // Written by the owner; read by pending().
+  TimerStaging* next_ = nullptr;  // The driver's list of attached ones (its lock).
+};
+
 class TimerDriver final : private ClockListener {
  public:
   static constexpr Nanos kTick = 1000 * 1000;  // 1 ms.
@@ -45,9 +67,32 @@ class TimerDriver final : private ClockListener {
   // kShutDown: the runtime is gone; `e` is not inserted.
   Insert insert(TimerEntry* e, Nanos deadline);
 
+  // Lazy registration, for timers that are usually cancelled within the
+  // task's turn (a timeout around an RPC reply: pingora registers its
+  // timeouts only once still pending, for the same reason). On a worker that
+  // attached a staging list, `e` waits there instead of in the wheel: no
+  // lock, no shared cache line. flush_staged() moves what is still there into
+  // the wheel; the worker calls it between tasks and before it sleeps, so a
+  // staged timer is late by at most the rest of the turn that armed it.
+  // Elsewhere, the same as insert(). Returns kPending or kShutDown.
+  //
+  // One rule more than insert(): if cancel() is called from another thread
+  // while `e` is staged, it returns false and the flush fires `e` with
+  // cancelled = true soon after (the canceller waits for that, as for a
+  // timer firing right now).
+  Insert insert_staged(TimerEntry* e, Nanos deadline);
+
   // Takes `e` out if it has not fired: true means it never will. False: it
   // fired, is firing on another thread right now, or was never inserted.
   bool cancel(TimerEntry* e);
+
+  // For a worker: staging lists live on the worker's thread while attached.
+  // detach_staging() flushes first.
+  void attach_staging(TimerStaging* staging);
+  void detach_staging();
+  // Moves this thread's staged entries into the wheel under one lock (and
+  // fires those due, or cancelled meanwhile). Cheap when there are none.
+  void flush_staged();
 
   // Fires every timer that is due. When none is, this is one clock read and
   // one atomic load.
@@ -72,6 +117,8 @@ class TimerDriver final : private ClockListener {
   uint64_t tick_at_or_before(Nanos t) const;  // Rounds down.
   Nanos time_of_tick(uint64_t tick) const;
   void publish_next_due_locked();
+  // False if `e` is due (not inserted); sets *wake if the reactor must wake.
+  bool insert_locked(TimerEntry* e, uint64_t tick, bool* wake);
   static void FireAll(TimerList* due, bool cancelled);
 
   const Clock clock_;
@@ -84,6 +131,7 @@ class TimerDriver final : private ClockListener {
   bool parked_ = false;         // Guarded by mu_: a worker sleeps in the reactor
   Nanos parked_until_ = 0;      // until this time (or is woken).
   Nanos wake_hint_ = INT64_MAX;  // Guarded by mu_: see begin_park().
+  TimerStaging* stagings_ = nullptr;  // Guarded by mu_: attached ones, for pending().
   // When process() next has work, for its lock-free early return.
   std::atomic<Nanos> next_due_;
 };

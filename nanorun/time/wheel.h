@@ -21,6 +21,7 @@
 #ifndef NANORUN_TIME_WHEEL_H_
 #define NANORUN_TIME_WHEEL_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -48,6 +49,10 @@ struct TimerEntry {
   // after the others: a timeout's own deadline loses a tie with the future
   // it guards when both fire on the same wake.
   bool fires_last = false;
+  // Non-zero while the entry waits in a worker's staging list instead of the
+  // wheel (TimerDriver::insert_staged): that list's tag, plus a bit when
+  // another thread asked to cancel it. Only the driver touches it.
+  std::atomic<uint32_t> staged{0};
 };
 
 // Entries taken out of the wheel, in firing order (singly linked by next).
