@@ -8,8 +8,9 @@
 #   --tsan     also what `--config=tsan` needs: clang-14 and its sanitizer runtimes,
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
-#   --bench    also the benchmark baselines' peers: standalone Asio (libasio-dev)
-#              and oneTBB (libtbb-dev)
+#   --bench    also the benchmark baselines' peers: standalone Asio (libasio-dev),
+#              oneTBB (libtbb-dev) and libuv (libuv1-dev); tools/bench/redis_bench.sh
+#              installs redis-server itself
 #   --tls      also what the TLS example needs (docs/examples:tls_echo_test):
 #              libssl-dev and the openssl tool; nanorun itself never does
 #   --check    only report: exit 1 if something is missing
@@ -41,6 +42,7 @@ tsan=(
 bench=(
   "/usr/include/asio.hpp|libasio-dev"
   "/usr/include/oneapi/tbb/task_group.h|libtbb-dev"
+  "/usr/include/uv.h|libuv1-dev"
 )
 tls=(
   "/usr/include/openssl/ssl.h|libssl-dev"

@@ -8,14 +8,21 @@ in the same file at the same worker count (log scale; right of the line is
 nanorun ahead); the bar and the figure are at 2 workers. With several worker
 counts in the file (tools/bench/sweep.sh), each count gets its own mark on the
 row. timer_fire is compared by p99 lateness (its rate is set by its
-deadlines). Standard library only.
+deadlines). libuv and redis-server are single-threaded whatever --workers
+says (their lines say "workers": 1), so they are a peer at every worker
+count of their workload. Standard library only.
 """
 import json
 import math
 import sys
 from collections import defaultdict
 
-PEERS = ("asio", "tbb", "raw_epoll")
+PEERS = ("asio", "tbb", "raw_epoll", "libuv", "redis")
+SINGLE_THREADED = ("libuv", "redis")  # Compared at each of nanorun's worker counts.
+NAMES = {"tbb": "oneTBB", "asio": "Asio", "raw_epoll": "raw epoll", "libuv": "libuv",
+         "redis": "redis-server"}
+SUBTITLE_NAMES = dict(NAMES, raw_epoll="a raw epoll server (tcp_*)", redis="redis-server (redis_*)")
+SHORT_NAMES = dict(NAMES, raw_epoll="raw epoll (tcp_*)", redis="redis-server (redis_*)")
 # idle_task_memory, smaller-is-better, reports rate = tasks per byte already.
 LO, HI = 0.1, 20.0  # The axis: 0.1x .. 20x.
 WIDTH, LEFT, RIGHT, ROW, TOP = 820, 170, 130, 26, 72
@@ -30,6 +37,7 @@ def x_of(ratio):
 
 def load(paths):
     rates = defaultdict(dict)  # (workload, workers) -> impl -> rate
+    single = defaultdict(dict)  # workload -> impl -> rate, for SINGLE_THREADED peers
     order = []
     for path in paths:
         with open(path) as f:
@@ -42,17 +50,20 @@ def load(paths):
                 rate = float(r["rate"])
                 if "lateness_p99_us" in r:  # timer_fire: the rate is fixed by its deadlines;
                     rate = 1.0 / max(float(r["lateness_p99_us"]), 1.0)  # compare p99 lateness.
-                rates[key][r["impl"]] = rate
+                if r["impl"] in SINGLE_THREADED:
+                    single[key[0]][r["impl"]] = rate
+                else:
+                    rates[key][r["impl"]] = rate
                 if key[0] not in order:
                     order.append(key[0])
-    return rates, order
+    return rates, single, order
 
 
 def main():
     paths = [a for a in sys.argv[1:] if not a.startswith("--")]
     if not paths:
         sys.exit(__doc__)
-    rates, order = load(paths)
+    rates, single, order = load(paths)
     rows = []
     for w in order:
         marks = []
@@ -60,6 +71,7 @@ def main():
             if workload != w or "nanorun" not in by_impl:
                 continue
             peers = {p: by_impl[p] for p in PEERS if p in by_impl}
+            peers.update(single.get(workload, {}))
             if not peers:
                 continue
             best = max(peers, key=peers.get)
@@ -73,8 +85,16 @@ def main():
     out.append(f'<rect width="{WIDTH}" height="{height}" fill="white"/>')
     out.append(f'<text x="10" y="20" font-size="14" font-weight="bold">nanorun / the best peer in the '
                f'same run (log scale; right of 1x: nanorun ahead)</text>')
-    out.append(f'<text x="10" y="38" fill="#555">Peers run here: Asio, oneTBB, a raw epoll server '
-               f'(tcp_*). timer_fire compares p99 lateness, idle_task_memory bytes per task.</text>')
+    # The peers the file holds (a file without libuv or redis lines draws as
+    # before); shorter wording when the sentence would not fit the width.
+    present = [p for p in PEERS if any(p in by_impl for by_impl in rates.values()) or
+               any(p in by_impl for by_impl in single.values())]
+    subtitle = (f'Peers run here: {", ".join(SUBTITLE_NAMES[p] for p in present)}. '
+                f'timer_fire compares p99 lateness, idle_task_memory bytes per task.')
+    if len(subtitle) > 130:
+        subtitle = (f'Peers: {", ".join(SHORT_NAMES[p] for p in present)}. '
+                    f'timer_fire: p99 lateness; idle_task_memory: bytes/task.')
+    out.append(f'<text x="10" y="38" fill="#555">{subtitle}</text>')
     counts = sorted({m[0] for _, marks in rows for m in marks})
     legend_x = LEFT
     for c in counts:
@@ -98,7 +118,7 @@ def main():
                    f'width="{abs(x_of(ratio) - x_of(1)):.1f}" height="12" fill="{color}" opacity="0.35"/>')
         for workers, r, _ in marks:
             out.append(f'<circle cx="{x_of(r):.1f}" cy="{y:.1f}" r="5" fill="{COLORS.get(workers, "#555")}"/>')
-        peer = {"tbb": "oneTBB", "asio": "Asio", "raw_epoll": "raw epoll"}[main_mark[2]]
+        peer = NAMES[main_mark[2]]
         out.append(f'<text x="{WIDTH - RIGHT + 8}" y="{y + 4:.1f}">{ratio:.2f}x {peer}</text>')
     out.append("</svg>")
     print("\n".join(out))

@@ -3,8 +3,12 @@
 // epoll, one thread, verifying every echoed byte) drives a raw epoll echo
 // server (the physical baseline: one thread, no runtime) and then nanorun's
 // echo server (docs/examples/echo.cc, --workers workers, default 2). All on 127.0.0.1.
+// Built as net_bench_uv (NANORUN_BENCH_LIBUV defined, links libuv), each run
+// also drives a libuv echo server between the two: a third peer, measured
+// by the same client in the same run.
 //
 //   tools/bazel run -c opt //tools/bench:net_bench -- [--quick] [--runs N] [--only NAME]
+//   tools/bazel run -c opt //tools/bench:net_bench_uv -- ...   (needs libuv1-dev)
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +27,13 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#if defined(NANORUN_BENCH_LIBUV)
+#include <uv.h>
+#endif
 
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
@@ -132,6 +142,114 @@ class RawEchoServer {
   uint16_t port_ = 0;
   std::thread thread_;
 };
+
+#if defined(NANORUN_BENCH_LIBUV)
+// The libuv peer: an echo server written as libuv intends, one thread
+// running a uv_loop_t; uv_listen on 127.0.0.1, uv_accept, TCP_NODELAY
+// (uv_tcp_nodelay, as the other servers set it), uv_read_start and a
+// uv_write of what was read. --workers does not apply: a loop is one thread,
+// like the raw epoll server.
+//
+// uv_write needs its buffer until the write callback, so each read lands in
+// a write request of its own (its uv_write_t and a 16 KiB buffer, the raw
+// server's read size); a connection keeps finished ones for its next reads,
+// so the steady state allocates nothing, like the raw server.
+class LibuvEchoServer {
+ public:
+  LibuvEchoServer() {
+    Check(uv_loop_init(&loop_) == 0, "uv_loop_init");
+    uv_tcp_init(&loop_, &server_);
+    server_.data = nullptr;  // Not a connection (see CloseAll).
+    sockaddr_in sin = Loopback(0);
+    Check(uv_tcp_bind(&server_, reinterpret_cast<const sockaddr*>(&sin), 0) == 0, "uv_tcp_bind");
+    Check(uv_listen(reinterpret_cast<uv_stream_t*>(&server_), 1024, OnConnection) == 0, "uv_listen");
+    int len = sizeof(sin);
+    uv_tcp_getsockname(&server_, reinterpret_cast<sockaddr*>(&sin), &len);
+    port_ = ntohs(sin.sin_port);
+    // The one libuv call that is safe from another thread: how the
+    // destructor asks the loop to close everything and return.
+    uv_async_init(&loop_, &stop_, CloseAll);
+    stop_.data = nullptr;
+    thread_ = std::thread([this] { uv_run(&loop_, UV_RUN_DEFAULT); });
+  }
+  ~LibuvEchoServer() {
+    uv_async_send(&stop_);
+    thread_.join();  // uv_run returned: every handle is closed.
+    Check(uv_loop_close(&loop_) == 0, "libuv server: handles left on the loop");
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  struct Conn;
+  struct Write {
+    uv_write_t req;  // First: OnWritten gets the Write back from it.
+    Conn* conn;
+    char data[16384];
+  };
+  struct Conn {
+    uv_tcp_t tcp;
+    std::vector<std::unique_ptr<Write>> spare;
+    Write* reading = nullptr;  // The buffer handed out by OnAlloc.
+  };
+
+  static void OnConnection(uv_stream_t* server, int status) {
+    if (status != 0) return;
+    Conn* c = new Conn;
+    uv_tcp_init(server->loop, &c->tcp);
+    c->tcp.data = c;
+    auto* stream = reinterpret_cast<uv_stream_t*>(&c->tcp);
+    if (uv_accept(server, stream) != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&c->tcp), OnClosed);
+      return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    uv_read_start(stream, OnAlloc, OnRead);
+  }
+  static void OnAlloc(uv_handle_t* h, size_t, uv_buf_t* buf) {
+    Conn* c = static_cast<Conn*>(h->data);
+    if (c->spare.empty()) {
+      c->reading = new Write;
+      c->reading->conn = c;
+    } else {
+      c->reading = c->spare.back().release();
+      c->spare.pop_back();
+    }
+    *buf = uv_buf_init(c->reading->data, sizeof(c->reading->data));
+  }
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    Conn* c = static_cast<Conn*>(stream->data);
+    Write* w = std::exchange(c->reading, nullptr);  // Holds what was read.
+    if (nread > 0) {
+      uv_buf_t out = uv_buf_init(w->data, static_cast<unsigned>(nread));
+      if (uv_write(&w->req, stream, &out, 1, OnWritten) == 0) return;
+    }
+    if (w != nullptr) c->spare.emplace_back(w);  // Nothing read (EAGAIN), or the write failed.
+    if (nread < 0) uv_close(reinterpret_cast<uv_handle_t*>(stream), OnClosed);  // EOF or error.
+  }
+  // Also called, with UV_ECANCELED, for writes still queued when the
+  // connection closes; always before OnClosed, so conn is alive here.
+  static void OnWritten(uv_write_t* req, int) {
+    static_assert(std::is_standard_layout<Write>::value, "req must start Write");
+    Write* w = reinterpret_cast<Write*>(req);
+    w->conn->spare.emplace_back(w);
+  }
+  static void OnClosed(uv_handle_t* h) { delete static_cast<Conn*>(h->data); }
+  static void CloseAll(uv_async_t* stop) {
+    uv_walk(
+        stop->loop,
+        [](uv_handle_t* h, void*) {
+          if (!uv_is_closing(h)) uv_close(h, h->data != nullptr ? OnClosed : nullptr);
+        },
+        nullptr);
+  }
+
+  uv_loop_t loop_;
+  uv_tcp_t server_;
+  uv_async_t stop_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+};
+#endif  // NANORUN_BENCH_LIBUV
 
 // nanorun's echo server: the example's loops on a 2-worker runtime.
 class NanorunEchoServer {
@@ -305,14 +423,21 @@ void AcceptClient(const char* impl, uint16_t port) {
   bench::Report("tcp_accept", total, secs, total / secs, "connections/s");
 }
 
-// One run: the client against a fresh raw server, then against a fresh
-// nanorun server, back to back, so noise hits both alike.
+// One run: the client against a fresh raw server, (in net_bench_uv) a fresh
+// libuv server, then a fresh nanorun server, back to back, so noise hits all
+// alike.
 template <void (*Client)(const char*, uint16_t)>
 void BothAgainst() {
   {
     RawEchoServer raw;
     Client("raw_epoll", raw.port());
   }
+#if defined(NANORUN_BENCH_LIBUV)
+  {
+    LibuvEchoServer uv;
+    Client("libuv", uv.port());
+  }
+#endif
   NanorunEchoServer nanorun_server;
   Client("nanorun", nanorun_server.port());
 }
@@ -320,8 +445,9 @@ void BothAgainst() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  // Each run measures the raw baseline, then nanorun; the medians of both
-  // are printed, and tools/bench/run.sh prints their ratio.
+  // Each run measures the raw baseline (and libuv, in net_bench_uv), then
+  // nanorun; the medians of each are printed, and tools/bench/run.sh prints
+  // nanorun's ratio to the best of them.
   return bench::RunMain(argc, argv, "nanorun", &g_scale,
                         {
                             {"tcp_echo", BothAgainst<EchoClient>},
