@@ -409,3 +409,27 @@ TEST_CASE("a plain-value task returns its value, error or exception through its 
           }).status().code() == absl::StatusCode::kNotFound);
   CHECK(rt.block_on([] { return nanorun::spawn([] { return absl::OkStatus(); }); }).ok());
 }
+
+TEST_CASE("block_on sees a result that comes while it spins, as it falls asleep, or after",
+          "[runtime][stress]") {
+  Runtime rt = Runtime::with_workers(2);
+  constexpr int kRounds = 3000;
+  int wrong = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    Promise<int> p;
+    Future<int> f = p.get_future();
+    // 0 to ~60 us: around the waiter's spin (~16 us), so each of its exits
+    // (result while spinning, while going to sleep, while asleep) happens.
+    auto delay = std::chrono::microseconds((i * 7) % 61);
+    std::thread setter([&p, delay, i] {
+      auto until = std::chrono::steady_clock::now() + delay;
+      while (std::chrono::steady_clock::now() < until) {
+      }
+      p.set_value(i);
+    });
+    auto r = rt.block_on(std::move(f));
+    if (!r.ok() || *r != i) ++wrong;
+    setter.join();
+  }
+  CHECK(wrong == 0);
+}
