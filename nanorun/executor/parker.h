@@ -41,22 +41,16 @@ class Parker {
   // Sleeps until unpark() (or, for the driver, until the reactor returns).
   // Returns at once if unpark() was called since the last park().
   void park(Driver& driver) {
-    // Spin a little first (bounded, ~16 us): a wake that comes within it
-    // costs the unparker one exchange and no syscall, and this worker no
-    // sleep (a futex or eventfd round trip is ~15 us here).
-    for (int i = 0; i < kSpinsBeforeSleep; ++i) {
-      if (state_.load(std::memory_order_relaxed) == kNotified) break;
-      sys::CpuRelax();
-    }
-    int expected = kNotified;
-    if (state_.compare_exchange_strong(expected, kEmpty,
-                                       std::memory_order_acquire)) {
-      return;
-    }
+    if (take_notification()) return;
     if (driver.try_acquire()) {
-      park_on_driver(driver);
+      // The reactor's sleeper: it spins only when no socket is registered,
+      // since while it spins nobody collects I/O edges (timers have 1 ms
+      // ticks, so a spin cannot make one late).
+      if (driver.reactor().io_registrations() != 0 || !spin_for_notification()) {
+        park_on_driver(driver);
+      }
       driver.release();
-    } else {
+    } else if (!spin_for_notification()) {
       park_on_condvar();
     }
   }
@@ -78,6 +72,22 @@ class Parker {
  private:
   enum : int { kEmpty, kParkedCondvar, kParkedDriver, kNotified };
   static constexpr int kSpinsBeforeSleep = 600;  // See sys/cpu_relax.h.
+
+  bool take_notification() {
+    int expected = kNotified;
+    return state_.compare_exchange_strong(expected, kEmpty, std::memory_order_acquire);
+  }
+
+  // Spins a little (bounded, ~16 us) for an unpark: one that comes within it
+  // costs the unparker one exchange and no syscall, and this worker no sleep
+  // (a futex or eventfd round trip is ~15 us here). True if it came.
+  bool spin_for_notification() {
+    for (int i = 0; i < kSpinsBeforeSleep; ++i) {
+      if (state_.load(std::memory_order_relaxed) == kNotified) return take_notification();
+      sys::CpuRelax();
+    }
+    return take_notification();
+  }
 
   void park_on_driver(Driver& driver) {
     int expected = kEmpty;
