@@ -215,15 +215,7 @@ void TimerFire() {
   });
   done.wait();
   double secs = Seconds(start);
-  std::sort(lateness_ns.begin(), lateness_ns.end());
-  auto pct = [&](double p) {
-    return lateness_ns[static_cast<size_t>(p * static_cast<double>(n - 1))] / 1000.0;
-  };
-  char extra[160];
-  std::snprintf(extra, sizeof(extra),
-                ", \"lateness_p50_us\": %.0f, \"lateness_p99_us\": %.0f, \"lateness_max_us\": %.0f",
-                pct(0.5), pct(0.99), lateness_ns.back() / 1000.0);
-  bench::Report("timer_fire", n, secs, n / secs, "timers/s", extra);
+  bench::ReportTimerFire(n, secs, lateness_ns);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -67,6 +68,20 @@ inline std::vector<Sample> g_samples;
 inline void Report(const char* workload, long n, double seconds, double rate,
             const char* unit, const std::string& extra = "") {
   g_samples.push_back(Sample{workload, g_impl, n, seconds, rate, unit, extra});
+}
+
+// timer_fire's line: its rate, and the p50, p99 and max of how long after
+// its deadline each timer's code ran, in microseconds. Sorts `lateness_ns`.
+inline void ReportTimerFire(long n, double seconds, std::vector<int64_t>& lateness_ns) {
+  std::sort(lateness_ns.begin(), lateness_ns.end());
+  auto pct = [&](double p) {
+    return lateness_ns[static_cast<size_t>(p * static_cast<double>(n - 1))] / 1000.0;
+  };
+  char extra[160];
+  std::snprintf(extra, sizeof(extra),
+                ", \"lateness_p50_us\": %.0f, \"lateness_p99_us\": %.0f, \"lateness_max_us\": %.0f",
+                pct(0.5), pct(0.99), lateness_ns.back() / 1000.0);
+  Report("timer_fire", n, seconds, n / seconds, "timers/s", extra);
 }
 
 // One line per (workload, impl) seen since the last call, in first-seen
