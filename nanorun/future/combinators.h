@@ -459,7 +459,9 @@ Future<void> repeat(F f) {
       if (!loop->enter_run(cancelled)) return nullptr;  // A stop request resumes it.
       absl::StatusOr<bool> r =
           static_cast<detail::SharedState<bool>*>(source)->take_and_free();
-      loop->bind_to(nullptr);
+      // The binding stays for the next step: run() binds to the same worker's
+      // runtime again (no reference dropped and taken per step), and end()
+      // drops it.
       if (cancelled) {
         r = absl::CancelledError(
             "repeat: the runtime this loop was bound to shut down");
@@ -470,6 +472,7 @@ Future<void> repeat(F f) {
 
     // Binds the next resumption to `e` (holding a reference), or unbinds.
     void bind_to(executor::Executor* e) {
+      if (e == executor_) return;
       if (e != nullptr) e->retain();
       if (executor_ != nullptr) executor_->drop_ref();
       executor_ = e;
