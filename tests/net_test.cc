@@ -1188,6 +1188,100 @@ TEST_CASE("stop stress: reads under short timeouts lose no byte and reorder none
   CHECK(*timeouts > 0);  // The race was exercised.
 }
 
+// The short-read hint (net/socket_core.h): after a read that got fewer bytes
+// than it asked for, the next read waits for an edge instead of trying. Each
+// message here arrives in two writes with a random gap between, so the second
+// part lands before, during and after the server's read of the first; the
+// client waits for an acknowledgement before the next message, so a read that
+// waited for an edge already harvested would stall here for good (no later
+// write comes to rescue it), and its timeout fails the test.
+TEST_CASE("short reads: bytes arriving while or after a short read completes are never left waiting") {
+#if defined(_WIN32)
+  const int kRounds = 200;
+#else
+  const int kRounds = kSanitized ? 600 : 4000;
+#endif
+  constexpr size_t kMessage = 64;
+  Runtime rt = Runtime::with_workers(2);
+  Pair p(rt);
+  // Else Nagle holds the second part back until the first is acknowledged.
+  REQUIRE(p.client.set_nodelay(true).ok());
+  auto buf = std::make_shared<std::array<char, 4096>>();
+  auto have = std::make_shared<size_t>(0);
+  auto served = std::make_shared<int>(0);
+  nanorun::JoinHandle<void> server = rt.handle().spawn([=, s = p.server] {
+    return nanorun::repeat([=] {
+      return nanorun::time::timeout(absl::Seconds(10), s.read(absl::MakeSpan(*buf)))
+          .then([=](size_t n) -> Future<bool> {
+            if (n == 0) return nanorun::make_error_future<bool>(absl::DataLossError("peer closed"));
+            *have += n;
+            if (*have < kMessage) return nanorun::make_ready_future(false);
+            if (*have > kMessage) {
+              return nanorun::make_error_future<bool>(absl::DataLossError("two messages in one"));
+            }
+            *have = 0;
+            return s.write_all(std::string("k")).then([=] { return ++*served == kRounds; });
+          });
+    });
+  });
+  std::mt19937 rng(2026);
+  std::string message(kMessage, 'm');
+  auto ack = std::make_shared<std::array<char, 1>>();
+  for (int round = 0; round < kRounds; ++round) {
+    size_t split = 1 + rng() % (kMessage - 1);
+    REQUIRE(rt.block_on(p.client.write_all(message.substr(0, split))).ok());
+    auto gap_until = std::chrono::steady_clock::now() + std::chrono::microseconds(rng() % 60);
+    while (std::chrono::steady_clock::now() < gap_until) {
+    }
+    REQUIRE(rt.block_on(p.client.write_all(message.substr(split))).ok());
+    auto n = rt.block_on([&] {
+      return nanorun::time::timeout(absl::Seconds(10), p.client.read(absl::MakeSpan(*ack)));
+    });
+    INFO("round " << round << ": " << n.status());
+    REQUIRE(n.ok());
+    REQUIRE(*n == 1);
+  }
+  absl::Status done = rt.block_on(std::move(server));
+  INFO(done);
+  CHECK(done.ok());
+  CHECK(*served == kRounds);
+}
+
+// What a short read cannot promise: end of stream, an error or an urgent
+// mark stays readable and gets no edge after the one already harvested, so
+// the read after a short one must still try (IoRegistration::
+// edges_cover_reads). Each case waits until the reactor has harvested the
+// edge before the short read begins: that is the order that would strand the
+// next read.
+TEST_CASE("short reads: end of stream or an urgent mark right after a short read is still seen") {
+  Runtime rt = Runtime::with_workers(2);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  SECTION("end of stream") {
+    Pair p(rt);
+    REQUIRE(rt.block_on(p.client.write_all(std::string("abc"))).ok());
+    REQUIRE(p.client.shutdown_write().ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // FIN harvested.
+    CHECK(ReadWithin(rt, p.server) == "abc");
+    auto eof = BlockWithin(rt, p.server.read(absl::MakeSpan(*buf)));
+    INFO(eof.status());
+    REQUIRE(eof.ok());
+    CHECK(*eof == 0);
+  }
+#if !defined(_WIN32)
+  SECTION("urgent data") {
+    Pair p(rt);
+    int fd = p.client.native_handle();
+    REQUIRE(send(fd, "ab", 2, 0) == 2);
+    REQUIRE(send(fd, "X", 1, MSG_OOB) == 1);
+    REQUIRE(send(fd, "cd", 2, 0) == 2);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));  // All harvested.
+    std::string got = ReadWithin(rt, p.server);  // Stops at the urgent mark.
+    while (got.size() < 4) got += ReadWithin(rt, p.server);
+    CHECK(got == "abcd");
+  }
+#endif
+}
+
 #if !defined(_WIN32)
 size_t OpenDescriptors() {
   size_t n = 0;

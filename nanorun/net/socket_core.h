@@ -67,6 +67,32 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
     return sys::ErrnoStatus(err, absl::StrCat(op, " ", label_));
   }
 
+  // The short-read hint (stream sockets). A read that got fewer bytes than it
+  // asked for (and more than none) emptied the socket's receive queue, so a
+  // read started while the read direction's readiness sequence is still the
+  // one seen before that read would only find EAGAIN: it waits for the next
+  // edge instead of making that syscall (tokio clears its readiness on a
+  // short read the same way). Why no edge is missed: bytes the short read did
+  // not take arrived after it emptied the queue, and their arrival queues an
+  // edge after the sequence was read, so the sequence moves past `seq` once
+  // that edge is harvested, and the waiting read retries then. End of
+  // stream, errors and urgent data are different: they stay readable and get
+  // no further edge, so IoOp skips only while the registration saw none of
+  // them (IoRegistration::edges_cover_reads: a FIN harvested before the short
+  // read began would otherwise leave the next read waiting forever). Only
+  // equality skips, so a stale or overwritten value costs at most the syscall.
+  // Only TCP streams opt in (trust_short_reads): a Unix stream read stops
+  // early at a message that carries descriptors or other credentials, with
+  // more bytes queued; a short datagram says nothing of the queue. Readers
+  // on other threads only ever make it skip less.
+  void trust_short_reads() { short_reads_drain_ = true; }
+  void note_read_drained(uint64_t seq_before_read) {
+    if (short_reads_drain_) read_drained_at_.store(seq_before_read, std::memory_order_relaxed);
+  }
+  bool read_drained_at(uint64_t seq) const {
+    return read_drained_at_.load(std::memory_order_relaxed) == seq;
+  }
+
  private:
   SocketCore(executor::Executor* e, int fd, reactor::IoRegistration* r, std::string label)
       : executor_(e), fd_(fd), registration_(r), label_(std::move(label)) {}
@@ -75,6 +101,9 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   int fd_;
   reactor::IoRegistration* registration_;
   std::string label_;
+  std::atomic<uint64_t> read_drained_at_{~uint64_t{0}};  // No short read yet.
+  bool short_reads_drain_ = false;  // Set before the core is shared.
+
 };
 
 // The runtime for a socket made by a static factory: `handle`'s, else the
@@ -102,8 +131,14 @@ struct Step {
   enum Kind { kDone, kWouldBlock, kBackoff } kind;
   std::optional<Result<T>> result;  // kDone.
   absl::Duration backoff;           // kBackoff: retry after this long.
+  // kDone by a stream read that got fewer bytes than it asked for (and some):
+  // the receive queue is empty (SocketCore::note_read_drained).
+  bool drained = false;
 
   static Step done(Result<T> r) { return Step{kDone, std::move(r), absl::ZeroDuration()}; }
+  static Step done_short_read(Result<T> r) {
+    return Step{kDone, std::move(r), absl::ZeroDuration(), true};
+  }
   static Step would_block() { return Step{kWouldBlock, std::nullopt, absl::ZeroDuration()}; }
   static Step retry_after(absl::Duration d) { return Step{kBackoff, std::nullopt, d}; }
 };
@@ -170,7 +205,10 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
       after_edge = false;
       seen_ = r.ready_seq(dir_);
       Step<T> step = attempt_(*core_);
-      if (step.kind == Step<T>::kDone) return complete(std::move(*step.result));
+      if (step.kind == Step<T>::kDone) {
+        if (step.drained) core_->note_read_drained(seen_);
+        return complete(std::move(*step.result));
+      }
       if (step.kind == Step<T>::kBackoff) return back_off(step.backoff);
     }
   }
@@ -279,10 +317,19 @@ Future<T> IoOp(const std::shared_ptr<SocketCore>& core, reactor::Direction dir, 
   reactor::IoRegistration& r = core->registration();
   if (r.is_closed()) return make_error_future<T>(core->closed_error(op));
   uint64_t seen = try_first ? r.ready_seq(dir) : 0;
+  // After a short read at this same sequence the attempt would find EAGAIN:
+  // wait for the next edge straight away (the node's wait(seen) below).
+  if (try_first && dir == reactor::Direction::kRead && core->read_drained_at(seen) &&
+      r.edges_cover_reads()) {
+    try_first = false;
+  }
   absl::Duration backoff = absl::ZeroDuration();
   if (try_first) {
     Step<T> step = attempt(*core);
-    if (step.kind == Step<T>::kDone) return Future<T>::FromResult(std::move(*step.result));
+    if (step.kind == Step<T>::kDone) {
+      if (step.drained) core->note_read_drained(seen);
+      return Future<T>::FromResult(std::move(*step.result));
+    }
     if (step.kind == Step<T>::kBackoff) backoff = step.backoff;
   }
   return IoOpNode<T, Attempt>::Start(core, dir, op, seen, backoff, std::move(attempt));

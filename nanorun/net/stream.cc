@@ -27,7 +27,9 @@ Future<size_t> StreamSocket::read(absl::Span<char> buf) const {
     sys::IoResult r = sys::Read(c.fd(), buf.data(), buf.size());
     if (r.would_block) return Step<size_t>::would_block();
     if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "read from"));
-    return Step<size_t>::done(static_cast<size_t>(r.n));
+    size_t n = static_cast<size_t>(r.n);
+    if (n > 0 && n < buf.size()) return Step<size_t>::done_short_read(n);
+    return Step<size_t>::done(n);
   });
 }
 
@@ -47,7 +49,9 @@ Future<std::string> StreamSocket::read_some(size_t max_bytes) const {
       sys::IoResult r = sys::Read(c.fd(), buf, max_bytes);
       if (r.would_block) return Step<std::string>::would_block();
       if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
-      return Step<std::string>::done(std::string(buf, static_cast<size_t>(r.n)));
+      size_t n = static_cast<size_t>(r.n);
+      if (n > 0 && n < max_bytes) return Step<std::string>::done_short_read(std::string(buf, n));
+      return Step<std::string>::done(std::string(buf, n));
     });
   }
   // Larger: one buffer for the whole operation, made at the first attempt
@@ -59,7 +63,11 @@ Future<std::string> StreamSocket::read_some(size_t max_bytes) const {
                              sys::IoResult r = sys::Read(c.fd(), &out[0], out.size());
                              if (r.would_block) return Step<std::string>::would_block();
                              if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
-                             out.resize(static_cast<size_t>(r.n));
+                             size_t n = static_cast<size_t>(r.n);
+                             out.resize(n);
+                             if (n > 0 && n < max_bytes) {
+                               return Step<std::string>::done_short_read(std::move(out));
+                             }
                              return Step<std::string>::done(std::move(out));
                            });
 }

@@ -95,7 +95,10 @@ class TcpStream : public StreamSocket {
   absl::StatusOr<SocketAddr> local_addr() const;
 
   // Internal.
-  explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {}
+  // TCP's receive queue is empty after a short read (SocketCore's hint).
+  explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {
+    if (core_ != nullptr) core_->trust_short_reads();
+  }
 };
 
 class TcpListener {

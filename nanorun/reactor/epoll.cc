@@ -27,7 +27,7 @@ class EpollReactor final : public Reactor {
       if (events[i].token == sys::EventPoll::kWakeToken) continue;
       // A token released since (its socket closed) finds nothing.
       if (IoRegistration* r = slab_.find(events[i].token)) {
-        r->on_ready(events[i].readable, events[i].writable);
+        r->on_ready(events[i].readable, events[i].writable, events[i].persistent);
       }
     }
   }

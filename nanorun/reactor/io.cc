@@ -65,11 +65,13 @@ bool IoRegistration::stop_waiting(Direction dir, const Waker& waker,
   return false;
 }
 
-void IoRegistration::on_ready(bool readable, bool writable) {
+void IoRegistration::on_ready(bool readable, bool writable, bool persistent) {
   Waker woken[2];
   std::vector<Waker> more[2];  // Swapped out: no allocation under the lock.
   {
     std::lock_guard<sys::SpinLock> lock(mu_);
+    // Before the sequence moves (its release publishes this).
+    if (persistent) persistent_read_.store(true, std::memory_order_relaxed);
     if (readable) {
       seq_[0].fetch_add(1, std::memory_order_release);
       woken[0] = std::move(waiter_[0]);
@@ -116,6 +118,7 @@ IoRegistration* IoSlab::allocate(int fd) {
       &pages_[index / kPageSize].load(std::memory_order_relaxed)->slots[index % kPageSize];
   r->fd_ = fd;
   r->closed_.store(closing_, std::memory_order_relaxed);
+  r->persistent_read_.store(false, std::memory_order_relaxed);
   r->token_.store(uint64_t{generation_[index]} << 32 | index, std::memory_order_release);
   live_.fetch_add(1, std::memory_order_relaxed);
   return r;

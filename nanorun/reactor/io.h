@@ -93,7 +93,20 @@ class IoRegistration {
   uint64_t token() const { return token_.load(std::memory_order_acquire); }
 
   // Reactor side: an edge in the given directions (wakes their waiters).
-  void on_ready(bool readable, bool writable);
+  // `persistent`: the edge reports a readable condition that lasts (the
+  // peer's close, an error, urgent data; sticky: see edges_cover_reads()).
+  void on_ready(bool readable, bool writable, bool persistent = false);
+
+  // True while every byte or end of stream that a read could find has, or
+  // will get, an edge of its own: the backend reports edges by itself (epoll;
+  // not AFD poll, which is armed per wait), and no persistent condition was
+  // reported. End of stream, a reset or an urgent mark stays readable with no
+  // further edge, so after one a read must always try. Read ready_seq(kRead)
+  // first: the condition is recorded before the sequence moves, so one seen
+  // through the sequence is seen here too.
+  bool edges_cover_reads() const {
+    return arming_ == nullptr && !persistent_read_.load(std::memory_order_relaxed);
+  }
   // Marks the registration closed and wakes every waiter.
   void close();
 
@@ -105,6 +118,7 @@ class IoRegistration {
   mutable sys::SpinLock mu_;
   std::atomic<uint64_t> seq_[2] = {};
   std::atomic<bool> closed_{false};
+  std::atomic<bool> persistent_read_{false};  // Sticky until the slot is reused.
   // Guarded by mu_. The first waiter of each direction is kept inline, so the
   // usual case (one operation per direction) allocates nothing; the others
   // wait in `more_waiters_`.

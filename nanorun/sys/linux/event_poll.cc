@@ -81,6 +81,7 @@ int EventPoll::Wait(PollEvent* out, int capacity, int64_t timeout_ns) {
     out[i].token = events[i].data.u64;
     out[i].readable = flags & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
     out[i].writable = flags & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+    out[i].persistent = flags & (EPOLLRDHUP | EPOLLHUP | EPOLLERR | EPOLLPRI);
     if (out[i].token == kWakeToken) {
       uint64_t drained;
       ssize_t r = read(wake_fd_, &drained, sizeof(drained));
@@ -92,7 +93,7 @@ int EventPoll::Wait(PollEvent* out, int capacity, int64_t timeout_ns) {
 
 absl::Status EventPoll::Add(int fd, uint64_t token) {
   struct epoll_event event;
-  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLET;
   event.data.u64 = token;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
     return ErrnoStatus("epoll_ctl(ADD)");

@@ -18,6 +18,10 @@ struct PollEvent {
   uint64_t token;
   bool readable;
   bool writable;
+  // A readable condition that lasts, unlike new data, so no later edge
+  // reports it again: the peer closed or reset the connection (RDHUP, HUP,
+  // ERR), or urgent data arrived (PRI: a read stops short at its mark).
+  bool persistent;
 };
 
 // An owned epoll instance plus an eventfd registered in it under `kWakeToken`.
