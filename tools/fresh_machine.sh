@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs the README's two commands on a fresh Debian 12 that has only git, as a newcomer
-# would, and fails when either fails.
+# would, and fails when either fails; then the README's CMake route (install with
+# cmake, then build and run a consumer through find_package, add_subdirectory and
+# pkg-config) in the same root.
 #
 # The machines developers and CI use carry many packages a fresh one lacks, so a build
 # can pass there and still need an install step nobody wrote down. This script builds a
@@ -19,7 +21,8 @@
 # The base tarball (~230 MB, ~20 s to make) is cached in
 # ${NANORUN_CACHE:-~/.cache/nanorun}/fresh/ and rebuilt when older than 7 days or when
 # this machine's apt sources change. Roots are made under ${NANORUN_FRESH_DIR:-/var/tmp}.
-# Ends with a plain "N passed, N failed" line (one per README command).
+# Ends with a plain "N passed, N failed" line (one per README command, and one for the
+# three consumers).
 set -euo pipefail
 
 ws="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -59,6 +62,21 @@ if ((${#commands[@]} != 2)) || [[ "${commands[0]}" != "tools/bazel run "* ]] ||
   exit 2
 fi
 
+# The CMake route: every command line of the first ``` block after the "## Use it
+# from CMake or pkg-config" heading, comments stripped, then the three consumers
+# (find_package, add_subdirectory, pkg-config) against what it installed.
+cmake_commands="$(git -C "$ws" show "$commit:README.md" | awk '
+  /^## / { in_section = ($0 ~ /^## Use it from CMake or pkg-config/) ; next }
+  in_section && /^```/ { if (in_block) exit; in_block = 1; next }
+  in_section && in_block && !/^[ \t]*(#|$)/ { sub(/[ \t]+#.*$/, ""); print }')"
+if [[ "$cmake_commands" != *"cmake --install build"* ]]; then
+  say "README.md's 'Use it from CMake or pkg-config' block must build and install with"
+  say "cmake (ending in 'cmake --install build'); found: ${cmake_commands:-nothing}"
+  exit 2
+fi
+mapfile -t cmake_route <<<"$cmake_commands"
+cmake_route+=("tools/cmake/consumers.sh --installed /usr/local")
+
 # --- the base root, cached -------------------------------------------------------------
 if ! command -v mmdebstrap >/dev/null; then
   say "installing mmdebstrap (on this machine, not in the fresh root)"
@@ -93,15 +111,13 @@ fi
 # --- a root of our own, removed only when nothing is mounted in it ---------------------
 parent="${NANORUN_FRESH_DIR:-/var/tmp}"
 work="$(mktemp -d "$parent/nanorun-fresh.XXXXXX")"
-root="$work/root"
-mkdir "$root"
 
 mounted_under() { # prints the mount points at or below $1 (as this namespace sees them)
   awk -v dir="$1" '$5 == dir || index($5, dir "/") == 1 { print $5 }' /proc/self/mountinfo
 }
 cleanup() {
   if ((keep)); then
-    say "kept the root: $root"
+    say "kept the roots under $work"
     return
   fi
   local left
@@ -115,46 +131,55 @@ cleanup() {
 }
 trap cleanup EXIT
 
-tar -xf "$base" -C "$root"
-git clone --quiet --no-hardlinks "$ws" "$root/root/nanorun"
-git -C "$root/root/nanorun" checkout --quiet --detach "$commit"
-say "root $root, commit $commit"
-
-# --- the commands, inside the fresh root ------------------------------------------------
-# One private mount and PID namespace for both commands: mounts made there never reach
-# this machine's, and when its first process exits the kernel ends every process left in
-# it (the Bazel server too), so the namespace and all its mounts are gone before cleanup.
-# Each command runs under chroot with a clean environment: a root login's PATH and HOME,
-# nothing of this shell's (no CI=true, no TSAN_OPTIONS).
 results="$work/results"
-unshare --mount --pid --fork -- bash -uc '
-  root="$1" results="$2"; shift 2
-  set -e
-  mount --make-rprivate /
-  mount -t proc proc "$root/proc"
-  mount --rbind /sys "$root/sys"
-  mount --rbind /dev "$root/dev"
-  mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
-  # Name resolution for apt: this machine'"'"'s resolver configuration, read-only.
-  if [[ -e /etc/resolv.conf ]]; then
-    touch "$root/etc/resolv.conf"
-    mount --bind -o ro "$(readlink -f /etc/resolv.conf)" "$root/etc/resolv.conf"
-  fi
-  set +e
-  in_root() {
-    chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root TERM=dumb \
-      PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-      /bin/bash -c "cd /root/nanorun && $1"
-  }
-  for cmd in "$@"; do
-    echo "fresh_machine: + $cmd" >&2
-    start=$(date +%s)
-    in_root "$cmd"
-    echo "$? $(($(date +%s) - start)) $cmd" >>"$results"
-  done
-  in_root "if [ -x /usr/bin/bazel-4 ]; then /usr/bin/bazel-4 shutdown; fi" >/dev/null 2>&1
-  exit 0
-' fresh_machine "$root" "$results" "${commands[@]}"
+# run_in_fresh_root NAME COMMAND...: a root of its own for each route, so that what
+# one route installs cannot hide a step the other's instructions lack.
+run_in_fresh_root() {
+  local root="$work/$1"
+  shift
+  mkdir "$root"
+  tar -xf "$base" -C "$root"
+  git clone --quiet --no-hardlinks "$ws" "$root/root/nanorun"
+  git -C "$root/root/nanorun" checkout --quiet --detach "$commit"
+  say "root $root, commit $commit"
+  # --- the commands, inside the fresh root ------------------------------------------------
+  # One private mount and PID namespace per route: mounts made there never reach
+  # this machine's, and when its first process exits the kernel ends every process left in
+  # it (the Bazel server too), so the namespace and all its mounts are gone before cleanup.
+  # Each command runs under chroot with a clean environment: a root login's PATH and HOME,
+  # nothing of this shell's (no CI=true, no TSAN_OPTIONS).
+  unshare --mount --pid --fork -- bash -uc '
+    root="$1" results="$2"; shift 2
+    set -e
+    mount --make-rprivate /
+    mount -t proc proc "$root/proc"
+    mount --rbind /sys "$root/sys"
+    mount --rbind /dev "$root/dev"
+    mount -t tmpfs -o mode=1777 tmpfs "$root/tmp"
+    # Name resolution for apt: this machine'"'"'s resolver configuration, read-only.
+    if [[ -e /etc/resolv.conf ]]; then
+      touch "$root/etc/resolv.conf"
+      mount --bind -o ro "$(readlink -f /etc/resolv.conf)" "$root/etc/resolv.conf"
+    fi
+    set +e
+    in_root() {
+      chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root TERM=dumb \
+        PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+        /bin/bash -c "cd /root/nanorun && $1"
+    }
+    for cmd in "$@"; do
+      echo "fresh_machine: + $cmd" >&2
+      start=$(date +%s)
+      in_root "$cmd"
+      echo "$? $(($(date +%s) - start)) $cmd" >>"$results"
+    done
+    in_root "if [ -x /usr/bin/bazel-4 ]; then /usr/bin/bazel-4 shutdown; fi" >/dev/null 2>&1
+    exit 0
+  ' fresh_machine "$root" "$results" "$@"
+}
+run_in_fresh_root bazel-route "${commands[@]}"
+run_in_fresh_root cmake-route "${cmake_route[@]}"
+commands+=("${cmake_route[@]}")
 
 passed=0
 failed=0

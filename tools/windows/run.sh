@@ -31,20 +31,15 @@ if ((${#need[@]})); then
   fi
   DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${need[@]}" >&2
 fi
-# Every portable library source must be listed in the CMake build (it keeps
-# its own list): a file added to a BUILD target and forgotten here fails now.
-# (*_posix.cc files have a Windows counterpart listed instead.)
-missing_src=0
-for f in $(cd "$ws" && find nanorun -name '*.cc' ! -path '*/linux/*' ! -name '*_posix.cc' ! -name epoll.cc | sort); do
-  grep -q "\${REPO}/$f" "$ws/tools/windows/CMakeLists.txt" || { echo "windows/run.sh: $f is not in tools/windows/CMakeLists.txt" >&2; missing_src=1; }
-done
-((missing_src == 0)) || exit 1
+# Every library source must be listed in the CMake build (it keeps its own
+# list): a file added to a BUILD target and forgotten there fails now.
+"$ws/tools/cmake/check_sources.sh"
 absl_src="$("$ws/tools/fetch_abseil_source.sh")"
 
 build="${NANORUN_WINDOWS_BUILD:-$ws/.build-windows-$reactor}"
-cmake -S "$ws/tools/windows" -B "$build" -DCMAKE_BUILD_TYPE=Release \
+cmake -S "$ws" -B "$build" -DCMAKE_BUILD_TYPE=Release -DNANORUN_WERROR=ON \
   -DCMAKE_TOOLCHAIN_FILE="$ws/tools/windows/mingw-toolchain.cmake" \
-  -DABSL_SOURCE_DIR="$absl_src" -DNANORUN_REACTOR="$reactor" >&2
+  -DNANORUN_ABSL_SOURCE_DIR="$absl_src" -DNANORUN_REACTOR="$reactor" >&2
 cmake --build "$build" -j 2 >&2
 
 # A private, headless Wine prefix (created once, ~6 s).
