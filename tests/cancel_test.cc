@@ -6,8 +6,8 @@
 #include <thread>
 #include <vector>
 
-#include "catch2/catch.hpp"
 #include "nanorun/cancel/stop_token.h"
+#include "tests/catch.h"
 #include "tests/test_util.h"
 
 using nanorun::StopCallback;

@@ -11,10 +11,10 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "catch2/catch.hpp"
 #include "nanorun/executor/executor.h"
 #include "nanorun/executor/injector.h"
 #include "nanorun/executor/local_queue.h"
+#include "tests/catch.h"
 
 namespace {
 

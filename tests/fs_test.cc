@@ -23,8 +23,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <new>
 
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 
 // Sanitizers replace operator new themselves (and check that what their new
 // allocated is not freed with free), so the counting only runs without them.

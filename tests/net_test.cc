@@ -32,10 +32,10 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
-#include "catch2/catch.hpp"
 #include "docs/examples/echo.h"
 #include "nanorun/nanorun.h"
 #include "nanorun/sys/fault_injection.h"
+#include "tests/catch.h"
 #include "tests/test_util.h"
 
 namespace {

@@ -5,9 +5,9 @@
 #include <thread>
 
 #include "absl/time/clock.h"
-#include "catch2/catch.hpp"
 #include "nanorun/reactor/io.h"
 #include "nanorun/reactor/reactor.h"
+#include "tests/catch.h"
 
 using nanorun::reactor::Reactor;
 

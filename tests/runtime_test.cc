@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "absl/strings/match.h"
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 
 using nanorun::Future;
 using nanorun::Promise;

@@ -20,8 +20,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 #if defined(_WIN32)
 #include "nanorun/signal/listener.h"
 #endif

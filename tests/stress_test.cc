@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "absl/synchronization/notification.h"
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 
 using nanorun::Future;
 using nanorun::Promise;

@@ -12,8 +12,8 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 #include "tests/test_util.h"
 
 namespace {

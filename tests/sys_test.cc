@@ -4,8 +4,8 @@
 #include <thread>
 #include <vector>
 
-#include "catch2/catch.hpp"
 #include "nanorun/sys/fault_injection.h"
+#include "tests/catch.h"
 
 namespace {
 

@@ -10,9 +10,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "catch2/catch.hpp"
 #include "nanorun/task/join_handle.h"
 #include "nanorun/task/task.h"
+#include "tests/catch.h"
 
 namespace {
 

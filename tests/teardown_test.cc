@@ -11,8 +11,8 @@
 #include <thread>
 #include <vector>
 
-#include "catch2/catch.hpp"
 #include "nanorun/nanorun.h"
+#include "tests/catch.h"
 #include "tests/test_util.h"
 
 using nanorun::Future;

@@ -8,10 +8,10 @@
 #include <thread>
 #include <vector>
 
-#include "catch2/catch.hpp"
 #include "nanorun/time/clock.h"
 #include "nanorun/time/driver.h"
 #include "nanorun/time/wheel.h"
+#include "tests/catch.h"
 
 namespace {
 

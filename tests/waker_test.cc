@@ -1,8 +1,8 @@
 // Layer: waker. The manual vtable: clone/wake/wake_by_ref/drop are called
 // exactly when Waker's copy, wake, wake_by_ref and destructor say.
-#include "catch2/catch.hpp"
 #include "nanorun/waker/poll.h"
 #include "nanorun/waker/waker.h"
+#include "tests/catch.h"
 
 namespace {
 

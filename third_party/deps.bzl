@@ -6,8 +6,18 @@ Call from a WORKSPACE:
     nanorun_deps()
 
 Every repository is created under maybe(), so a workspace that defines one of
-these names before calling nanorun_deps() (e.g. a monorepo with its own Abseil)
-keeps its own definition.
+these names before calling nanorun_deps() (e.g. a monorepo with its own Abseil,
+rules_cc or rules_java) keeps its own definition. The order matters:
+
+    load("@nanorun//third_party:deps.bzl", "nanorun_deps")
+    http_archive(name = "rules_cc", ...)    # yours: before nanorun_deps()
+    http_archive(name = "com_google_absl", ...)
+    nanorun_deps()                          # defines only what is still missing
+
+A definition after nanorun_deps() comes too late: Bazel 4.2.3 refuses it
+("Cannot redefine repository after any load statement").
+tests/consumer/WORKSPACE does exactly this with its own rules_cc, and its build
+fails if nanorun's stub takes that name.
 
   @com_google_absl        Abseil at its real labels: the system's libabsl-dev, or the
                           source tree named by --repo_env=NANORUN_ABSL_SOURCE=<abs path>

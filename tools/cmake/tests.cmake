@@ -3,20 +3,33 @@
 # and on Windows the example servers and the benchmark, run under Wine.
 enable_testing()
 
-# Catch2 v2 is one header (Debian's catch2 package). Only its directory is
-# exposed (not all of /usr/include), and its main() is compiled once.
-find_path(NANORUN_CATCH2_INCLUDE catch2/catch.hpp PATHS /usr/include NO_CMAKE_FIND_ROOT_PATH)
-if(NOT NANORUN_CATCH2_INCLUDE)
-  message(FATAL_ERROR "catch2/catch.hpp not found: install Catch2 v2 (Debian: apt-get install catch2), "
-                      "or configure with -DNANORUN_BUILD_TESTS=OFF")
+# Catch2: version 3 when CMake finds one (its Catch2::Catch2WithMain; tests/catch.h
+# includes catch2/catch_all.hpp), else Debian 12's v2, which is one header: only its
+# directory is exposed (not all of /usr/include), and its main() is compiled once.
+find_package(Catch2 3 CONFIG QUIET)
+if(Catch2_FOUND)
+  message(STATUS "nanorun tests: Catch2 ${Catch2_VERSION} from ${Catch2_DIR}")
+  add_library(nanorun_catch2_main INTERFACE)
+  target_link_libraries(nanorun_catch2_main INTERFACE Catch2::Catch2WithMain)
+  set(nanorun_catch2_scope INTERFACE)
+else()
+  find_path(NANORUN_CATCH2_INCLUDE catch2/catch.hpp PATHS /usr/include NO_CMAKE_FIND_ROOT_PATH)
+  if(NOT NANORUN_CATCH2_INCLUDE)
+    message(FATAL_ERROR "Catch2 not found: install Catch2 v2 (Debian 12: apt-get install catch2) "
+                        "or v3 (CMAKE_PREFIX_PATH to its install prefix), "
+                        "or configure with -DNANORUN_BUILD_TESTS=OFF")
+  endif()
+  message(STATUS "nanorun tests: Catch2 v2 from ${NANORUN_CATCH2_INCLUDE}")
+  file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/catch2_include)
+  file(CREATE_LINK ${NANORUN_CATCH2_INCLUDE}/catch2 ${CMAKE_BINARY_DIR}/catch2_include/catch2 SYMBOLIC)
+  file(WRITE ${CMAKE_BINARY_DIR}/catch2_main.cc "#define CATCH_CONFIG_MAIN\n#include \"catch2/catch.hpp\"\n")
+  add_library(nanorun_catch2_main STATIC ${CMAKE_BINARY_DIR}/catch2_main.cc)
+  target_include_directories(nanorun_catch2_main SYSTEM PUBLIC ${CMAKE_BINARY_DIR}/catch2_include)
+  set(nanorun_catch2_scope PUBLIC)
 endif()
-file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/catch2_include)
-file(CREATE_LINK ${NANORUN_CATCH2_INCLUDE}/catch2 ${CMAKE_BINARY_DIR}/catch2_include/catch2 SYMBOLIC)
-file(WRITE ${CMAKE_BINARY_DIR}/catch2_main.cc "#define CATCH_CONFIG_MAIN\n#include \"catch2/catch.hpp\"\n")
-add_library(nanorun_catch2_main STATIC ${CMAKE_BINARY_DIR}/catch2_main.cc)
-target_include_directories(nanorun_catch2_main SYSTEM PUBLIC ${CMAKE_BINARY_DIR}/catch2_include)
 if(CMAKE_CXX_FLAGS MATCHES "-fno-exceptions")
-  target_compile_definitions(nanorun_catch2_main PUBLIC CATCH_CONFIG_DISABLE_EXCEPTIONS)
+  # (With v3 this must match how the installed Catch2 library itself was built.)
+  target_compile_definitions(nanorun_catch2_main ${nanorun_catch2_scope} CATCH_CONFIG_DISABLE_EXCEPTIONS)
 endif()
 
 set(NANORUN_TESTS sys_test cancel_test waker_test task_test reactor_test time_test timers_test
