@@ -1,6 +1,6 @@
 // The worker loop, scheduling, stealing, parking and shutdown (see
 // executor.h for the overview and idle.h for the no-lost-wakeup handshake).
-#include "nanorun/executor/executor.h"
+#include "nanorun/executor/executor_core.h"
 
 #include <algorithm>
 #include <chrono>
@@ -20,9 +20,9 @@ namespace executor {
 // `tick`, `rng` and `is_searching`; `queue` is shared with stealers and
 // `parker` with unparkers.
 struct Worker {
-  Worker(Executor* e, size_t i) : executor(e), index(i), rng(0x9e3779b9u * (i + 1)) {}
+  Worker(ExecutorCore* e, size_t i) : executor(e), index(i), rng(0x9e3779b9u * (i + 1)) {}
 
-  Executor* executor;
+  ExecutorCore* executor;
   size_t index;
   LocalQueue queue;
   task::Header* lifo_slot = nullptr;
@@ -49,12 +49,12 @@ struct Worker {
   std::vector<PendingYield> yields_running;
   uint32_t yields_since = 0;  // `tick` when the first of `yields` came.
   // Executor references this worker borrowed from refs_ and has not handed
-  // out (Executor::retain/drop_ref on this thread). Returned at exit.
+  // out (ExecutorCore::retain/drop_ref on this thread). Returned at exit.
   int64_t ref_budget = 0;
   // Tasks outside the registry (SpawnOptions::completes_on_first_poll) that
   // this worker spawned, and those it polled (each is polled exactly once).
   // Only this worker writes them; drain() sums them to see whether any such
-  // task is still queued or running (Executor::unregistered_in_flight).
+  // task is still queued or running (ExecutorCore::unregistered_in_flight).
   std::atomic<uint64_t> unregistered_spawned{0};
   std::atomic<uint64_t> unregistered_polled{0};
   // Timeouts armed on this worker wait here until its turn ends (see
@@ -127,23 +127,34 @@ absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** 
   std::unique_ptr<reactor::Reactor> r;
   absl::Status status = reactor::Reactor::Create(&r);
   if (!status.ok()) return status;
-  Executor* e = new Executor(num_workers, std::move(r), std::move(clock), pool);
-  e->threads_.reserve(num_workers);
-  for (auto& worker : e->workers_) {
-    Worker* w = worker.get();
-    e->threads_.emplace_back([e, w] { e->run_worker(w); });
-  }
+  auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool);
+  e->start_workers();
   *out = e;
   return absl::OkStatus();
 }
 
-Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
-                   time::Clock clock, blocking::PoolOptions pool)
+Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock,
+                   blocking::PoolOptions pool)
     : reactor_(std::move(r)),
       timers_(std::move(clock), reactor_.get()),
+      blocking_(blocking::BlockingPool::Create(pool)),
+      num_workers_(num_workers) {}
+
+Executor::~Executor() = default;
+
+// Executor's out-of-line members: ExecutorCore is the only implementation.
+ExecutorCore* Executor::core() { return static_cast<ExecutorCore*>(this); }
+void Executor::submit_new(task::Header* t, SpawnOptions options) { core()->submit_new(t, options); }
+void Executor::shutdown() { core()->shutdown(); }
+Executor::DrainReport Executor::drain(absl::Time deadline) { return core()->drain(deadline); }
+void Executor::retain() { core()->retain(); }
+void Executor::drop_ref() { core()->drop_ref(); }
+
+ExecutorCore::ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
+                           time::Clock clock, blocking::PoolOptions pool)
+    : Executor(num_workers, std::move(r), std::move(clock), pool),
       driver_(reactor_.get(), &timers_),
       idle_(num_workers),
-      blocking_(blocking::BlockingPool::Create(pool)),
       shuffle_seed_(ShuffleSeedFromEnvironment()) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
@@ -154,7 +165,15 @@ Executor::Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
   }
 }
 
-Executor::~Executor() = default;
+ExecutorCore::~ExecutorCore() = default;
+
+void ExecutorCore::start_workers() {
+  threads_.reserve(workers_.size());
+  for (auto& worker : workers_) {
+    Worker* w = worker.get();
+    threads_.emplace_back([this, w] { run_worker(w); });
+  }
+}
 
 Executor* Executor::current() {
   return tl_worker != nullptr ? tl_worker->executor : nullptr;
@@ -182,7 +201,7 @@ bool Executor::defer_yield(YieldFn run, void* arg) {
 }
 
 // Runs the yields pending now; those they make wait for the next call.
-void Executor::run_yields(Worker* w, bool cancelled) {
+void ExecutorCore::run_yields(Worker* w, bool cancelled) {
   w->yields_running.swap(w->yields);
   for (const Worker::PendingYield& y : w->yields_running) y.run(y.arg, cancelled);
   w->yields_running.clear();
@@ -190,7 +209,7 @@ void Executor::run_yields(Worker* w, bool cancelled) {
 
 // Runs up to kIoBudget deferred I/O operations (each a syscall and the
 // continuations of what it completes), batching the peers they make work for.
-void Executor::run_deferred_io(Worker* w) {
+void ExecutorCore::run_deferred_io(Worker* w) {
   if (w->deferred_io == nullptr) return;
   w->collecting_io = true;
   for (int i = 0; i < kIoBudget && w->deferred_io != nullptr; ++i) {
@@ -203,7 +222,7 @@ void Executor::run_deferred_io(Worker* w) {
   finish_io_batch(w);
 }
 
-void Executor::retain() {
+void ExecutorCore::retain() {
   Worker* w = tl_worker;
   if (w != nullptr && w->executor == this) {
     if (w->ref_budget == 0) {
@@ -216,7 +235,7 @@ void Executor::retain() {
   refs_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void Executor::drop_ref() {
+void ExecutorCore::drop_ref() {
   Worker* w = tl_worker;
   if (w != nullptr && w->executor == this) {
     // A worker's thread runs only while the Runtime holds its reference, so
@@ -230,7 +249,7 @@ void Executor::drop_ref() {
   drop_shared_ref();
 }
 
-void Executor::drop_shared_ref() {
+void ExecutorCore::drop_shared_ref() {
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   // Nothing but allocated tasks can reach us now. Count them; each one freed
   // after its shard was counted subtracts itself (task_freed). Whoever brings
@@ -242,12 +261,12 @@ void Executor::drop_shared_ref() {
   }
 }
 
-void Executor::task_freed(task::Header* t) {
+void ExecutorCore::task_freed(task::Header* t) {
   if (!owned_.unlink(t)) return;
   if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
-void Executor::submit_new(task::Header* t, SpawnOptions options) {
+void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
   if (draining_.load(std::memory_order_relaxed)) {
     spawned_while_draining_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -280,7 +299,7 @@ void Executor::submit_new(task::Header* t, SpawnOptions options) {
 }
 
 // On one of this executor's workers: queues `t` there and returns true.
-bool Executor::schedule_local(task::Header* t, bool is_yield) {
+bool ExecutorCore::schedule_local(task::Header* t, bool is_yield) {
   Worker* w = tl_worker;
   if (w == nullptr || w->executor != this) return false;
   // On one of our workers: keep the task local (hot in cache). A newly
@@ -305,7 +324,7 @@ bool Executor::schedule_local(task::Header* t, bool is_yield) {
   return true;
 }
 
-void Executor::schedule(task::Header* t, bool is_yield) {
+void ExecutorCore::schedule(task::Header* t, bool is_yield) {
   if (schedule_local(t, is_yield)) return;
 
   // From another thread (a waker): once pushed, the task may run, finish and
@@ -319,7 +338,7 @@ void Executor::schedule(task::Header* t, bool is_yield) {
   task::DropRef(t);
 }
 
-void Executor::enqueue_foreign(task::Header* t) {
+void ExecutorCore::enqueue_foreign(task::Header* t) {
   if (!injector_.push(t)) {
     // Closed by shutdown, which cancels registered tasks through the owned
     // list; this one may be outside it.
@@ -332,14 +351,14 @@ void Executor::enqueue_foreign(task::Header* t) {
 // Drops the Notified reference of a task that will never run (shut down).
 // A registered task was cancelled through the registry; one outside it is
 // cancelled here, so its JoinHandle sees CancelledError rather than wait.
-void Executor::cancel_queued(task::Header* t) {
+void ExecutorCore::cancel_queued(task::Header* t) {
   if (t->state.is_unregistered()) t->vtable->shutdown(t);
   task::DropRef(t);
 }
 
 // Polls `t`, counting it if it is outside the registry (once its poll,
 // which may spawn more of them, is over).
-void Executor::poll_task(Worker* w, task::Header* t) {
+void ExecutorCore::poll_task(Worker* w, task::Header* t) {
   bool unregistered = t->state.is_unregistered();
   t->vtable->poll(t);
   if (unregistered) BumpOwnCounter(w->unregistered_polled);
@@ -350,7 +369,7 @@ void Executor::poll_task(Worker* w, task::Header* t) {
 // total it saw. Polls are read before spawns: each poll follows its spawn
 // (release/acquire through the counters), so every poll seen has its spawn
 // seen too, and the difference is never below the true count.
-uint64_t Executor::unregistered_in_flight(uint64_t* spawned) const {
+uint64_t ExecutorCore::unregistered_in_flight(uint64_t* spawned) const {
   uint64_t polled = 0;
   for (const auto& w : workers_) polled += w->unregistered_polled.load(std::memory_order_acquire);
   uint64_t total = foreign_unregistered_spawned_.count.load(std::memory_order_acquire);
@@ -362,7 +381,7 @@ uint64_t Executor::unregistered_in_flight(uint64_t* spawned) const {
 // True when no task is left to finish: none outside the registry in flight
 // (before and after the registry is read, with no spawn between: so none
 // appeared while the registry was counted), and none in it incomplete.
-bool Executor::tasks_quiet() {
+bool ExecutorCore::tasks_quiet() {
   uint64_t spawned_before = 0;
   if (unregistered_in_flight(&spawned_before) != 0) return false;
   if (owned_.count_incomplete() != 0) return false;
@@ -370,14 +389,14 @@ bool Executor::tasks_quiet() {
   return unregistered_in_flight(&spawned_after) == 0 && spawned_after == spawned_before;
 }
 
-void Executor::notify_parked() {
+void ExecutorCore::notify_parked() {
   // Pairs with the seq_cst RMW in Idle::transition_worker_to_parked.
   std::atomic_thread_fence(std::memory_order_seq_cst);
   int worker = idle_.worker_to_notify();
   if (worker >= 0) workers_[static_cast<size_t>(worker)]->parker.unpark(driver_);
 }
 
-void Executor::run_worker(Worker* w) {
+void ExecutorCore::run_worker(Worker* w) {
   tl_worker = w;
   timers_.attach_staging(&w->timer_staging);
   while (!shutdown_.load(std::memory_order_acquire)) {
@@ -419,7 +438,7 @@ void Executor::run_worker(Worker* w) {
   w->ref_budget = 0;
 }
 
-task::Header* Executor::next_task(Worker* w) {
+task::Header* ExecutorCore::next_task(Worker* w) {
   if (shuffle_seed_ != 0) return next_task_shuffled(w);
   if (w->tick % kFairnessInterval == 0) {
     // Busy workers fire due timers and look for I/O too, so both make
@@ -435,7 +454,7 @@ task::Header* Executor::next_task(Worker* w) {
 }
 
 // next_task in shuffle mode: the same sources, tried in a random order.
-task::Header* Executor::next_task_shuffled(Worker* w) {
+task::Header* ExecutorCore::next_task_shuffled(Worker* w) {
   if (w->tick % kFairnessInterval == 0) {
     timers_.process();
     poll_io_without_blocking();
@@ -456,7 +475,7 @@ task::Header* Executor::next_task_shuffled(Worker* w) {
 // spinning on the injector lock when taking one task at a time while a peer
 // overflowed into it): returns one task to run and queues the rest locally,
 // where idle peers can steal them.
-task::Header* Executor::take_from_injector(Worker* w) {
+task::Header* ExecutorCore::take_from_injector(Worker* w) {
   size_t len = injector_.len();
   if (len == 0) return nullptr;
   size_t room = LocalQueue::kCapacity - w->queue.len();
@@ -479,7 +498,7 @@ task::Header* Executor::take_from_injector(Worker* w) {
 // Takes the driver token if nobody sleeps in the reactor, and collects the
 // I/O edges that arrived (waking their tasks onto this worker). Only when
 // sockets are registered: it costs an epoll_wait syscall.
-void Executor::poll_io_without_blocking() {
+void ExecutorCore::poll_io_without_blocking() {
   if (reactor_->io_registrations() == 0) return;
   if (!driver_.try_acquire()) return;  // A parked worker is collecting them.
   Worker* w = tl_worker;
@@ -494,14 +513,14 @@ void Executor::poll_io_without_blocking() {
 // sleeping peer to steal one costs more (a futex round trip each; strace
 // showed 0.65 per echo round trip) than running it here. Peers are woken
 // only for batches worth sharing.
-void Executor::finish_io_batch(Worker* w) {
+void ExecutorCore::finish_io_batch(Worker* w) {
   constexpr uint32_t kShareBatch = 4;
   w->collecting_io = false;
   uint32_t woken = std::exchange(w->io_woken, 0);
   if (woken >= kShareBatch) notify_parked();
 }
 
-task::Header* Executor::steal_work(Worker* w) {
+task::Header* ExecutorCore::steal_work(Worker* w) {
   if (!w->is_searching) {
     if (!idle_.transition_worker_to_searching()) return nullptr;
     w->is_searching = true;
@@ -516,7 +535,7 @@ task::Header* Executor::steal_work(Worker* w) {
   return take_from_injector(w);
 }
 
-void Executor::run_task(Worker* w, task::Header* t) {
+void ExecutorCore::run_task(Worker* w, task::Header* t) {
   if (w->is_searching) {
     w->is_searching = false;
     // The last searcher found work: there may be more, so wake another.
@@ -532,7 +551,7 @@ void Executor::run_task(Worker* w, task::Header* t) {
   }
 }
 
-bool Executor::has_visible_work() const {
+bool ExecutorCore::has_visible_work() const {
   if (!injector_.empty()) return true;
   for (const auto& peer : workers_) {
     if (!peer->queue.empty()) return true;
@@ -540,7 +559,7 @@ bool Executor::has_visible_work() const {
   return false;
 }
 
-void Executor::park(Worker* w) {
+void ExecutorCore::park(Worker* w) {
   // A searching worker stops searching as it goes to sleep.
   bool last_searcher = idle_.transition_worker_to_parked(w->index, w->is_searching);
   w->is_searching = false;
@@ -560,7 +579,7 @@ void Executor::park(Worker* w) {
   w->is_searching = true;
 }
 
-void Executor::shutdown() {
+void ExecutorCore::shutdown() {
   if (tl_worker != nullptr && tl_worker->executor == this) {
     ReportMisuse(
         "a Runtime was shut down (destroyed) from one of its own worker "
@@ -601,7 +620,7 @@ void Executor::shutdown() {
   reactor_->close_all_io();
 }
 
-Executor::DrainReport Executor::drain(absl::Time deadline) {
+Executor::DrainReport ExecutorCore::drain(absl::Time deadline) {
   DrainReport report;
   if (tl_worker != nullptr && tl_worker->executor == this) {
     ReportMisuse(

@@ -10,6 +10,12 @@
 // Layering: the executor sits below the future layer and knows nothing of
 // Future<T>. Runtime, Handle and spawn(F) speak in futures, so they live in
 // nanorun/future/runtime.h and drive this class.
+//
+// This header is the executor's interface to the layers above, and all that
+// nanorun.h brings into a user's build. The machinery (workers, queues, the
+// injector, parking, the task registry) is ExecutorCore in executor_core.h,
+// which only the executor's own .cc files (and its tests) include, so a change
+// there rebuilds the executor, not every program that includes nanorun.h.
 #ifndef NANORUN_EXECUTOR_EXECUTOR_H_
 #define NANORUN_EXECUTOR_EXECUTOR_H_
 
@@ -23,11 +29,6 @@
 
 #include "absl/status/status.h"
 #include "nanorun/blocking/blocking_pool.h"
-#include "nanorun/executor/idle.h"
-#include "nanorun/executor/injector.h"
-#include "nanorun/executor/local_queue.h"
-#include "nanorun/executor/owned_tasks.h"
-#include "nanorun/executor/parker.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/task/header.h"
 #include "nanorun/task/join_handle.h"
@@ -49,7 +50,7 @@ struct SpawnOptions {
   bool completes_on_first_poll = false;
 };
 
-struct Worker;
+class ExecutorCore;
 
 // Work a waker hands to the worker that is delivering I/O edges, to run once
 // that worker has left the reactor (see Executor::defer_io). Intrusive: the
@@ -60,7 +61,9 @@ struct DeferredIo {
   void* owner = nullptr;
 };
 
-class Executor final : public task::Scheduler {
+// Abstract: the one implementation is ExecutorCore (executor_core.h), which
+// Create() makes. The task layer reaches it through task::Scheduler.
+class Executor : public task::Scheduler {
  public:
   // Starts `num_workers` (>= 1) worker threads whose timers read `clock`,
   // and a blocking pool (started lazily) bounded by `pool`. The returned
@@ -115,7 +118,7 @@ class Executor final : public task::Scheduler {
     return shutdown_.load(std::memory_order_acquire);
   }
 
-  size_t num_workers() const { return workers_.size(); }
+  size_t num_workers() const { return num_workers_; }
 
   // The pool that runs blocking jobs for this runtime (spawn_blocking).
   blocking::BlockingPool& blocking_pool() { return *blocking_; }
@@ -151,64 +154,25 @@ class Executor final : public task::Scheduler {
   void retain();
   void drop_ref();
 
-  // task::Scheduler.
-  void schedule(task::Header* task, bool is_yield) override;
-  void task_freed(task::Header* task) override;
+  // (task::Scheduler's schedule() and task_freed() are ExecutorCore's.)
 
- private:
+ protected:
+  // Only ExecutorCore derives from this; what it holds here is what the inline
+  // members above read.
   Executor(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock,
            blocking::PoolOptions pool);
   ~Executor();
 
-  void submit_new(task::Header* task, SpawnOptions options);
-  void cancel_queued(task::Header* task);
-  void poll_task(Worker* worker, task::Header* task);
-  uint64_t unregistered_in_flight(uint64_t* spawned) const;
-  bool tasks_quiet();
-  bool schedule_local(task::Header* task, bool is_yield);
-  void enqueue_foreign(task::Header* task);
-  void run_worker(Worker* worker);
-  void run_task(Worker* worker, task::Header* task);
-  task::Header* next_task(Worker* worker);
-  task::Header* next_task_shuffled(Worker* worker);
-  task::Header* steal_work(Worker* worker);
-  task::Header* take_from_injector(Worker* worker);
-  void poll_io_without_blocking();
-  void run_deferred_io(Worker* worker);
-  static void run_yields(Worker* worker, bool cancelled);
-  void finish_io_batch(Worker* worker);
-  void park(Worker* worker);
-  bool has_visible_work() const;
-  void notify_parked();
-  void drop_shared_ref();
-
   std::unique_ptr<reactor::Reactor> reactor_;
   time::TimerDriver timers_;
-  Driver driver_;
-  std::vector<std::unique_ptr<Worker>> workers_;
-  std::vector<std::thread> threads_;
-  Injector injector_;
-  OwnedTasks owned_;
-  Idle idle_;
   std::shared_ptr<blocking::BlockingPool> blocking_;
+  const size_t num_workers_;
   std::atomic<bool> shutdown_{false};
-  std::atomic<bool> joined_{false};
   std::atomic<bool> draining_{false};
-  // Tasks spawned while draining (for the report).
-  std::atomic<size_t> spawned_while_draining_{0};
-  // Tasks outside the registry spawned from threads that are not workers
-  // (the workers count theirs in Worker); see unregistered_in_flight. On
-  // its own cache line: a thread spawning from outside writes it per spawn,
-  // and the workers read shutdown_ and its neighbours on every loop.
-  struct alignas(64) LineOfItsOwn {
-    std::atomic<uint64_t> count{0};
-  };
-  LineOfItsOwn foreign_unregistered_spawned_;
-  std::atomic<size_t> refs_{1};
-  const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
-  // Tasks still allocated after refs_ reached zero, minus those freed since;
-  // see drop_ref(). Signed: frees may be counted before the total is added.
-  std::atomic<int64_t> tasks_left_{0};
+
+ private:
+  ExecutorCore* core();
+  void submit_new(task::Header* task, SpawnOptions options);
 };
 
 }  // namespace executor
