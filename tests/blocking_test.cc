@@ -83,7 +83,7 @@ TEST_CASE("spawn_blocking: 8 jobs sleeping 500 ms do not hold up timers or tasks
 
 TEST_CASE("blocking pool: grows lazily up to its bound, then queues FIFO; idle threads retire") {
   Runtime rt = MakeRuntime(1, 2, absl::Milliseconds(30));
-  nanorun::blocking::BlockingPool& pool = rt.handle().executor()->blocking_pool();
+  nanorun::blocking::BlockingPool& pool = nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
   CHECK(pool.threads() == 0);  // Nothing started before the first job.
   auto first_gate = std::make_shared<absl::Notification>();
   auto second_gate = std::make_shared<absl::Notification>();
@@ -115,7 +115,7 @@ TEST_CASE("blocking pool: grows lazily up to its bound, then queues FIFO; idle t
 
 TEST_CASE("spawn_blocking: a stopped job that is still queued never runs; a running one runs on") {
   Runtime rt = MakeRuntime(2, 1);
-  nanorun::blocking::BlockingPool& pool = rt.handle().executor()->blocking_pool();
+  nanorun::blocking::BlockingPool& pool = nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
   auto gate = std::make_shared<absl::Notification>();
   auto queued_ran = std::make_shared<std::atomic<bool>>(false);
   auto finished = std::make_shared<std::atomic<bool>>(false);
@@ -164,7 +164,7 @@ TEST_CASE("spawn_blocking stress: jobs and stops race; each job runs at most onc
   }
   for (auto& t : tasks) REQUIRE(rt.block_on(std::move(t)).ok());
   CHECK(ok->load() + stopped->load() == kJobs);
-  CHECK(WaitFor([&] { return rt.handle().executor()->blocking_pool().is_quiet(); }));
+  CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().is_quiet(); }));
   CHECK(runs->load() >= ok->load());
   CHECK(runs->load() <= kJobs);
 }
@@ -182,7 +182,7 @@ TEST_CASE("~Runtime: queued blocking jobs are dropped (Cancelled); a running one
       return 1;
     });
     queued = rt.handle().spawn_blocking([] { return 2; });
-    CHECK(WaitFor([&] { return rt.handle().executor()->blocking_pool().running() == 1; }));
+    CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().running() == 1; }));
   }  // Does not wait for the running job.
   REQUIRE(queued.is_ready());
   auto q = queued.take_result();
@@ -208,7 +208,7 @@ TEST_CASE("Runtime::shutdown(grace): what finishes in time is counted; the rest 
     std::this_thread::sleep_for(std::chrono::milliseconds(80));
     return 2;
   });
-  CHECK(WaitFor([&] { return rt.handle().executor()->blocking_pool().running() == 2; }));
+  CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().running() == 2; }));
 
   std::atomic<bool> refused{false};
   std::thread outsider([&] {

@@ -304,6 +304,26 @@ TEST_CASE("misuse: set_value twice is reported, the second value dropped", "[mis
   CHECK(*Get(std::move(f)) == 1);
 }
 
+TEST_CASE("misuse: take_result on a pending or empty future is reported, nothing consumed",
+          "[misuse]") {
+  MisuseRecorder rec;
+  Promise<int> p;
+  auto f = p.get_future();
+  auto early = f.take_result();
+  CHECK(absl::StrContains(rec.message, "not ready"));
+  CHECK(early.status().code() == absl::StatusCode::kFailedPrecondition);
+  // The future was left as it was: it still gets the value.
+  REQUIRE(f.valid());
+  p.set_value(7);
+  REQUIRE(f.is_ready());
+  CHECK(*f.take_result() == 7);
+
+  rec.message.clear();
+  Future<int> empty;
+  CHECK(empty.take_result().status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(absl::StrContains(rec.message, "empty Future"));
+}
+
 TEST_CASE("misuse: a continuation returning an empty future fails with a message", "[misuse]") {
   // Ready input (the inline path) and pending input (the node path) alike.
   auto ready = make_ready_future(1).then([](int) { return Future<int>(); });

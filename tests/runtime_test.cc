@@ -260,7 +260,7 @@ TEST_CASE("a JoinHandle goes wherever a Future goes: via, timeout, combinators, 
   auto on_other = rt.block_on([other_handle] {
     return nanorun::spawn([] { return 1; }).via(other_handle).then([other_handle](int) {
       auto here = nanorun::Handle::try_current();
-      return here.has_value() && here->executor() == other_handle.executor();
+      return here.has_value() && nanorun::detail::HandleAccess::executor(*here) == nanorun::detail::HandleAccess::executor(other_handle);
     });
   });
   REQUIRE(on_other.ok());

@@ -172,7 +172,7 @@ TEST_CASE("a plain-value task still queued when its Runtime goes: its JoinHandle
   std::atomic<int> ran{0};
   {
     Runtime rt = Runtime::with_workers(1);
-    nanorun::executor::Executor* e = rt.handle().executor();
+    nanorun::executor::Executor* e = nanorun::detail::HandleAccess::executor(rt.handle());
     std::atomic<bool> holding{false};
     // Holds the only worker until the runtime shuts down, so the next task
     // is still in the queue then.

@@ -27,7 +27,7 @@ class FileCore {
 
   sys::FileDescriptor fd() const { return fd_; }
   const std::string& path() const { return path_; }
-  executor::Executor* executor() const { return handle_.executor(); }
+  executor::Executor* executor() const { return nanorun::detail::HandleAccess::executor(handle_); }
 
  private:
   sys::FileDescriptor fd_;
@@ -39,7 +39,7 @@ namespace {
 
 // The runtime a call runs on: `handle`'s, else the calling worker's.
 executor::Executor* RuntimeFor(const Handle* handle) {
-  if (handle != nullptr && handle->valid()) return handle->executor();
+  if (handle != nullptr && handle->valid()) return nanorun::detail::HandleAccess::executor(*handle);
   return executor::Executor::current();
 }
 
@@ -73,7 +73,7 @@ Future<File> OpenOn(executor::Executor* e, std::string path, const OpenOptions& 
   return OnPool(e, [e, path = std::move(path), flags]() -> absl::StatusOr<File> {
     absl::StatusOr<sys::FileDescriptor> fd = sys::OpenFile(path, flags);
     if (!fd.ok()) return fd.status();
-    return File(std::make_shared<FileCore>(*fd, path, Handle(e)));
+    return File(std::make_shared<FileCore>(*fd, path, nanorun::detail::HandleAccess::make(e)));
   });
 }
 

@@ -131,7 +131,7 @@ auto SpawnBlockingOn(executor::Executor* e, F f) {
     return make_error_future<U>(absl::CancelledError(
         "spawn_blocking: the runtime has shut down; the job was not run"));
   }
-  return Future<U>::FromState(s);
+  return nanorun::detail::FutureAccess::from_state<U>(s);
 }
 
 }  // namespace detail

@@ -98,7 +98,7 @@ class CombinatorBase : public std::enable_shared_from_this<CombinatorBase<Out>> 
     out_->alloc_size = sizeof(Output);
     out_->owner = this;
     out_->set_stop_hook(&out_->hook);
-    return Future<Out>::FromState(out_);
+    return nanorun::detail::FutureAccess::from_state<Out>(out_);
   }
   // Settles the future, unless it was settled already; true if this call did.
   // The caller holds a reference to this object.
@@ -400,7 +400,7 @@ Future<void> repeat(F f) {
       auto* loop = new (memory) Loop(std::move(fn));
       loop->alloc_size = sizeof(Loop);
       loop->set_stop_gate(loop);  // A stop goes on to the current step.
-      Future<void> out = Future<void>::FromState(loop);
+      Future<void> out = nanorun::detail::FutureAccess::from_state<void>(loop);
       loop->run();
       return out;
     }
@@ -429,7 +429,7 @@ Future<void> repeat(F f) {
               [r = next.take_result()](absl::Status) mutable { return std::move(r); });
         }
         if (!next.is_ready()) {
-          detail::SharedState<bool>* step = next.release_state();
+          detail::SharedState<bool>* step = nanorun::detail::FutureAccess::release_state(next);
           bind_to(executor::Executor::current());
           if (!await(step)) {
             // Asked to stop while f ran: the step it started is asked too,

@@ -51,6 +51,23 @@ Future<std::decay_t<T>> make_ready_future(T&& value);
 
 namespace detail {
 
+// How the code that makes futures inside nanorun (promises, combinators,
+// timers, sockets, channels, the runtime) reaches Future's private members.
+// Not for users: these skip the checks the public members make.
+struct FutureAccess {
+  template <class T>
+  static Future<T> from_result(Result<T> r);
+  // A future reading `state`, whose producer is the caller.
+  template <class T>
+  static Future<T> from_state(SharedState<T>* state);
+  // The pending state of `f` (not ready, not empty), handed over to the caller.
+  template <class T>
+  static SharedState<T>* release_state(Future<T>& f);
+  // Continuations on `f` run on `e` (until a .via elsewhere).
+  template <class T>
+  static void set_via(Future<T>& f, executor::Executor* e);
+};
+
 // What a callback's return type R makes the next future hold.
 template <class R>
 struct Unwrap {
@@ -128,7 +145,7 @@ Future<U> ToFuture(R&& r) {
   } else if constexpr (std::is_same<D, absl::Status>::value) {
     // Spelled with U (== void) so the call stays dependent: Future<void> is
     // not complete yet at this point of the header.
-    return Future<U>::FromResult(std::forward<R>(r));
+    return detail::FutureAccess::from_result<U>(std::forward<R>(r));
   } else if constexpr (IsStatusOr<D>::value) {
     if (!r.ok()) return make_error_future<U>(r.status());
     return make_ready_future(std::move(*r));
@@ -147,7 +164,7 @@ Future<U> CallToFuture(F& f, Args&&... args) {
 #endif
     if constexpr (std::is_void<R>::value) {
       std::invoke(f, std::forward<Args>(args)...);
-      return Future<U>::FromResult(absl::OkStatus());  // U == void.
+      return detail::FutureAccess::from_result<U>(absl::OkStatus());  // U == void.
     } else {
       return ToFuture<U>(std::invoke(f, std::forward<Args>(args)...));
     }
@@ -257,7 +274,7 @@ class [[nodiscard]] Future {
     return chain<T>([f = std::move(f)](result_type&& in) mutable -> Future<T> {
       Future<void> done = detail::CallToFuture<void>(f);
       if (done.is_ready()) {
-        absl::Status s = done.take_result();
+        absl::Status s = done.take_ready_result();
         // f returns void: only an exception (with exceptions on) fails here.
         if (!s.ok()) return make_error_future<T>(std::move(s));
       }
@@ -307,8 +324,37 @@ class [[nodiscard]] Future {
   template <class H = Handle>
   void via(const H&) & { detail::ConsumedByChaining<H>(); }
 
-  // Internal: the result of a ready future (is_ready() required); consumes.
+  // The result of a ready future, without waiting; consumes the future. For
+  // code that has checked is_ready() (a poll loop, a test). On a future that
+  // is not ready, or empty, it is misuse: reported through ReportMisuse
+  // (default: print and abort); if the handler returns, the future is left as
+  // it was and the result is a FailedPrecondition error. To wait, chain with
+  // .then(...) or, off the runtime's threads, block_on(...).
   result_type take_result() {
+    if (kind_ == kReady) return take_ready_result();
+    if (kind_ != kShared || !state_->has_result()) {
+      ReportMisuse(kind_ == kEmpty
+                       ? "take_result() on an empty Future (default-constructed or moved-from)"
+                       : "take_result() on a Future that is not ready: check is_ready() first, "
+                         "or chain with .then(...)");
+      return result_type(detail::NonOk(absl::FailedPreconditionError(
+          "take_result() on a Future that is empty or not ready")));
+    }
+    kind_ = kEmpty;
+    return state_->take_and_free();
+  }
+
+ private:
+  template <class U>
+  friend class Future;
+  template <class U>
+  friend class Promise;
+  friend struct detail::FutureAccess;
+  template <class T2, class U, class G>
+  friend class detail::ChainNode;
+
+  // take_result() without the checks: is_ready() is known to be true.
+  result_type take_ready_result() {
     if (kind_ == kReady) {
       kind_ = kEmpty;
       result_type r = std::move(ready_);
@@ -318,16 +364,16 @@ class [[nodiscard]] Future {
     kind_ = kEmpty;
     return state_->take_and_free();
   }
-  // Internal: a future already holding `r`.
+  // A future already holding `r`.
   static Future FromResult(result_type r) {
     Future f;
     new (&f.ready_) result_type(std::move(r));
     f.kind_ = kReady;
     return f;
   }
-  // Internal: a future reading `state`, whose producer is the caller.
+  // A future reading `state`, whose producer is the caller.
   static Future FromState(detail::SharedState<T>* state) { return Future(state); }
-  // Internal: the pending state (kind kShared), handed over to the caller.
+  // The pending state (kind kShared), handed over to the caller.
   detail::SharedState<T>* release_state() {
     kind_ = kEmpty;
     return state_;
@@ -338,19 +384,13 @@ class [[nodiscard]] Future {
     via_ = e;
   }
 
-  // Internal: chains g (Result<T> -> Future<U>, never throws) after this.
+  // Chains g (Result<T> -> Future<U>, never throws) after this.
   template <class U, class G>
   Future<U> chain(G g);
   template <class U, class G>
   Future<U> chain_slow(G g);
   template <class U, class G>
   Future<U> chain_pending(G g, executor::Executor* target);
-
- private:
-  template <class U>
-  friend class Future;
-  template <class U>
-  friend class Promise;
 
   explicit Future(detail::SharedState<T>* state) : kind_(kShared), state_(state) {}
 
@@ -385,6 +425,25 @@ class [[nodiscard]] Future {
   };
   executor::Executor* via_ = nullptr;  // Holds a reference when set.
 };
+
+namespace detail {
+template <class T>
+Future<T> FutureAccess::from_result(Result<T> r) {
+  return Future<T>::FromResult(std::move(r));
+}
+template <class T>
+Future<T> FutureAccess::from_state(SharedState<T>* state) {
+  return Future<T>::FromState(state);
+}
+template <class T>
+SharedState<T>* FutureAccess::release_state(Future<T>& f) {
+  return f.release_state();
+}
+template <class T>
+void FutureAccess::set_via(Future<T>& f, executor::Executor* e) {
+  f.set_via(e);
+}
+}  // namespace detail
 
 template <class T>
 class Promise {
@@ -462,16 +521,16 @@ class Promise {
 };
 
 inline Future<void> make_ready_future() {
-  return Future<void>::FromResult(absl::OkStatus());
+  return detail::FutureAccess::from_result<void>(absl::OkStatus());
 }
 template <class T>
 Future<std::decay_t<T>> make_ready_future(T&& value) {
   using D = std::decay_t<T>;
-  return Future<D>::FromResult(detail::Result<D>(std::forward<T>(value)));
+  return detail::FutureAccess::from_result<D>(detail::Result<D>(std::forward<T>(value)));
 }
 template <class T>
 Future<T> make_error_future(absl::Status status) {
-  return Future<T>::FromResult(detail::Result<T>(detail::NonOk(std::move(status))));
+  return detail::FutureAccess::from_result<T>(detail::Result<T>(detail::NonOk(std::move(status))));
 }
 
 namespace detail {
@@ -585,8 +644,8 @@ class ChainNode final : public SharedState<U>,
                         StateBase** next_source) {
     if (bound != nullptr) bound->drop_ref();
     // `out` is never empty: ToFuture turns an empty one into an error.
-    if (out.is_ready()) return publish(out.take_result(), next_source);
-    SharedState<U>* inner = out.release_state();
+    if (out.is_ready()) return publish(out.take_ready_result(), next_source);
+    SharedState<U>* inner = detail::FutureAccess::release_state(out);
     this->fn = &Forward;
     if (!await(inner)) {
       // A stop came while the callback ran: it applies to what it returned,
@@ -650,7 +709,7 @@ Future<U> Future<T>::chain_slow(G g) {
   if ((via_ == nullptr || via_ == here) && is_ready()) {
     // Rule 1: already complete (through a state, or bound here): run now.
     executor::Executor* keep_via = std::exchange(via_, nullptr);
-    Future<U> out = g(take_result());
+    Future<U> out = g(take_ready_result());
     if (out.via_ != nullptr) out.via_->drop_ref();  // Ours applies.
     out.via_ = keep_via;  // Moves our reference.
     return out;
@@ -669,7 +728,7 @@ Future<U> Future<T>::chain_pending(G g, executor::Executor* target) {
   if (kind_ == kReady) {
     // Ready, but bound to another runtime: hand it over through a state.
     source = detail::SharedState<T>::Create();
-    source->store(take_result());
+    source->store(take_ready_result());
     source->flags.store(detail::StateBase::kResult, std::memory_order_relaxed);
   } else {
     source = release_state();

@@ -109,7 +109,7 @@ class SpawnBody {
       pinned.waker = Waker(cx.waker()).into_raw();
       pinned.state.store(Pinned::kWaiting, std::memory_order_relaxed);
       waiting_ = &pinned;
-      awaited_ = out.release_state();
+      awaited_ = nanorun::detail::FutureAccess::release_state(out);
       Attach(awaited_, &pinned);
       return Poll<Output>::pending();
     }
@@ -242,10 +242,14 @@ Result<T> BlockOn(Future<T> f) {
   }
   if (f.is_ready()) return f.take_result();
   BlockingWaiter<T> waiter;
-  Attach(f.release_state(), &waiter);
+  Attach(nanorun::detail::FutureAccess::release_state(f), &waiter);
   waiter.wait();
   return static_cast<SharedState<T>*>(waiter.source)->take_and_free();
 }
+
+// How nanorun's own layers (net, fs, the runtime) turn a Handle into its
+// executor and back; defined after Handle. Not for users.
+struct HandleAccess;
 
 }  // namespace detail
 
@@ -301,15 +305,24 @@ class Handle {
   // diagnostics and tests (a timeout that completed early leaves none).
   size_t pending_timers() const { return e_ != nullptr ? e_->timers().pending() : 0; }
 
-  // Internal.
+ private:
+  friend struct detail::HandleAccess;
+  friend class Runtime;
+
   explicit Handle(executor::Executor* e) : e_(e) {
     if (e_ != nullptr) e_->retain();
   }
-  executor::Executor* executor() const { return e_; }
 
- private:
   executor::Executor* e_ = nullptr;
 };
+
+namespace detail {
+struct HandleAccess {
+  // A handle holding a reference on `e` (nullptr: an invalid handle).
+  static Handle make(executor::Executor* e) { return Handle(e); }
+  static executor::Executor* executor(const Handle& h) { return h.e_; }
+};
+}  // namespace detail
 
 // Aborts one task (JoinHandle::abort_handle): copyable, and safe to keep
 // after the task finished (abort then does nothing) or its runtime is gone.
@@ -376,7 +389,7 @@ class [[nodiscard]] JoinHandle {
       Waker noop;
       Context cx(noop);
       Poll<Output> p = raw_.poll(cx);
-      return Future<T>::FromResult(std::move(p).value());
+      return nanorun::detail::FutureAccess::from_result<T>(std::move(p).value());
     }
     return Bridge::Start(std::move(raw_));
   }
@@ -542,7 +555,7 @@ inline Future<void> yield_now() {
   if (executor::Executor::current() == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
   state->set_settles_soon();  // A stop has nothing to do: it completes soon.
-  Future<void> out = Future<void>::FromState(state);
+  Future<void> out = nanorun::detail::FutureAccess::from_state<void>(state);
   // The pending yield holds the producer's side of `state` until it runs.
   (void)executor::Executor::defer_yield(&detail::CompleteYield, state);
   return out;
@@ -666,7 +679,7 @@ auto block_on(F f) {
 template <class T>
 Future<T> Future<T>::via(const Handle& handle) && {
   Future<T> out = std::move(*this);
-  out.set_via(handle.executor());
+  out.set_via(detail::HandleAccess::executor(handle));
   return out;
 }
 

@@ -85,8 +85,9 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
         e->drop_ref();
         return make_error_future<void>(ShutDown("sleep"));
     }
-    Future<void> f = Future<void>::FromState(node);
-    f.set_via(e);  // Continuations run on this runtime (until a .via elsewhere).
+    Future<void> f = nanorun::detail::FutureAccess::from_state<void>(node);
+    // Continuations run on this runtime (until a .via elsewhere).
+    nanorun::detail::FutureAccess::set_via(f, e);
     return f;
   }
 
@@ -163,7 +164,7 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
     out->set_stop_hook(&out->stop_hook);
     // All set up before the timer is in the wheel: from then on it may fire on
     // another worker and ask the inner future to stop at once.
-    SharedState<T>* in = inner.release_state();
+    SharedState<T>* in = nanorun::detail::FutureAccess::release_state(inner);
     race->await_fresh(in);
     // Staged, not in the wheel yet, while on a worker: the inner future
     // usually settles within this turn (the RPC deadline pattern), and then
@@ -182,7 +183,7 @@ class TimeoutRace final : public StopGate, public TimerEntry, public task::Block
         nanorun::detail::Abandon(in);
         return make_error_future<T>(ShutDown("timeout"));
     }
-    Future<T> result = Future<T>::FromState(out);
+    Future<T> result = nanorun::detail::FutureAccess::from_state<T>(out);
     // May run InnerDone at once, if inner completed since the caller looked.
     nanorun::detail::Attach(in, race);
     return result;

@@ -57,7 +57,7 @@ Future<std::vector<SocketAddr>> LookupOn(executor::Executor* e, std::string host
 
 // Tries each address in turn; the first connection wins.
 Future<TcpStream> ConnectByName(executor::Executor* e, std::string host, uint16_t port) {
-  Handle handle(e);
+  Handle handle = nanorun::detail::HandleAccess::make(e);
   std::string name = absl::StrCat(host, ":", port);
   return LookupOn(e, std::move(host), port)
       .then([handle, name](std::vector<SocketAddr> addrs) {

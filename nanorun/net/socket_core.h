@@ -176,7 +176,7 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
         IoOpNode(std::move(core), dir, op, seen, std::move(attempt));
     node->alloc_size = sizeof(IoOpNode);
     node->set_stop_hook(&node->stop_hook_);
-    Future<T> out = Future<T>::FromState(node);
+    Future<T> out = nanorun::detail::FutureAccess::from_state<T>(node);
     // From here the node may complete (and its continuation run) at any
     // moment on another thread; `out` keeps the state alive.
     if (backoff > absl::ZeroDuration()) {
@@ -328,7 +328,7 @@ Future<T> IoOp(const std::shared_ptr<SocketCore>& core, reactor::Direction dir, 
     Step<T> step = attempt(*core);
     if (step.kind == Step<T>::kDone) {
       if (step.drained) core->note_read_drained(seen);
-      return Future<T>::FromResult(std::move(*step.result));
+      return nanorun::detail::FutureAccess::from_result<T>(std::move(*step.result));
     }
     if (step.kind == Step<T>::kBackoff) backoff = step.backoff;
   }

@@ -46,7 +46,7 @@ std::string BoundLabel(int fd, const SocketAddr& requested) {
 }
 
 executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error) {
-  if (handle != nullptr && handle->valid()) return handle->executor();
+  if (handle != nullptr && handle->valid()) return nanorun::detail::HandleAccess::executor(*handle);
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) {
     *error = absl::FailedPreconditionError(absl::StrCat(

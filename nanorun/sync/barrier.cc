@@ -26,7 +26,7 @@ Future<bool> BarrierCore::wait() {
     if (arrived_ + 1 < n_) {
       waiters_.push_back(w);
       ++arrived_;
-      return Future<bool>::FromState(w);
+      return nanorun::detail::FutureAccess::from_state<bool>(w);
     }
     arrived_ = 0;
     released = waiters_.claim_all();  // One being stopped is left to its hook.

@@ -109,7 +109,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
         w->payload.emplace(std::move(*v));
         send_waiters_.push_back(w);
         ++senders_;  // A queued send keeps the stream open, like a Sender.
-        return Future<void>::FromState(w);
+        return nanorun::detail::FutureAccess::from_state<void>(w);
       }
     }
     w->discard();
@@ -158,7 +158,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
       t = take_locked(&value, &admitted);
       if (t == kEmpty) {
         recv_waiters_.push_back(w);
-        return Future<std::optional<T>>::FromState(w);
+        return nanorun::detail::FutureAccess::from_state<std::optional<T>>(w);
       }
     }
     w->discard();

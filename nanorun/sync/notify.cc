@@ -34,7 +34,7 @@ Future<void> NotifyCore::notified() {
     w->discard();
     return make_ready_future();
   }
-  return Future<void>::FromState(w);
+  return nanorun::detail::FutureAccess::from_state<void>(w);
 }
 
 void NotifyCore::notify_one() {

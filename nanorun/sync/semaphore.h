@@ -189,7 +189,7 @@ Future<P> SemaphoreCore::acquire_as(size_t n, const std::shared_ptr<SemaphoreCor
     w->discard();
     return make_error_future<P>(ClosedError());
   }
-  Future<P> out = Future<P>::FromState(w);
+  Future<P> out = nanorun::detail::FutureAccess::from_state<P>(w);
   settle_granted(granted);  // May be `w` itself: its future is ready then.
   return out;
 }
