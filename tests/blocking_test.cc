@@ -20,6 +20,15 @@
 
 namespace {
 
+// The runtime's blocking pool, whose threads these tests count.
+nanorun::blocking::BlockingPool& PoolOf(nanorun::Runtime& rt) {
+  return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
+}
+
+}  // namespace
+
+namespace {
+
 using nanorun::Future;
 using nanorun::JoinHandle;
 using nanorun::Runtime;
@@ -83,7 +92,7 @@ TEST_CASE("spawn_blocking: 8 jobs sleeping 500 ms do not hold up timers or tasks
 
 TEST_CASE("blocking pool: grows lazily up to its bound, then queues FIFO; idle threads retire") {
   Runtime rt = MakeRuntime(1, 2, absl::Milliseconds(30));
-  nanorun::blocking::BlockingPool& pool = nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
+  nanorun::blocking::BlockingPool& pool = PoolOf(rt);
   CHECK(pool.threads() == 0);  // Nothing started before the first job.
   auto first_gate = std::make_shared<absl::Notification>();
   auto second_gate = std::make_shared<absl::Notification>();
@@ -115,7 +124,7 @@ TEST_CASE("blocking pool: grows lazily up to its bound, then queues FIFO; idle t
 
 TEST_CASE("spawn_blocking: a stopped job that is still queued never runs; a running one runs on") {
   Runtime rt = MakeRuntime(2, 1);
-  nanorun::blocking::BlockingPool& pool = nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
+  nanorun::blocking::BlockingPool& pool = PoolOf(rt);
   auto gate = std::make_shared<absl::Notification>();
   auto queued_ran = std::make_shared<std::atomic<bool>>(false);
   auto finished = std::make_shared<std::atomic<bool>>(false);
@@ -164,7 +173,7 @@ TEST_CASE("spawn_blocking stress: jobs and stops race; each job runs at most onc
   }
   for (auto& t : tasks) REQUIRE(rt.block_on(std::move(t)).ok());
   CHECK(ok->load() + stopped->load() == kJobs);
-  CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().is_quiet(); }));
+  CHECK(WaitFor([&] { return PoolOf(rt).is_quiet(); }));
   CHECK(runs->load() >= ok->load());
   CHECK(runs->load() <= kJobs);
 }
@@ -182,7 +191,7 @@ TEST_CASE("~Runtime: queued blocking jobs are dropped (Cancelled); a running one
       return 1;
     });
     queued = rt.handle().spawn_blocking([] { return 2; });
-    CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().running() == 1; }));
+    CHECK(WaitFor([&] { return PoolOf(rt).running() == 1; }));
   }  // Does not wait for the running job.
   REQUIRE(queued.is_ready());
   auto q = queued.take_result();
@@ -208,7 +217,7 @@ TEST_CASE("Runtime::shutdown(grace): what finishes in time is counted; the rest 
     std::this_thread::sleep_for(std::chrono::milliseconds(80));
     return 2;
   });
-  CHECK(WaitFor([&] { return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().running() == 2; }));
+  CHECK(WaitFor([&] { return PoolOf(rt).running() == 2; }));
 
   std::atomic<bool> refused{false};
   std::thread outsider([&] {

@@ -40,6 +40,15 @@
 
 namespace {
 
+// The runtime's blocking pool, whose threads these tests count.
+nanorun::blocking::BlockingPool& PoolOf(nanorun::Runtime& rt) {
+  return nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool();
+}
+
+}  // namespace
+
+namespace {
+
 using nanorun::Future;
 using nanorun::Promise;
 using nanorun::Runtime;
@@ -1358,14 +1367,14 @@ TEST_CASE("lookup_host: localhost resolves to loopback addresses, each with the 
   auto sub = rt.block_on([] { return nanorun::net::lookup_host("api.LOCALHOST.", 1); });
   REQUIRE(sub.ok());
   CHECK((*sub)[0].ToString() == "127.0.0.1:1");
-  CHECK(nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().threads() == 0);  // No lookup needed a thread.
+  CHECK(PoolOf(rt).threads() == 0);  // No lookup needed a thread.
   // A real name goes through getaddrinfo on the pool: the machine's own name
   // may not resolve in a minimal root, but a literal-looking dotted name with a
   // bad label always fails there, naming itself.
   auto bad = rt.block_on([] { return nanorun::net::lookup_host("bad_label..example", 80); });
   REQUIRE_FALSE(bad.ok());
   CHECK(absl::StrContains(bad.status().message(), "bad_label..example"));
-  CHECK(nanorun::detail::HandleAccess::executor(rt.handle())->blocking_pool().threads() == 1);
+  CHECK(PoolOf(rt).threads() == 1);
 }
 
 TEST_CASE("lookup_host: bad names get clear statuses that name the host") {

@@ -12,6 +12,15 @@
 #include "nanorun/nanorun.h"
 #include "tests/catch.h"
 
+namespace {
+
+// The executor under a handle: these tests look at its internals.
+nanorun::executor::Executor* ExecutorOf(const nanorun::Handle& handle) {
+  return nanorun::detail::HandleAccess::executor(handle);
+}
+
+}  // namespace
+
 using nanorun::Future;
 using nanorun::Promise;
 using nanorun::Runtime;
@@ -260,7 +269,7 @@ TEST_CASE("a JoinHandle goes wherever a Future goes: via, timeout, combinators, 
   auto on_other = rt.block_on([other_handle] {
     return nanorun::spawn([] { return 1; }).via(other_handle).then([other_handle](int) {
       auto here = nanorun::Handle::try_current();
-      return here.has_value() && nanorun::detail::HandleAccess::executor(*here) == nanorun::detail::HandleAccess::executor(other_handle);
+      return here.has_value() && ExecutorOf(*here) == ExecutorOf(other_handle);
     });
   });
   REQUIRE(on_other.ok());

@@ -15,6 +15,15 @@
 #include "tests/catch.h"
 #include "tests/test_util.h"
 
+namespace {
+
+// The executor under a handle: these tests look at its internals.
+nanorun::executor::Executor* ExecutorOf(const nanorun::Handle& handle) {
+  return nanorun::detail::HandleAccess::executor(handle);
+}
+
+}  // namespace
+
 using nanorun::Future;
 using nanorun::Handle;
 using nanorun::JoinHandle;
@@ -172,7 +181,7 @@ TEST_CASE("a plain-value task still queued when its Runtime goes: its JoinHandle
   std::atomic<int> ran{0};
   {
     Runtime rt = Runtime::with_workers(1);
-    nanorun::executor::Executor* e = nanorun::detail::HandleAccess::executor(rt.handle());
+    nanorun::executor::Executor* e = ExecutorOf(rt.handle());
     std::atomic<bool> holding{false};
     // Holds the only worker until the runtime shuts down, so the next task
     // is still in the queue then.

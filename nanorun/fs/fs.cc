@@ -27,7 +27,9 @@ class FileCore {
 
   sys::FileDescriptor fd() const { return fd_; }
   const std::string& path() const { return path_; }
-  executor::Executor* executor() const { return nanorun::detail::HandleAccess::executor(handle_); }
+  executor::Executor* executor() const {
+    return nanorun::detail::HandleAccess::executor(handle_);
+  }
 
  private:
   sys::FileDescriptor fd_;
@@ -35,11 +37,17 @@ class FileCore {
   Handle handle_;  // Keeps the executor (and its pool) alive.
 };
 
+struct FileAccess {
+  static File wrap(std::shared_ptr<FileCore> core) { return File(std::move(core)); }
+};
+
 namespace {
 
 // The runtime a call runs on: `handle`'s, else the calling worker's.
 executor::Executor* RuntimeFor(const Handle* handle) {
-  if (handle != nullptr && handle->valid()) return nanorun::detail::HandleAccess::executor(*handle);
+  if (handle != nullptr && handle->valid()) {
+    return nanorun::detail::HandleAccess::executor(*handle);
+  }
   return executor::Executor::current();
 }
 
@@ -73,7 +81,8 @@ Future<File> OpenOn(executor::Executor* e, std::string path, const OpenOptions& 
   return OnPool(e, [e, path = std::move(path), flags]() -> absl::StatusOr<File> {
     absl::StatusOr<sys::FileDescriptor> fd = sys::OpenFile(path, flags);
     if (!fd.ok()) return fd.status();
-    return File(std::make_shared<FileCore>(*fd, path, nanorun::detail::HandleAccess::make(e)));
+    return FileAccess::wrap(
+        std::make_shared<FileCore>(*fd, path, nanorun::detail::HandleAccess::make(e)));
   });
 }
 

@@ -67,6 +67,8 @@ struct OpenOptions {
 
 namespace detail {
 class FileCore;
+// How fs.cc makes a File over a FileCore. Not for users.
+struct FileAccess;
 }  // namespace detail
 
 // An open file: a cheap, copyable handle. The descriptor closes when the last
@@ -104,10 +106,11 @@ class File {
   const std::string& path() const;
   bool valid() const { return core_ != nullptr; }
 
-  // Internal.
+ private:
+  friend struct detail::FileAccess;
+
   explicit File(std::shared_ptr<detail::FileCore> core) : core_(std::move(core)) {}
 
- private:
   std::shared_ptr<detail::FileCore> core_;
 };
 

@@ -42,7 +42,7 @@ Future<std::vector<SocketAddr>> LookupOn(executor::Executor* e, std::string host
   sys::IpAddress ip;
   if (sys::ParseIp(literal, &ip)) {
     ip.port = port;
-    return make_ready_future(std::vector<SocketAddr>{SocketAddr(ip)});
+    return make_ready_future(std::vector<SocketAddr>{detail::NetAccess::addr(ip)});
   }
   return nanorun::detail::SpawnBlockingOn(
       e, [host = std::move(host), port]() -> absl::StatusOr<std::vector<SocketAddr>> {
@@ -50,7 +50,7 @@ Future<std::vector<SocketAddr>> LookupOn(executor::Executor* e, std::string host
         if (!found.ok()) return found.status();
         std::vector<SocketAddr> out;
         out.reserve(found->size());
-        for (const sys::IpAddress& a : *found) out.emplace_back(a);
+        for (const sys::IpAddress& a : *found) out.push_back(detail::NetAccess::addr(a));
         return out;
       });
 }

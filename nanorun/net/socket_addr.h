@@ -3,7 +3,9 @@
 #define NANORUN_NET_SOCKET_ADDR_H_
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -12,6 +14,11 @@
 namespace nanorun {
 inline namespace v0 {
 namespace net {
+
+namespace detail {
+class SocketCore;
+struct NetAccess;  // Below SocketAddr.
+}  // namespace detail
 
 class SocketAddr {
  public:
@@ -37,13 +44,28 @@ class SocketAddr {
   bool operator==(const SocketAddr& other) const;
   bool operator!=(const SocketAddr& other) const { return !(*this == other); }
 
-  // Internal: the OS-neutral form the sys layer takes.
-  explicit SocketAddr(const sys::IpAddress& ip) : ip_(ip) {}
-  const sys::IpAddress& ip() const { return ip_; }
-
  private:
+  friend struct detail::NetAccess;
+
+  explicit SocketAddr(const sys::IpAddress& ip) : ip_(ip) {}
+
   sys::IpAddress ip_;
 };
+
+namespace detail {
+// How nanorun::net's own code moves between its public types and what is
+// under them: the sys layer's OS-neutral address, and a socket's shared core.
+// Not for users.
+struct NetAccess {
+  static SocketAddr addr(const sys::IpAddress& ip) { return SocketAddr(ip); }
+  static const sys::IpAddress& ip(const SocketAddr& a) { return a.ip_; }
+  // A TcpStream, UnixStream, TcpListener, ... over `core`.
+  template <class Socket>
+  static Socket wrap(std::shared_ptr<SocketCore> core) {
+    return Socket(std::move(core));
+  }
+};
+}  // namespace detail
 
 }  // namespace net
 }  // namespace v0

@@ -106,7 +106,8 @@ absl::StatusOr<std::shared_ptr<SocketCore>> AdoptIpSocket(int fd, sys::SocketRol
   // Connected sockets are named by their peer, the others by where they are bound.
   absl::StatusOr<sys::IpAddress> name =
       role == sys::SocketRole::kConnected ? sys::PeerAddress(fd) : sys::LocalAddress(fd);
-  std::string label = name.ok() ? SocketAddr(*name).ToString() : absl::StrCat("fd ", fd);
+  std::string label =
+      name.ok() ? detail::NetAccess::addr(*name).ToString() : absl::StrCat("fd ", fd);
   if (role == sys::SocketRole::kDatagram) label = "udp " + label;
   return SocketCore::Register(e, fd, label);
 }
@@ -118,7 +119,7 @@ absl::StatusOr<std::shared_ptr<SocketCore>> AdoptIpSocket(int fd, sys::SocketRol
 absl::StatusOr<TcpStream> TcpStream::from_native(int fd, const Handle& handle) {
   auto core = detail::AdoptIpSocket(fd, sys::SocketRole::kConnected, handle, "TcpStream::from_native");
   if (!core.ok()) return core.status();
-  return TcpStream(*std::move(core));
+  return detail::NetAccess::wrap<TcpStream>(*std::move(core));
 }
 
 absl::Status TcpStream::set_nodelay(bool on) const {

@@ -42,11 +42,13 @@ void SocketCore::close() {
 
 std::string BoundLabel(int fd, const SocketAddr& requested) {
   absl::StatusOr<sys::IpAddress> bound = sys::LocalAddress(fd);
-  return bound.ok() ? SocketAddr(*bound).ToString() : requested.ToString();
+  return bound.ok() ? detail::NetAccess::addr(*bound).ToString() : requested.ToString();
 }
 
 executor::Executor* RuntimeFor(const Handle* handle, const char* op, absl::Status* error) {
-  if (handle != nullptr && handle->valid()) return nanorun::detail::HandleAccess::executor(*handle);
+  if (handle != nullptr && handle->valid()) {
+    return nanorun::detail::HandleAccess::executor(*handle);
+  }
   executor::Executor* e = executor::Executor::current();
   if (e == nullptr) {
     *error = absl::FailedPreconditionError(absl::StrCat(
@@ -63,9 +65,9 @@ using reactor::Direction;
 
 Future<TcpStream> ConnectOn(executor::Executor* e, const SocketAddr& addr) {
   std::string label = addr.ToString();
-  absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kStream);
+  absl::StatusOr<int> fd = sys::OpenSocket(detail::NetAccess::ip(addr), sys::SocketType::kStream);
   if (!fd.ok()) return make_error_future<TcpStream>(fd.status());
-  int err = sys::StartConnect(*fd, addr.ip());
+  int err = sys::StartConnect(*fd, detail::NetAccess::ip(addr));
   if (err != 0 && err != sys::kErrInProgress) {
     sys::Close(*fd);
     return make_error_future<TcpStream>(sys::ErrnoStatus(err, "connect " + label));
@@ -73,12 +75,13 @@ Future<TcpStream> ConnectOn(executor::Executor* e, const SocketAddr& addr) {
   // Registered after connect() started: the first edge reports its outcome.
   absl::StatusOr<std::shared_ptr<SocketCore>> core = SocketCore::Register(e, *fd, label);
   if (!core.ok()) return make_error_future<TcpStream>(core.status());
-  if (err == 0) return make_ready_future(TcpStream(*std::move(core)));
+  if (err == 0) return make_ready_future(detail::NetAccess::wrap<TcpStream>(*std::move(core)));
   return IoOp<TcpStream>(*core, Direction::kWrite, "connect", /*try_first=*/false,
                          [](SocketCore& c) -> Step<TcpStream> {
                            int result = sys::ConnectResult(c.fd());
                            if (result != 0) return Step<TcpStream>::done(c.errno_error(result, "connect"));
-                           return Step<TcpStream>::done(TcpStream(c.shared_from_this()));
+                           return Step<TcpStream>::done(
+                               detail::NetAccess::wrap<TcpStream>(c.shared_from_this()));
                          });
 }
 
@@ -111,7 +114,7 @@ absl::StatusOr<SocketAddr> AddressOf(const std::shared_ptr<SocketCore>& core, bo
   if (core == nullptr) return detail::EmptySocket(op);
   absl::StatusOr<sys::IpAddress> ip = peer ? sys::PeerAddress(core->fd()) : sys::LocalAddress(core->fd());
   if (!ip.ok()) return ip.status();
-  return SocketAddr(*ip);
+  return detail::NetAccess::addr(*ip);
 }
 
 }  // namespace
@@ -139,14 +142,14 @@ absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const TcpL
     return absl::InvalidArgumentError(absl::StrCat("TcpListener::bind ", addr.ToString(), ": backlog ",
                                                    options.backlog, " must be positive"));
   }
-  absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kStream);
+  absl::StatusOr<int> fd = sys::OpenSocket(detail::NetAccess::ip(addr), sys::SocketType::kStream);
   if (!fd.ok()) return fd.status();
   absl::Status s = sys::SetReuseAddress(*fd);
   if (s.ok()) {
     s = detail::ApplyBindOptions(*fd, addr, options.reuse_port, options.v6_only, options.send_buffer_size,
                                  options.receive_buffer_size, "TcpListener::bind");
   }
-  if (s.ok()) s = sys::Bind(*fd, addr.ip());
+  if (s.ok()) s = sys::Bind(*fd, detail::NetAccess::ip(addr));
   if (s.ok()) s = sys::Listen(*fd, options.backlog);
   if (!s.ok()) {
     sys::Close(*fd);
@@ -162,11 +165,12 @@ Future<std::pair<TcpStream, SocketAddr>> TcpListener::accept() const {
   using Accepted = std::pair<TcpStream, SocketAddr>;
   return detail::AcceptNext<Accepted>(
       core_, /*ip_peer=*/true, [](SocketCore& listener, int fd, const sys::IpAddress& peer) {
-        SocketAddr peer_addr(peer);
+        SocketAddr peer_addr = detail::NetAccess::addr(peer);
         absl::StatusOr<std::shared_ptr<SocketCore>> core =
             SocketCore::Register(listener.executor(), fd, peer_addr.ToString());
         if (!core.ok()) return Step<Accepted>::done(core.status());
-        return Step<Accepted>::done(Accepted(TcpStream(*std::move(core)), peer_addr));
+        TcpStream stream = detail::NetAccess::wrap<TcpStream>(*std::move(core));
+        return Step<Accepted>::done(Accepted(std::move(stream), peer_addr));
       });
 }
 

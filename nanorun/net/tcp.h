@@ -94,7 +94,9 @@ class TcpStream : public StreamSocket {
   absl::StatusOr<SocketAddr> peer_addr() const;
   absl::StatusOr<SocketAddr> local_addr() const;
 
-  // Internal.
+ private:
+  friend struct detail::NetAccess;
+
   // TCP's receive queue is empty after a short read (SocketCore's hint).
   explicit TcpStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {
     if (core_ != nullptr) core_->trust_short_reads();

@@ -29,14 +29,14 @@ absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const UdpBindO
   absl::Status error;
   executor::Executor* e = detail::RuntimeFor(&handle, "UdpSocket::bind", &error);
   if (e == nullptr) return error;
-  absl::StatusOr<int> fd = sys::OpenSocket(addr.ip(), sys::SocketType::kDatagram);
+  absl::StatusOr<int> fd = sys::OpenSocket(detail::NetAccess::ip(addr), sys::SocketType::kDatagram);
   if (!fd.ok()) return fd.status();
   absl::Status s = detail::ApplyBindOptions(*fd, addr, options.reuse_port, options.v6_only,
                                             options.send_buffer_size, options.receive_buffer_size,
                                             "UdpSocket::bind");
   if (s.ok() && options.reuse_address) s = sys::SetReuseAddress(*fd);
   if (s.ok() && options.broadcast) s = sys::SetSocketOption(*fd, sys::SocketOption::kBroadcast, 1);
-  if (s.ok()) s = sys::Bind(*fd, addr.ip());
+  if (s.ok()) s = sys::Bind(*fd, detail::NetAccess::ip(addr));
   if (!s.ok()) {
     sys::Close(*fd);
     return s;
@@ -49,7 +49,7 @@ absl::StatusOr<UdpSocket> UdpSocket::bind(const SocketAddr& addr, const UdpBindO
 
 Future<size_t> UdpSocket::send_to(absl::Span<const char> data, const SocketAddr& to) const {
   return IoOp<size_t>(core_, Direction::kWrite, "send_to", true, [data, to](SocketCore& c) {
-    sys::IoResult r = sys::SendTo(c.fd(), data.data(), data.size(), to.ip());
+    sys::IoResult r = sys::SendTo(c.fd(), data.data(), data.size(), detail::NetAccess::ip(to));
     if (r.would_block) return Step<size_t>::would_block();
     if (r.err != 0) {
       return Step<size_t>::done(sys::ErrnoStatus(r.err, absl::StrCat("send_to ", to.ToString())));
@@ -65,13 +65,13 @@ Future<std::pair<size_t, SocketAddr>> UdpSocket::recv_from(absl::Span<char> buf)
     sys::IoResult r = sys::RecvFrom(c.fd(), buf.data(), buf.size(), &from);
     if (r.would_block) return Step<Received>::would_block();
     if (r.err != 0) return Step<Received>::done(c.errno_error(r.err, "recv_from on"));
-    return Step<Received>::done(Received(static_cast<size_t>(r.n), SocketAddr(from)));
+    return Step<Received>::done(Received(static_cast<size_t>(r.n), detail::NetAccess::addr(from)));
   });
 }
 
 absl::Status UdpSocket::connect(const SocketAddr& peer) const {
   if (core_ == nullptr) return absl::FailedPreconditionError("UdpSocket::connect on an empty socket");
-  int err = sys::StartConnect(core_->fd(), peer.ip());
+  int err = sys::StartConnect(core_->fd(), detail::NetAccess::ip(peer));
   if (err != 0) return sys::ErrnoStatus(err, absl::StrCat("connect ", peer.ToString()));
   return absl::OkStatus();
 }
@@ -98,7 +98,7 @@ absl::StatusOr<SocketAddr> UdpSocket::local_addr() const {
   if (core_ == nullptr) return absl::FailedPreconditionError("local_addr on an empty socket");
   absl::StatusOr<sys::IpAddress> ip = sys::LocalAddress(core_->fd());
   if (!ip.ok()) return ip.status();
-  return SocketAddr(*ip);
+  return detail::NetAccess::addr(*ip);
 }
 
 void UdpSocket::close() const {

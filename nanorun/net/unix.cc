@@ -106,7 +106,9 @@ Future<UnixStream> ConnectOn(executor::Executor* e, std::string path) {
       *core, reactor::Direction::kWrite, "connect", /*try_first=*/true,
       [path = std::move(path), retry](SocketCore& c) mutable -> Step<UnixStream> {
         int err = sys::StartConnectUnix(c.fd(), path);
-        if (err == 0) return Step<UnixStream>::done(UnixStream(c.shared_from_this()));
+        if (err == 0) {
+          return Step<UnixStream>::done(detail::NetAccess::wrap<UnixStream>(c.shared_from_this()));
+        }
         if (err == sys::kErrTryAgain) {
           absl::Duration wait = retry;
           retry = std::min(retry * 2, kLongestConnectRetry);
@@ -179,13 +181,14 @@ absl::StatusOr<std::shared_ptr<SocketCore>> Adopt(int fd, sys::SocketRole role, 
 absl::StatusOr<std::pair<UnixStream, UnixStream>> UnixStream::pair(const Handle& handle) {
   auto cores = RegisterPair(handle, sys::SocketType::kStream, "UnixStream::pair");
   if (!cores.ok()) return cores.status();
-  return std::make_pair(UnixStream(std::move(cores->first)), UnixStream(std::move(cores->second)));
+  return std::make_pair(detail::NetAccess::wrap<UnixStream>(std::move(cores->first)),
+                        detail::NetAccess::wrap<UnixStream>(std::move(cores->second)));
 }
 
 absl::StatusOr<UnixStream> UnixStream::from_native(int fd, const Handle& handle) {
   auto core = Adopt(fd, sys::SocketRole::kConnected, handle, "UnixStream::from_native");
   if (!core.ok()) return core.status();
-  return UnixStream(*std::move(core));
+  return detail::NetAccess::wrap<UnixStream>(*std::move(core));
 }
 
 absl::StatusOr<std::string> UnixStream::local_path() const { return detail::PathOf(core_, false, "local_path"); }
@@ -249,7 +252,7 @@ Future<UnixStream> UnixListener::accept() const {
         absl::StatusOr<std::shared_ptr<SocketCore>> core = SocketCore::Register(
             listener.executor(), fd, absl::StrCat("a connection accepted on ", listener.label()));
         if (!core.ok()) return Step<UnixStream>::done(core.status());
-        return Step<UnixStream>::done(UnixStream(*std::move(core)));
+        return Step<UnixStream>::done(detail::NetAccess::wrap<UnixStream>(*std::move(core)));
       });
 }
 

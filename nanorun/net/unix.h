@@ -73,7 +73,9 @@ class UnixStream : public StreamSocket {
   // connect (SO_PEERCRED): for a daemon that trusts local users by uid.
   absl::StatusOr<PeerCredentials> peer_credentials() const;
 
-  // Internal.
+ private:
+  friend struct detail::NetAccess;
+
   explicit UnixStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {}
 };
 

@@ -58,6 +58,13 @@ class Sender;
 template <class T>
 class Receiver;
 
+namespace detail {
+// The one place that makes a channel's two ends; channel() and
+// unbounded_channel() below are the ways in.
+template <class T>
+std::pair<Sender<T>, Receiver<T>> MakeChannel(size_t capacity);
+}  // namespace detail
+
 // A bounded channel: capacity >= 1 (0 is misuse, reported through
 // ReportMisuse: a message and an abort by default; capacity 1 if a test's
 // handler returns).
@@ -107,7 +114,7 @@ class Sender {
 
  private:
   template <class U>
-  friend std::pair<Sender<U>, Receiver<U>> MakeChannel(size_t capacity);
+  friend std::pair<Sender<U>, Receiver<U>> detail::MakeChannel(size_t capacity);
   explicit Sender(std::shared_ptr<detail::ChannelCore<T>> core) : core_(std::move(core)) {}
   static absl::Status MovedFrom(const char* op) {
     return absl::FailedPreconditionError(std::string("Sender::") + op +
@@ -167,7 +174,7 @@ class Receiver {
 
  private:
   template <class U>
-  friend std::pair<Sender<U>, Receiver<U>> MakeChannel(size_t capacity);
+  friend std::pair<Sender<U>, Receiver<U>> detail::MakeChannel(size_t capacity);
   explicit Receiver(std::shared_ptr<detail::ChannelCore<T>> core) : core_(std::move(core)) {}
   void release() {
     if (core_ != nullptr) std::exchange(core_, nullptr)->drop_receiver();
@@ -175,12 +182,13 @@ class Receiver {
   std::shared_ptr<detail::ChannelCore<T>> core_;
 };
 
-// Internal: channel() and unbounded_channel() are the ways in.
+namespace detail {
 template <class T>
 std::pair<Sender<T>, Receiver<T>> MakeChannel(size_t capacity) {
-  auto core = std::make_shared<detail::ChannelCore<T>>(capacity);
+  auto core = std::make_shared<ChannelCore<T>>(capacity);
   return {Sender<T>(core), Receiver<T>(core)};
 }
+}  // namespace detail
 
 template <class T>
 std::pair<Sender<T>, Receiver<T>> channel(size_t capacity) {
@@ -190,12 +198,12 @@ std::pair<Sender<T>, Receiver<T>> channel(size_t capacity) {
         "hand-off, or unbounded_channel() for no bound)");
     capacity = 1;
   }
-  return MakeChannel<T>(capacity);
+  return detail::MakeChannel<T>(capacity);
 }
 
 template <class T>
 std::pair<Sender<T>, Receiver<T>> unbounded_channel() {
-  return MakeChannel<T>(std::numeric_limits<size_t>::max());
+  return detail::MakeChannel<T>(std::numeric_limits<size_t>::max());
 }
 
 }  // namespace sync

@@ -34,10 +34,13 @@ class [[nodiscard]] MutexGuard {
   void unlock() { permit_.release(); }
   bool owns_lock() const { return permit_.count() != 0; }
 
-  // Internal: the semaphore grants the guard directly (no conversion step).
+ private:
+  // The semaphore grants the guard directly (no conversion step).
+  friend class Mutex;
+  friend class detail::SemaphoreCore;
+
   explicit MutexGuard(SemaphorePermit permit) : permit_(std::move(permit)) {}
 
- private:
   SemaphorePermit permit_;
 };
 

@@ -62,11 +62,12 @@ class [[nodiscard]] SemaphorePermit {
     count_ = 0;
   }
 
-  // Internal.
+ private:
+  friend class detail::SemaphoreCore;  // The only maker of permits.
+
   SemaphorePermit(std::shared_ptr<detail::SemaphoreCore> core, size_t count)
       : core_(std::move(core)), count_(count) {}
 
- private:
   std::shared_ptr<detail::SemaphoreCore> core_;
   size_t count_ = 0;
 };
@@ -90,10 +91,11 @@ class Semaphore {
   void close() const;
   bool is_closed() const;
 
-  // Internal: for primitives built on a semaphore (Mutex).
+ private:
+  friend class Mutex;  // Built on a one-permit semaphore's core.
+
   const std::shared_ptr<detail::SemaphoreCore>& core() const { return core_; }
 
- private:
   std::shared_ptr<detail::SemaphoreCore> core_;
 };
 
