@@ -10,8 +10,11 @@
 #ifndef NANORUN_VERSION_H_
 #define NANORUN_VERSION_H_
 
+// The release's numbers: MAJOR.MINOR.PATCH (Semantic Versioning).
 #define NANORUN_VERSION_MAJOR 0
+// The minor number: features added, nothing broken.
 #define NANORUN_VERSION_MINOR 1
+// The patch number: fixes only.
 #define NANORUN_VERSION_PATCH 0
 // "MAJOR.MINOR.PATCH"
 #define NANORUN_VERSION_STRING "0.1.0"

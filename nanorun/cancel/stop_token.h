@@ -89,10 +89,15 @@ class StopState {
 
 }  // namespace detail
 
+// The reader's side of a stop request (C++20's std::stop_token, for C++17):
+// asks whether stop was requested, and StopCallback runs code when it is.
+// Cheap to copy; every copy reads the same request.
 class StopToken {
  public:
   // A token no source can stop.
   StopToken() = default;
+  // Copies and moves read the same request; a moved-from token is one no
+  // source can stop.
   StopToken(const StopToken& other) : state_(other.state_) {
     if (state_ != nullptr) state_->retain();
   }
@@ -105,6 +110,7 @@ class StopToken {
     if (state_ != nullptr) state_->release();
   }
 
+  // True once a source of this token requested stop.
   bool stop_requested() const { return state_ != nullptr && state_->stop_requested(); }
   // False when stop can never be requested (no source is left, or there never
   // was one): a loop may then skip its checks.
@@ -119,9 +125,13 @@ class StopToken {
   detail::StopState* state_ = nullptr;
 };
 
+// The requester's side: request_stop() stops every token taken from it
+// (get_token()) and runs their callbacks. Copies share the request.
 class StopSource {
  public:
   StopSource() : state_(detail::StopState::Create()) { state_->add_source(); }
+  // Copies share the request; a moved-from source requests nothing
+  // (request_stop() returns false).
   StopSource(const StopSource& other) : state_(other.state_) {
     if (state_ != nullptr) {
       state_->retain();
@@ -140,11 +150,13 @@ class StopSource {
     }
   }
 
+  // A token that sees this source's request.
   StopToken get_token() const { return StopToken(state_); }
   // Requests stop: runs every registered callback, on this thread, before it
   // returns. True for the call that made the request; false if stop had been
   // requested already (or on a moved-from source).
   bool request_stop() { return state_ != nullptr && state_->request_stop(); }
+  // True once stop was requested on this source (or a copy).
   bool stop_requested() const { return state_ != nullptr && state_->stop_requested(); }
 
  private:
@@ -156,6 +168,8 @@ class StopSource {
 class StopCallback {
  public:
   template <class F>
+  // Registers `on_stop`; if stop was already requested, runs it here, now.
+  // The destructor unregisters it, waiting if it is running on another thread.
   StopCallback(const StopToken& token, F on_stop) : on_stop_(std::move(on_stop)) {
     register_with(token.state_);
   }

@@ -32,6 +32,7 @@ namespace fs {
 Future<std::string> read_file(std::string path);
 Future<std::string> read_file(std::string path, const Handle& handle);
 
+// How write_file writes.
 struct WriteFileOptions {
   // Flush the data, then the directory entry, to the disk before completing,
   // so the new content survives a power loss. Off: still atomic for readers
@@ -56,8 +57,11 @@ Future<void> write_file(std::string path, std::string data, const WriteFileOptio
 Future<void> write_file(std::string path, std::string data, const WriteFileOptions& options,
                         const Handle& handle);
 
+// How File::open opens: for reading only, unless it says otherwise.
 struct OpenOptions {
+  // Open for reading.
   bool read = true;
+  // Open for writing (read_at and write_at both work with both set).
   bool write = false;
   bool create = false;     // Make the file if it is missing.
   bool exclusive = false;  // With create: AlreadyExists if it exists.
@@ -98,12 +102,16 @@ class File {
   Future<void> write_at(uint64_t offset, std::string data) const;
   // fsync / fdatasync (FlushFileBuffers on Windows for both).
   Future<void> sync() const;
+  // fdatasync: the data, not every bit of metadata.
   Future<void> sync_data() const;
+  // The file's size in bytes, now.
   Future<uint64_t> size() const;
   // Cuts or extends (with zeros) the file to `size` bytes.
   Future<void> set_size(uint64_t size) const;
 
+  // The path the file was opened by (for messages).
   const std::string& path() const;
+  // False for a default-constructed or moved-from File.
   bool valid() const { return core_ != nullptr; }
 
  private:

@@ -368,6 +368,13 @@ auto when_any(std::vector<JoinHandle<T>> handles) {
   return when_any(detail::AsFutures(std::move(handles)));
 }
 
+namespace detail {
+// Steps of one repeat loop that may run back to back before it yields.
+// Incidental (tokio's figure): small enough that timers stay within a tick or
+// so behind a busy loop, large enough that the yield costs nothing measurable.
+constexpr int kRepeatBudget = 128;
+}  // namespace detail
+
 // Calls f() (returning Future<bool>, or bool) again and again until it yields
 // true, or fails (the loop then fails with that error). Each step starts
 // after the previous one settled; steps that are ready at once run in a
@@ -382,13 +389,6 @@ auto when_any(std::vector<JoinHandle<T>> handles) {
 // loop goes on to the step in flight, and no further step starts). The
 // output's consumer frees it once the loop settled. Like any continuation
 // attached on a worker, it resumes on that runtime.
-namespace detail {
-// Steps of one repeat loop that may run back to back before it yields.
-// Incidental (tokio's figure): small enough that timers stay within a tick or
-// so behind a busy loop, large enough that the yield costs nothing measurable.
-constexpr int kRepeatBudget = 128;
-}  // namespace detail
-
 template <class F>
 Future<void> repeat(F f) {
   // The loop's output state, its current step's gate and the user's function

@@ -191,15 +191,22 @@ struct DropResult {
 }  // namespace detail
 
 template <class T>
+// A value (or a failing absl::Status) that arrives later: chain work on it
+// with then(), then_result(), on_error(), finally() and via(); wait for it
+// with block_on() off the runtime. Move-only; [[nodiscard]], because dropping
+// a pending future stops the work behind it (docs/cancellation.md).
 class [[nodiscard]] Future {
  public:
+  // The value a successful future holds (void: none).
   using value_type = T;
+  // What it settles with: absl::StatusOr<T> (absl::Status for void).
   using result_type = detail::Result<T>;
 
   // An empty future; chaining on it yields a FailedPrecondition error.
   // state_ starts null so gcc -O2 does not see a read of it before a write
   // (a false maybe-uninitialized: it is read only when kind_ is kShared).
   Future() noexcept : kind_(kEmpty), state_(nullptr) {}
+  // Move-only; a moved-from future is empty (valid() is false).
   Future(Future&& other) noexcept : state_(nullptr) { move_from(std::move(other)); }
   Future& operator=(Future&& other) noexcept {
     if (this != &other) {
@@ -316,12 +323,16 @@ class [[nodiscard]] Future {
   template <class F>
   void then(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named future: a compile error, as for then.)
   void then_result(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named future: a compile error, as for then.)
   void on_error(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named future: a compile error, as for then.)
   void finally(F) & { detail::ConsumedByChaining<F>(); }
   template <class H = Handle>
+  // (On a named future: a compile error, as for then.)
   void via(const H&) & { detail::ConsumedByChaining<H>(); }
 
   // The result of a ready future, without waiting; consumes the future. For
@@ -446,9 +457,14 @@ void FutureAccess::set_via(Future<T>& f, executor::Executor* e) {
 }  // namespace detail
 
 template <class T>
+// The producer's side of a Future<T>: get_future() once, then fulfil it once
+// with set_value, set_error or set_result, from any thread. Move-only.
+// Dropped unfulfilled, its future fails with absl::CancelledError ('broken
+// promise').
 class Promise {
  public:
   Promise() : producer_(detail::SharedState<T>::Create()), unclaimed_(producer_) {}
+  // Move-only; a moved-from promise fulfils nothing.
   Promise(Promise&& other) noexcept
       : producer_(std::exchange(other.producer_, nullptr)),
         unclaimed_(std::exchange(other.unclaimed_, nullptr)) {}
@@ -492,12 +508,14 @@ class Promise {
   void set_value() {
     fulfil(absl::OkStatus());
   }
+  // Fails the future with `status` (an OK status becomes an error).
   void set_error(absl::Status status) {
     fulfil(detail::Result<T>(detail::NonOk(std::move(status))));
   }
   // Either, from a result.
   void set_result(detail::Result<T> result) { fulfil(std::move(result)); }
 
+  // True once a value or an error was set (or the promise was moved from).
   bool is_fulfilled() const { return producer_ == nullptr; }
 
  private:
@@ -520,6 +538,8 @@ class Promise {
   detail::SharedState<T>* unclaimed_;  // Until get_future().
 };
 
+// A future that is already complete: with no value, with `value`, or failed
+// with `status`. Continuations on it run at once (rule 1).
 inline Future<void> make_ready_future() {
   return detail::FutureAccess::from_result<void>(absl::OkStatus());
 }
@@ -529,6 +549,8 @@ Future<std::decay_t<T>> make_ready_future(T&& value) {
   return detail::FutureAccess::from_result<D>(detail::Result<D>(std::forward<T>(value)));
 }
 template <class T>
+// A future that has already failed with `status` (an OK status becomes an
+// error).
 Future<T> make_error_future(absl::Status status) {
   return detail::FutureAccess::from_result<T>(detail::Result<T>(detail::NonOk(std::move(status))));
 }

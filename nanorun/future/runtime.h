@@ -262,6 +262,8 @@ class JoinHandle;
 class Handle {
  public:
   Handle() = default;
+  // Copies refer to the same runtime; a moved-from or default handle is
+  // invalid (valid() is false), and spawns through it fail.
   Handle(const Handle& other) : e_(other.e_) {
     if (e_ != nullptr) e_->retain();
   }
@@ -284,12 +286,14 @@ class Handle {
         "runtime; use Handle::try_current(), or pass Runtime::handle() in");
     return Handle();
   }
+  // The runtime whose worker is calling, or nullopt off a runtime.
   static std::optional<Handle> try_current() {
     executor::Executor* e = executor::Executor::current();
     if (e == nullptr) return std::nullopt;
     return Handle(e);
   }
 
+  // False for a default-constructed or moved-from handle.
   bool valid() const { return e_ != nullptr; }
 
   // Runs f() as a new task on this runtime. F returns T, Future<T>,
@@ -321,6 +325,15 @@ struct HandleAccess {
   // A handle holding a reference on `e` (nullptr: an invalid handle).
   static Handle make(executor::Executor* e) { return Handle(e); }
   static executor::Executor* executor(const Handle& h) { return h.e_; }
+  // The JoinHandle of a task just spawned, and one for a spawn that failed.
+  template <class T>
+  static JoinHandle<T> join(task::RawJoinHandle<Result<T>> raw) {
+    return JoinHandle<T>(std::move(raw));
+  }
+  template <class T>
+  static JoinHandle<T> failed(absl::Status error) {
+    return JoinHandle<T>::failed(std::move(error));
+  }
 };
 }  // namespace detail
 
@@ -328,12 +341,19 @@ struct HandleAccess {
 // after the task finished (abort then does nothing) or its runtime is gone.
 class AbortHandle {
  public:
+  // A handle that aborts nothing.
   AbortHandle() = default;
-  explicit AbortHandle(task::RawAbortHandle raw) : raw_(std::move(raw)) {}
+  // Cancels the task, as JoinHandle::abort() does; no effect once it finished.
   void abort() const { raw_.abort(); }
+  // True once the task has finished (completed, failed or cancelled).
   bool is_finished() const { return raw_.is_finished(); }
 
  private:
+  template <class T>
+  friend class JoinHandle;
+
+  explicit AbortHandle(task::RawAbortHandle raw) : raw_(std::move(raw)) {}
+
   task::RawAbortHandle raw_;
 };
 
@@ -342,18 +362,15 @@ class AbortHandle {
 template <class T>
 class [[nodiscard]] JoinHandle {
  public:
+  // The task's value type, as for Future<T>.
   using value_type = T;
+  // What the task ends with: Result<T> (absl::StatusOr<T>; absl::Status for void).
   using Output = detail::Result<T>;
 
-  explicit JoinHandle(task::RawJoinHandle<Output> raw) : raw_(std::move(raw)) {}
-  // A handle that fails at once (spawn off a runtime).
-  static JoinHandle failed(absl::Status error) {
-    JoinHandle h{task::RawJoinHandle<Output>()};
-    h.error_ = std::make_unique<absl::Status>(detail::NonOk(std::move(error)));
-    return h;
-  }
-
+  // True once the task has finished (or the spawn failed): a continuation
+  // chained now runs at once, and poll() is ready.
   bool is_ready() const { return error_ != nullptr || raw_.is_finished(); }
+  // The same as is_ready().
   bool is_finished() const { return is_ready(); }
 
   // Cancels the task: it stops at its next poll (at once if idle) and its
@@ -393,39 +410,59 @@ class [[nodiscard]] JoinHandle {
     }
     return Bridge::Start(std::move(raw_));
   }
+  // A JoinHandle converts to its Future (the same as into_future()).
   operator Future<T>() && { return std::move(*this).into_future(); }
 
   template <class F>
+  // As Future's then(), on the task's result.
   auto then(F f) && {
     return std::move(*this).into_future().then(std::move(f));
   }
   template <class F>
+  // As Future's then_result(), on the task's result.
   auto then_result(F f) && {
     return std::move(*this).into_future().then_result(std::move(f));
   }
   template <class F>
+  // As Future's on_error(), on the task's result.
   Future<T> on_error(F f) && {
     return std::move(*this).into_future().on_error(std::move(f));
   }
   template <class F>
+  // As Future's finally(), on the task's result.
   Future<T> finally(F f) && {
     return std::move(*this).into_future().finally(std::move(f));
   }
+  // Continuations run on `handle`'s runtime, as Future's via() does.
   Future<T> via(const Handle& handle) && { return std::move(*this).into_future().via(handle); }
 
   // On a named handle: a compile error naming the fix (as for Future).
   template <class F>
   void then(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named handle: a compile error, as for then.)
   void then_result(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named handle: a compile error, as for then.)
   void on_error(F) & { detail::ConsumedByChaining<F>(); }
   template <class F>
+  // (On a named handle: a compile error, as for then.)
   void finally(F) & { detail::ConsumedByChaining<F>(); }
   template <class H = Handle>
+  // (On a named handle: a compile error, as for then.)
   void via(const H&) & { detail::ConsumedByChaining<H>(); }
 
  private:
+  friend struct detail::HandleAccess;  // Made by spawn.
+
+  explicit JoinHandle(task::RawJoinHandle<Output> raw) : raw_(std::move(raw)) {}
+  // A handle that fails at once (spawn off a runtime).
+  static JoinHandle failed(absl::Status error) {
+    JoinHandle h{task::RawJoinHandle<Output>()};
+    h.error_ = std::make_unique<absl::Status>(detail::NonOk(std::move(error)));
+    return h;
+  }
+
   // Turns the task's completion into a Promise fulfilment. The bridge is
   // the task's join waker; wakers hold references on it.
   class Bridge : public task::BlockCached {
@@ -503,22 +540,22 @@ template <class F>
 JoinHandle<SpawnResult<F>> SpawnOn(executor::Executor* e, F f) {
   using U = SpawnResult<F>;
   if (e == nullptr) {
-    return JoinHandle<U>::failed(absl::FailedPreconditionError(
+    return HandleAccess::failed<U>(absl::FailedPreconditionError(
         "spawn called outside a runtime (no current worker and no valid "
         "Handle): call nanorun::spawn from a task, or use "
         "Runtime::handle().spawn(...)"));
   }
   if (e->is_draining() && executor::Executor::current() != e) {
-    return JoinHandle<U>::failed(absl::FailedPreconditionError(
+    return HandleAccess::failed<U>(absl::FailedPreconditionError(
         "spawn: the runtime is shutting down (Runtime::shutdown was called); spawns from "
         "outside it are refused (its own tasks may still spawn)"));
   }
   if constexpr (kReturnsPlainValue<F>) {
     executor::SpawnOptions options;
     options.completes_on_first_poll = true;
-    return JoinHandle<U>(e->spawn(PlainSpawnBody<U, F>(std::move(f)), options));
+    return HandleAccess::join<U>(e->spawn(PlainSpawnBody<U, F>(std::move(f)), options));
   } else {
-    return JoinHandle<U>(e->spawn(SpawnBody<U, F>(std::move(f))));
+    return HandleAccess::join<U>(e->spawn(SpawnBody<U, F>(std::move(f))));
   }
 }
 }  // namespace detail
@@ -551,6 +588,9 @@ inline void CompleteYield(void* arg, bool cancelled) {
 }
 }  // namespace detail
 
+// Lets the other tasks on this worker run, then completes: the continuation
+// runs once the worker's queue is empty or 61 tasks later. Off a runtime: a
+// ready future.
 inline Future<void> yield_now() {
   if (executor::Executor::current() == nullptr) return make_ready_future();
   auto* state = detail::SharedState<void>::Create();
@@ -562,7 +602,7 @@ inline Future<void> yield_now() {
 }
 
 // A custom leaf future: f(cx) is polled as a task on the current runtime
-// until it returns Poll<T>::ready. Off a runtime: a failed future.
+// until it returns a ready Poll<T>. Off a runtime: a failed future.
 template <class T, class F>
 Future<T> poll_fn(F f) {
   executor::Executor* e = executor::Executor::current();
@@ -571,7 +611,7 @@ Future<T> poll_fn(F f) {
         "poll_fn called outside a runtime: call it from a task, or spawn "
         "a task that calls it"));
   }
-  return JoinHandle<T>(e->spawn(detail::PollFnBody<T, F>(std::move(f))))
+  return detail::HandleAccess::join<T>(e->spawn(detail::PollFnBody<T, F>(std::move(f))))
       .into_future();
 }
 
@@ -593,26 +633,38 @@ struct RuntimeOptions {
 struct ShutdownReport {
   size_t finished = 0;   // Tasks and blocking jobs that ended within the grace.
   size_t cancelled = 0;  // Tasks cancelled, and blocking jobs dropped unstarted.
+  // Tasks that ended within the grace.
   size_t tasks_finished = 0;
+  // Tasks cancelled.
   size_t tasks_cancelled = 0;
+  // Blocking jobs that ended within the grace.
   size_t blocking_finished = 0;
+  // Blocking jobs dropped before they started.
   size_t blocking_cancelled = 0;
   // Blocking jobs still running at the deadline: they cannot be stopped, so
   // they finish on their own threads, detached (their results are dropped).
   size_t blocking_detached = 0;
 };
 
+// The worker threads, their timers and reactor: where tasks run. Spawn with
+// spawn() on a worker or handle().spawn() from anywhere; wait from outside
+// with block_on(). Destroying it cancels what is left (see ~Runtime and
+// shutdown(grace)). Move-only.
 class Runtime {
  public:
   // std::thread::hardware_concurrency() workers (at least 1).
   Runtime();
+  // With the given options (workers, blocking pool); aborts with a message if
+  // the OS refuses a thread or an fd (create() reports it instead).
   explicit Runtime(const RuntimeOptions& options);
+  // `n` workers (0: hardware_concurrency()), otherwise the defaults.
   static Runtime with_workers(size_t n);
   // The same, reporting failure (the OS refused a thread or an fd) as a
   // status instead of aborting.
   static absl::StatusOr<Runtime> create(size_t workers);
   static absl::StatusOr<Runtime> create(const RuntimeOptions& options);
 
+  // Move-only; a moved-from Runtime owns nothing (its destructor does nothing).
   Runtime(Runtime&& other) noexcept : e_(std::exchange(other.e_, nullptr)) {}
   Runtime& operator=(Runtime&& other) noexcept;
   Runtime(const Runtime&) = delete;
@@ -633,7 +685,9 @@ class Runtime {
   // task that waits forever is cancelled only at the deadline.
   ShutdownReport shutdown(absl::Duration grace);
 
+  // A handle to this runtime, for spawning from any thread.
   Handle handle() const { return Handle(e_); }
+  // Worker threads (0 for a moved-from Runtime).
   size_t num_workers() const { return e_ != nullptr ? e_->num_workers() : 0; }
 
   // Waits for a future on the calling thread (which must not be a worker of
@@ -677,6 +731,7 @@ auto block_on(F f) {
 }
 
 template <class T>
+// Later continuations run on `handle`'s runtime (declared in future.h).
 Future<T> Future<T>::via(const Handle& handle) && {
   Future<T> out = std::move(*this);
   out.set_via(detail::HandleAccess::executor(handle));

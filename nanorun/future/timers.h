@@ -397,6 +397,7 @@ Future<T> timeout(absl::Duration d, JoinHandle<T> inner) {
 class Interval {
  public:
   Interval() = default;
+  // Move-only; a moved-from Interval's tick() fails with FailedPrecondition.
   Interval(Interval&& other) noexcept { *this = std::move(other); }
   Interval& operator=(Interval&& other) noexcept {
     if (this != &other) {
@@ -430,6 +431,7 @@ class Interval {
     return detail::SleepNode::Start(e_, due);
   }
 
+  // The period it was made with.
   absl::Duration period() const { return absl::Nanoseconds(period_); }
 
  private:
@@ -444,6 +446,9 @@ class Interval {
   absl::Status error_;  // Why e_ is null, when interval() failed.
 };
 
+// Ticks every `period` on the current runtime, the first tick at once;
+// see Interval for what a late tick does. Off a runtime, or with a period
+// that is not positive and finite, every tick() fails with the reason.
 inline Interval interval(absl::Duration period) {
   Interval out;
   executor::Executor* e = executor::Executor::current();
@@ -468,17 +473,21 @@ Future<void> sleep(std::chrono::duration<Rep, Period> d) {
   return sleep(detail::FromChrono(d));
 }
 template <class T, class Rep, class Period>
+// timeout(), with a std::chrono duration.
 Future<T> timeout(std::chrono::duration<Rep, Period> d, Future<T> inner) {
   return timeout(detail::FromChrono(d), std::move(inner));
 }
 template <class T, class Rep, class Period>
+// timeout() on a task, with a std::chrono duration.
 Future<T> timeout(std::chrono::duration<Rep, Period> d, JoinHandle<T> inner) {
   return timeout(detail::FromChrono(d), std::move(inner).into_future());
 }
 template <class Rep, class Period>
+// interval(), with a std::chrono period.
 Interval interval(std::chrono::duration<Rep, Period> period) {
   return interval(detail::FromChrono(period));
 }
+// sleep_until(), with a std::chrono time point.
 inline Future<void> sleep_until(std::chrono::system_clock::time_point t) {
   return sleep_until(absl::FromChrono(t));
 }

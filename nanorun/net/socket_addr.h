@@ -20,6 +20,8 @@ class SocketCore;
 struct NetAccess;  // Below SocketAddr.
 }  // namespace detail
 
+// An IPv4 or IPv6 address with a port (and, for IPv6, a scope id): a value
+// type, cheap to copy, compared by value.
 class SocketAddr {
  public:
   // 0.0.0.0:0.
@@ -29,19 +31,26 @@ class SocketAddr {
   // host names: resolving them is not this class's job. InvalidArgument
   // with the reason on anything else.
   static absl::StatusOr<SocketAddr> parse(absl::string_view text);
-  // 127.0.0.1:port and [::1]:port.
+  // `127.0.0.1:port`, the IPv4 loopback address.
   static SocketAddr loopback_v4(uint16_t port);
+  // `[::1]:port`, the IPv6 loopback address.
   static SocketAddr loopback_v6(uint16_t port);
 
+  // True for an IPv4 address.
   bool is_ipv4() const { return !ip_.v6; }
+  // True for an IPv6 address.
   bool is_ipv6() const { return ip_.v6; }
+  // The port, in host byte order.
   uint16_t port() const { return ip_.port; }
+  // Replaces the port.
   void set_port(uint16_t port) { ip_.port = port; }
 
   // "127.0.0.1:8080" or "[::1]:8080" (parse() reads it back).
   std::string ToString() const;
 
+  // Same family, address, port and scope id.
   bool operator==(const SocketAddr& other) const;
+  // Not operator==.
   bool operator!=(const SocketAddr& other) const { return !(*this == other); }
 
  private:

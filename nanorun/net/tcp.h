@@ -74,9 +74,10 @@ class TcpStream : public StreamSocket {
   // SO_KEEPALIVE with the given timing, or off (nullopt).
   absl::Status set_keepalive(std::optional<TcpKeepalive> keepalive) const;
   absl::StatusOr<bool> keepalive() const;
-  // SO_SNDBUF / SO_RCVBUF, in bytes (> 0). Linux reports double the value set.
+  // SO_SNDBUF, in bytes (> 0). Linux reports double the value set.
   absl::Status set_send_buffer_size(int bytes) const;
   absl::StatusOr<int> send_buffer_size() const;
+  // SO_RCVBUF, in bytes (> 0). Linux reports double the value set.
   absl::Status set_receive_buffer_size(int bytes) const;
   absl::StatusOr<int> receive_buffer_size() const;
   // SO_LINGER. Zero: closing resets the connection (RST; unsent data is
@@ -91,7 +92,9 @@ class TcpStream : public StreamSocket {
   absl::Status set_ttl(int hops) const;
   absl::StatusOr<int> ttl() const;
 
+  // The peer's address (getpeername).
   absl::StatusOr<SocketAddr> peer_addr() const;
+  // This end's address (getsockname): the port a connect picked, say.
   absl::StatusOr<SocketAddr> local_addr() const;
 
  private:
@@ -103,6 +106,9 @@ class TcpStream : public StreamSocket {
   }
 };
 
+// A listening TCP socket: accept() yields the connections. A cheap copyable
+// handle: copies share one socket, which closes with the last copy (or at
+// close()).
 class TcpListener {
  public:
   TcpListener() = default;
@@ -131,8 +137,11 @@ class TcpListener {
   // Cancel-safe.
   Future<std::pair<TcpStream, SocketAddr>> accept() const;
 
+  // The address it listens on: the port bind() picked for port 0.
   absl::StatusOr<SocketAddr> local_addr() const;
+  // Closes the socket now: pending and later accepts fail with CancelledError.
   void close() const;
+  // False for a default-constructed listener.
   bool valid() const { return core_ != nullptr; }
   // The listening socket, lent (see StreamSocket::native_handle).
   int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }

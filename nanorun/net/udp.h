@@ -50,23 +50,32 @@ class UdpSocket {
   // Sets the default peer: send() goes there and recv() takes only its
   // datagrams.
   absl::Status connect(const SocketAddr& peer) const;
+  // One datagram to the connected peer (connect()); as send_to otherwise.
   Future<size_t> send(absl::Span<const char> data) const;
+  // The next datagram from the connected peer; as recv_from otherwise.
   Future<size_t> recv(absl::Span<char> buf) const;
 
-  // Options, as TcpStream's (tcp.h): SO_BROADCAST, IP_TTL (1..255), and
-  // SO_SNDBUF / SO_RCVBUF in bytes.
+  // Options, as TcpStream's (tcp.h). SO_BROADCAST: may send to a broadcast
+  // address.
   absl::Status set_broadcast(bool on) const;
   absl::StatusOr<bool> broadcast() const;
+  // IP_TTL (IPV6_UNICAST_HOPS for IPv6), 1..255.
   absl::Status set_ttl(int hops) const;
   absl::StatusOr<int> ttl() const;
+  // SO_SNDBUF, in bytes (> 0).
   absl::Status set_send_buffer_size(int bytes) const;
   absl::StatusOr<int> send_buffer_size() const;
+  // SO_RCVBUF, in bytes (> 0).
   absl::Status set_receive_buffer_size(int bytes) const;
   absl::StatusOr<int> receive_buffer_size() const;
 
+  // The address it is bound to: the port bind() picked for port 0.
   absl::StatusOr<SocketAddr> local_addr() const;
+  // Closes the socket now: pending operations fail with CancelledError.
   void close() const;
+  // False for a default-constructed socket.
   bool valid() const { return core_ != nullptr; }
+  // The socket, lent (see StreamSocket::native_handle); -1 if not valid().
   int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }
 
  private:

@@ -38,6 +38,7 @@ namespace nanorun {
 inline namespace v0 {
 namespace net {
 
+// The peer process's pid, uid and gid (UnixStream::peer_credentials).
 using PeerCredentials = sys::PeerCredentials;
 
 namespace detail {
@@ -65,9 +66,10 @@ class UnixStream : public StreamSocket {
   // nanorun. An fd that is not one is InvalidArgument and stays yours.
   static absl::StatusOr<UnixStream> from_native(int fd, const Handle& handle);
 
-  // The path this end is bound to, and the peer's: "" for an unnamed end
-  // (the connecting side usually is).
+  // The path this end is bound to: "" for an unnamed end (the connecting
+  // side usually is).
   absl::StatusOr<std::string> local_path() const;
+  // The path the peer's end is bound to ("" if unnamed).
   absl::StatusOr<std::string> peer_path() const;
   // The peer process's pid, uid and gid as the kernel recorded them at
   // connect (SO_PEERCRED): for a daemon that trusts local users by uid.
@@ -79,7 +81,9 @@ class UnixStream : public StreamSocket {
   explicit UnixStream(std::shared_ptr<detail::SocketCore> core) : StreamSocket(std::move(core)) {}
 };
 
+// How UnixListener::bind binds.
 struct UnixListenOptions {
+  // Connections the kernel queues before accept() takes them (listen's backlog).
   int backlog = 1024;
   // A socket file left at the path by an earlier run that did not remove it
   // makes bind fail (AlreadyExists). Set this to remove such a file first:
@@ -91,6 +95,9 @@ struct UnixListenOptions {
   bool remove_on_close = true;
 };
 
+// A listening Unix stream socket at a path: accept() yields the connections.
+// A cheap copyable handle: copies share one socket, which closes (and removes
+// its file, see remove_on_close) with the last copy or at close().
 class UnixListener {
  public:
   UnixListener() = default;
@@ -113,10 +120,13 @@ class UnixListener {
   // Cancel-safe.
   Future<UnixStream> accept() const;
 
+  // The path it listens on.
   absl::StatusOr<std::string> local_path() const;
   // Fails pending accepts; removes the socket file (remove_on_close).
   void close() const;
+  // False for a default-constructed listener.
   bool valid() const { return core_ != nullptr; }
+  // The listening socket, lent (see StreamSocket::native_handle).
   int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }
 
  private:
@@ -135,11 +145,16 @@ class UnixDatagram {
 
   // A socket bound to `path` (an existing file fails the bind, as for
   // listeners; the file is removed when the socket closes, under the same
-  // rule). unbound(): a socket with no name, for sending (replies to it are
-  // impossible unless it is half of a pair or connected).
+  // rule).
   static absl::StatusOr<UnixDatagram> bind(std::string path, const Handle& handle);
+  // A socket with no name, for sending (replies to it are impossible unless
+  // it is half of a pair or connected).
   static absl::StatusOr<UnixDatagram> unbound(const Handle& handle);
+  // Two connected sockets with no names (socketpair), e.g. for a child process.
   static absl::StatusOr<std::pair<UnixDatagram, UnixDatagram>> pair(const Handle& handle);
+  // Adopts a Unix datagram socket this process already has (checked, made
+  // non-blocking and close-on-exec, then owned); anything else is
+  // InvalidArgument and stays yours.
   static absl::StatusOr<UnixDatagram> from_native(int fd, const Handle& handle);
 
   // Sets the default peer: send() goes there and recv() takes only its
@@ -147,6 +162,8 @@ class UnixDatagram {
   absl::Status connect(const std::string& path) const;
   // One message to the connected peer; waits while its queue is full.
   Future<size_t> send(absl::Span<const char> data) const;
+  // The next message (truncated to buf.size()). Stopped while waiting: no
+  // message taken (the next recv gets it).
   Future<size_t> recv(absl::Span<char> buf) const;
   // One message to `path`. While that receiver's queue is full this retries
   // every few ms (1 ms doubling to 50 ms): Linux wakes a blocked sender only
@@ -156,9 +173,14 @@ class UnixDatagram {
   // the sender is unbound).
   Future<std::pair<size_t, std::string>> recv_from(absl::Span<char> buf) const;
 
+  // The path it is bound to ("" if unbound).
   absl::StatusOr<std::string> local_path() const;
+  // Closes the socket now: pending operations fail with CancelledError; the
+  // file goes as for a listener.
   void close() const;
+  // False for a default-constructed socket.
   bool valid() const { return core_ != nullptr; }
+  // The socket, lent (see StreamSocket::native_handle).
   int native_handle() const { return core_ != nullptr ? core_->fd() : -1; }
 
  private:

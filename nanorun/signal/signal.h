@@ -49,6 +49,10 @@ namespace detail {
 class SignalsCore;
 }
 
+// Receives POSIX signals (and Ctrl-C/Ctrl-Break on Windows) as futures on a
+// runtime, instead of in a signal handler: each delivery is taken by one
+// next(). Copies share one listener; close(), or dropping the last copy,
+// stops listening.
 class Signals {
  public:
   // Starts listening on the calling worker's runtime (or `handle`'s). A bad
@@ -58,6 +62,7 @@ class Signals {
   explicit Signals(std::vector<int> signals);
   Signals(std::vector<int> signals, const Handle& handle);
 
+  // OK, or why listening could not start (next() fails with the same).
   absl::Status status() const;
   // The next delivery's signal number. Stopped (dropped, timed out): it takes
   // no delivery (the next next() gets it). Cancel-safe.

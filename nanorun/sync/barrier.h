@@ -31,9 +31,15 @@ namespace detail {
 class BarrierCore;
 }
 
+// n tasks wait until all n have arrived (see the file's comment). A cheap
+// copyable handle: copies share one barrier.
 class Barrier {
  public:
+  // A barrier for rounds of `n` arrivals (0 behaves as 1).
   explicit Barrier(size_t n);
+  // Arrives, and settles once the round is complete: true for the leader (the
+  // last to arrive), false for the others. Stopped: CancelledError, but the
+  // arrival still counts.
   Future<bool> wait() const;
   // Arrivals in the current round so far (at most n - 1).
   size_t waiting() const;

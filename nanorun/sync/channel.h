@@ -79,6 +79,8 @@ std::pair<Sender<T>, Receiver<T>> unbounded_channel();
 template <class T>
 class Sender {
  public:
+  // Copies are more senders of the same channel; a moved-from sender is
+  // empty (its sends fail).
   Sender(const Sender& other) : core_(other.core_) {
     if (core_ != nullptr) core_->add_sender();
   }
@@ -130,6 +132,7 @@ class Sender {
 template <class T>
 class Receiver {
  public:
+  // Move-only; a moved-from receiver is empty (its recv() fails).
   Receiver(Receiver&& other) noexcept = default;
   Receiver& operator=(Receiver&& other) noexcept {
     if (this != &other) {
@@ -168,8 +171,9 @@ class Receiver {
   void close() {
     if (core_ != nullptr) core_->close();
   }
-  // Values buffered now, and the bound (SIZE_MAX for an unbounded channel).
+  // Values buffered now.
   size_t size() const { return core_ == nullptr ? 0 : core_->size(); }
+  // The bound (SIZE_MAX for an unbounded channel).
   size_t capacity() const { return core_ == nullptr ? 0 : core_->capacity(); }
 
  private:

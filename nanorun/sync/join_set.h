@@ -40,6 +40,8 @@ namespace nanorun {
 inline namespace v0 {
 
 template <class T>
+// A group of tasks to wait for in the order they finish, or to cancel
+// together (see the file's comment). Move-only.
 class JoinSet {
  public:
   using Result = detail::Result<T>;  // absl::StatusOr<T>; absl::Status for void.
@@ -115,6 +117,7 @@ class JoinSet {
   size_t size() const {
     return joined_ == nullptr ? 0 : spawned_ - joined_->load(std::memory_order_relaxed);
   }
+  // True when no task (finished or not) is left to join.
   bool empty() const { return size() == 0; }
 
   // Aborts every task in the set; each one's result (CancelledError if it had

@@ -28,10 +28,13 @@ namespace sync {
 class [[nodiscard]] MutexGuard {
  public:
   MutexGuard() = default;
+  // Move-only; a moved-from guard holds nothing.
   MutexGuard(MutexGuard&&) noexcept = default;
   MutexGuard& operator=(MutexGuard&&) noexcept = default;
 
+  // Unlocks now (the destructor then does nothing).
   void unlock() { permit_.release(); }
+  // True while this guard holds the mutex.
   bool owns_lock() const { return permit_.count() != 0; }
 
  private:
@@ -44,6 +47,8 @@ class [[nodiscard]] MutexGuard {
   SemaphorePermit permit_;
 };
 
+// An async, FIFO-fair mutex (see the file's comment). A cheap copyable
+// handle: copies share one lock.
 class Mutex {
  public:
   Mutex() : permits_(1) {}

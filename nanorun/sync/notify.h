@@ -39,11 +39,18 @@ namespace detail {
 class NotifyCore;
 }
 
+// Wakes tasks waiting for "something happened" (see the file's comment).
+// A cheap copyable handle: copies share one notifier.
 class Notify {
  public:
+  // A notifier with nobody waiting and no permit kept.
   Notify();
+  // Wakes the first waiter, or keeps one permit for the next notified().
   void notify_one() const;
+  // Wakes every current waiter; keeps nothing for later ones.
   void notify_all() const;
+  // Settles at the next notification (or at once, taking the kept permit).
+  // Stopped: it leaves the queue and takes no notification.
   Future<void> notified() const;
 
  private:

@@ -39,6 +39,7 @@ class SemaphoreCore;
 class [[nodiscard]] SemaphorePermit {
  public:
   SemaphorePermit() = default;
+  // Move-only; a moved-from permit holds none.
   SemaphorePermit(SemaphorePermit&& other) noexcept
       : core_(std::move(other.core_)), count_(std::exchange(other.count_, 0)) {}
   SemaphorePermit& operator=(SemaphorePermit&& other) noexcept {
@@ -53,6 +54,7 @@ class [[nodiscard]] SemaphorePermit {
   SemaphorePermit& operator=(const SemaphorePermit&) = delete;
   ~SemaphorePermit() { release(); }
 
+  // How many permits this holds (0 once released, forgotten or moved from).
   size_t count() const { return count_; }
   // Gives the permits back now.
   void release();
@@ -72,8 +74,11 @@ class [[nodiscard]] SemaphorePermit {
   size_t count_ = 0;
 };
 
+// An async, FIFO-fair counting semaphore (see the file's comment). A cheap
+// copyable handle: copies share one semaphore.
 class Semaphore {
  public:
+  // A semaphore with `permits` free permits.
   explicit Semaphore(size_t permits);
 
   // `n` permits (n >= 1), FIFO: an acquire waits behind every earlier one that
@@ -85,10 +90,12 @@ class Semaphore {
   std::optional<SemaphorePermit> try_acquire(size_t n = 1) const;
   // Adds permits (waiters they satisfy are granted, in order).
   void add_permits(size_t n) const;
+  // Free permits now (a snapshot: others may take them meanwhile).
   size_t available_permits() const;
   // Pending and later acquires fail with FailedPrecondition; permits held stay
   // valid and go back as usual.
   void close() const;
+  // True once close() was called.
   bool is_closed() const;
 
  private:

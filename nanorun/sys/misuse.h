@@ -15,6 +15,7 @@
 namespace nanorun {
 inline namespace v0 {
 
+// Receives the message of a misuse report (SetMisuseHandler).
 using MisuseHandler = void (*)(absl::string_view message);
 
 // Installs `handler` process-wide and returns the previous one. Pass nullptr
