@@ -34,7 +34,7 @@ class FakeScheduler final : public nanorun::task::Scheduler {
     while (!queue.empty()) {
       Header* t = queue.front();
       queue.pop_front();
-      t->vtable->poll(t);
+      (void)t->vtable->poll(t);
     }
   }
 
@@ -236,10 +236,10 @@ TEST_CASE("wakes from another thread racing the poll lose nothing", "[task][stre
     }
   });
   while (!h.is_finished()) {
-    if (Header* next = s.pop()) next->vtable->poll(next);
+    if (Header* next = s.pop()) (void)next->vtable->poll(next);
   }
   waker_thread.join();
-  while (Header* next = s.pop()) next->vtable->poll(next);  // Drain stale entries.
+  while (Header* next = s.pop()) (void)next->vtable->poll(next);  // Drain stale entries.
   storage = Waker();
   h = RawJoinHandle<absl::StatusOr<int>>();
   CHECK(s.freed.load() == 1);

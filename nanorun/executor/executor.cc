@@ -16,6 +16,25 @@ namespace nanorun {
 inline namespace v0 {
 namespace executor {
 
+// One worker's metrics counters (see metrics.h). Only the worker's own
+// thread writes them, each with a load and a release store (no RMW, no
+// lock); snapshots read them from any thread. On their own cache line, so a
+// snapshot does not disturb the fields the worker's peers read.
+struct alignas(64) WorkerCounters {
+  std::atomic<uint64_t> spawned{0};
+  std::atomic<uint64_t> polls{0};
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> aborted{0};
+  std::atomic<uint64_t> steals{0};
+  std::atomic<uint64_t> stolen{0};
+  std::atomic<uint64_t> parks{0};
+  std::atomic<uint64_t> budget_yields{0};
+  // Awake time up to the last park, and when the current awake stretch
+  // began (steady-clock ns; 0 while parked).
+  std::atomic<int64_t> busy_ns{0};
+  std::atomic<int64_t> awake_since_ns{0};
+};
+
 // Everything one worker owns. Only its own thread touches `lifo_slot`,
 // `tick`, `rng` and `is_searching`; `queue` is shared with stealers and
 // `parker` with unparkers.
@@ -60,6 +79,7 @@ struct Worker {
   // Timeouts armed on this worker wait here until its turn ends (see
   // TimerDriver::insert_staged): most are cancelled before.
   time::TimerStaging timer_staging;
+  WorkerCounters counters;
 
   uint32_t next_random() {  // xorshift32: only picks steal victims.
     rng ^= rng << 13;
@@ -77,6 +97,25 @@ thread_local Worker* tl_worker = nullptr;
 // reader that sees it also sees what happened before (see drain()).
 void BumpOwnCounter(std::atomic<uint64_t>& counter) {
   counter.store(counter.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
+
+// A metrics counter of the calling worker's own (WorkerCounters): the same
+// store as BumpOwnCounter, or nothing when metrics are compiled out.
+#ifndef NANORUN_NO_METRICS
+constexpr bool kMetrics = true;
+#else
+constexpr bool kMetrics = false;
+#endif
+inline void Count(std::atomic<uint64_t>& counter, uint64_t n = 1) {
+  if (kMetrics) {
+    counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_release);
+  }
+}
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
 }
 
 // Every kFairnessInterval-th task a worker runs (counting every task it
@@ -147,6 +186,7 @@ ExecutorCore* Executor::core() { return static_cast<ExecutorCore*>(this); }
 void Executor::submit_new(task::Header* t, SpawnOptions options) { core()->submit_new(t, options); }
 void Executor::shutdown() { core()->shutdown(); }
 Executor::DrainReport Executor::drain(absl::Time deadline) { return core()->drain(deadline); }
+RuntimeMetrics Executor::metrics() { return core()->metrics(); }
 void Executor::retain() { core()->retain(); }
 void Executor::drop_ref() { core()->drop_ref(); }
 
@@ -155,7 +195,8 @@ ExecutorCore::ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor>
     : Executor(num_workers, std::move(r), std::move(clock), pool),
       driver_(reactor_.get(), &timers_),
       idle_(num_workers),
-      shuffle_seed_(ShuffleSeedFromEnvironment()) {
+      shuffle_seed_(ShuffleSeedFromEnvironment()),
+      started_ns_(SteadyNanos()) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
@@ -173,6 +214,10 @@ void ExecutorCore::start_workers() {
     Worker* w = worker.get();
     threads_.emplace_back([this, w] { run_worker(w); });
   }
+}
+
+void Executor::count_budget_yield() {
+  if (Worker* w = tl_worker) Count(w->counters.budget_yields);
 }
 
 Executor* Executor::current() {
@@ -219,6 +264,7 @@ void ExecutorCore::run_deferred_io(Worker* w) {
     work->next = nullptr;
     work->run(work->owner);
   }
+  if (w->deferred_io != nullptr) Count(w->counters.budget_yields);  // Over budget.
   finish_io_batch(w);
 }
 
@@ -279,10 +325,12 @@ void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
     Worker* w = tl_worker;
     if (w != nullptr && w->executor == this) {
       BumpOwnCounter(w->unregistered_spawned);
+      Count(w->counters.spawned);
       (void)schedule_local(t, /*is_yield=*/false);
       return;
     }
     foreign_unregistered_spawned_.count.fetch_add(1, std::memory_order_release);
+    if (kMetrics) foreign_spawned_.count.fetch_add(1, std::memory_order_release);
     enqueue_foreign(t);
     return;
   }
@@ -294,6 +342,12 @@ void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
     t->vtable->shutdown(t);
     task::DropRef(t);
     return;
+  }
+  Worker* w = tl_worker;
+  if (w != nullptr && w->executor == this) {
+    Count(w->counters.spawned);
+  } else if (kMetrics) {
+    foreign_spawned_.count.fetch_add(1, std::memory_order_release);
   }
   if (!schedule_local(t, /*is_yield=*/false)) enqueue_foreign(t);
 }
@@ -360,7 +414,13 @@ void ExecutorCore::cancel_queued(task::Header* t) {
 // which may spawn more of them, is over).
 void ExecutorCore::poll_task(Worker* w, task::Header* t) {
   bool unregistered = t->state.is_unregistered();
-  t->vtable->poll(t);
+  task::PollOutcome outcome = t->vtable->poll(t);  // `t` may be freed now.
+  Count(w->counters.polls);
+  if (outcome == task::PollOutcome::kCompleted) {
+    Count(w->counters.completed);
+  } else if (outcome == task::PollOutcome::kAborted) {
+    Count(w->counters.aborted);
+  }
   if (unregistered) BumpOwnCounter(w->unregistered_polled);
 }
 
@@ -398,6 +458,7 @@ void ExecutorCore::notify_parked() {
 
 void ExecutorCore::run_worker(Worker* w) {
   tl_worker = w;
+  if (kMetrics) w->counters.awake_since_ns.store(SteadyNanos(), std::memory_order_release);
   timers_.attach_staging(&w->timer_staging);
   while (!shutdown_.load(std::memory_order_acquire)) {
     // The last turn is over: its timeouts still pending go into the wheel.
@@ -432,6 +493,12 @@ void ExecutorCore::run_worker(Worker* w) {
   // again until shutdown closes their registration).
   while (w->deferred_io != nullptr) run_deferred_io(w);
   timers_.detach_staging();  // Into the wheel: shutdown cancels them there.
+  if (kMetrics) {
+    WorkerCounters& c = w->counters;
+    int64_t since = c.awake_since_ns.exchange(0, std::memory_order_relaxed);
+    c.busy_ns.store(c.busy_ns.load(std::memory_order_relaxed) + (SteadyNanos() - since),
+                    std::memory_order_release);
+  }
   tl_worker = nullptr;
   // The Runtime still holds its reference while workers exit: not the last.
   refs_.fetch_sub(w->ref_budget, std::memory_order_acq_rel);
@@ -530,7 +597,11 @@ task::Header* ExecutorCore::steal_work(Worker* w) {
   for (size_t i = 0; i < n; ++i) {
     Worker* peer = workers_[(start + i) % n].get();
     if (peer == w) continue;
-    if (task::Header* t = peer->queue.steal_into(w->queue)) return t;
+    if (task::Header* t = peer->queue.steal_into(w->queue)) {
+      Count(w->counters.steals);
+      Count(w->counters.stolen, uint64_t{w->queue.len()} + 1);  // Exact for the owner.
+      return t;
+    }
   }
   return take_from_injector(w);
 }
@@ -547,6 +618,7 @@ void ExecutorCore::run_task(Worker* w, task::Header* t) {
     poll_task(w, std::exchange(w->lifo_slot, nullptr));
   }
   if (w->lifo_slot != nullptr) {
+    Count(w->counters.budget_yields);
     w->queue.push_back(std::exchange(w->lifo_slot, nullptr), injector_);
   }
 }
@@ -564,9 +636,20 @@ void ExecutorCore::park(Worker* w) {
   bool last_searcher = idle_.transition_worker_to_parked(w->index, w->is_searching);
   w->is_searching = false;
   if (last_searcher && has_visible_work()) notify_parked();
+  if (kMetrics) {
+    // Two clock reads per sleep, none per task.
+    WorkerCounters& c = w->counters;
+    int64_t now = SteadyNanos();
+    int64_t since = c.awake_since_ns.load(std::memory_order_relaxed);
+    c.awake_since_ns.store(0, std::memory_order_relaxed);
+    c.busy_ns.store(c.busy_ns.load(std::memory_order_relaxed) + (now - since),
+                    std::memory_order_release);
+    Count(c.parks);
+  }
   w->in_reactor = true;  // If this worker sleeps in the reactor.
   w->parker.park(driver_);
   w->in_reactor = false;
+  if (kMetrics) w->counters.awake_since_ns.store(SteadyNanos(), std::memory_order_release);
   // What the reactor woke runs at the top of the worker loop, once this
   // worker no longer counts as parked.
   if (shutdown_.load(std::memory_order_acquire)) return;
@@ -644,6 +727,63 @@ Executor::DrainReport ExecutorCore::drain(absl::Time deadline) {
   report.tasks_finished = total > report.tasks_cancelled ? total - report.tasks_cancelled : 0;
   shutdown();
   return report;
+}
+
+// Completions are read before spawns: each completion follows its task's
+// spawn (release stores, acquire loads), so alive is never below the truth.
+RuntimeMetrics ExecutorCore::metrics() {
+  RuntimeMetrics m;
+  m.workers = workers_.size();
+  int64_t now = SteadyNanos();
+  m.uptime = absl::Nanoseconds(now - started_ns_);
+  m.per_worker.resize(workers_.size());
+  uint64_t ended = 0;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const WorkerCounters& c = workers_[i]->counters;
+    WorkerMetrics& out = m.per_worker[i];
+    out.tasks_completed = c.completed.load(std::memory_order_acquire);
+    out.tasks_aborted = c.aborted.load(std::memory_order_acquire);
+    ended += out.tasks_completed + out.tasks_aborted;
+    m.tasks_completed += out.tasks_completed;
+    m.tasks_aborted += out.tasks_aborted;
+  }
+  m.tasks_spawned = foreign_spawned_.count.load(std::memory_order_acquire);
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& w = *workers_[i];
+    const WorkerCounters& c = w.counters;
+    WorkerMetrics& out = m.per_worker[i];
+    out.tasks_spawned = c.spawned.load(std::memory_order_acquire);
+    out.polls = c.polls.load(std::memory_order_acquire);
+    out.steals = c.steals.load(std::memory_order_acquire);
+    out.tasks_stolen = c.stolen.load(std::memory_order_acquire);
+    out.parks = c.parks.load(std::memory_order_acquire);
+    out.budget_forced_yields = c.budget_yields.load(std::memory_order_acquire);
+    // The stretch awake now counts too: a worker stuck in one long poll
+    // shows as busy, not idle.
+    int64_t busy = c.busy_ns.load(std::memory_order_acquire);
+    int64_t since = c.awake_since_ns.load(std::memory_order_acquire);
+    if (since != 0 && now > since) busy += now - since;
+    out.busy = absl::Nanoseconds(busy);
+    out.local_queue_depth = w.queue.len();
+    m.tasks_spawned += out.tasks_spawned;
+    m.polls += out.polls;
+    m.steals += out.steals;
+    m.tasks_stolen += out.tasks_stolen;
+    m.parks += out.parks;
+    m.budget_forced_yields += out.budget_forced_yields;
+    m.busy += out.busy;
+  }
+  m.tasks_alive = m.tasks_spawned > ended ? m.tasks_spawned - ended : 0;
+  m.injector_depth = injector_.len();
+  m.blocking_threads = blocking_->threads();
+  size_t idle = blocking_->idle_threads();
+  m.blocking_busy = m.blocking_threads > idle ? m.blocking_threads - idle : 0;
+  m.blocking_queued = blocking_->queued();
+  m.timers_pending = timers_.pending();
+  m.timers_fired = timers_.fired();
+  m.io_registrations = reactor_->io_registrations();
+  m.io_events = reactor_->io_events();
+  return m;
 }
 
 }  // namespace executor

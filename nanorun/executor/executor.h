@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "nanorun/blocking/blocking_pool.h"
+#include "nanorun/executor/metrics.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/task/header.h"
 #include "nanorun/task/join_handle.h"
@@ -153,6 +154,15 @@ class Executor : public task::Scheduler {
   // executor.cc) and hands them out without touching the shared counter.
   void retain();
   void drop_ref();
+
+  // A snapshot of this runtime's counters and gauges (see metrics.h). Safe
+  // from any thread, at any time (after shutdown too); takes no lock that a
+  // worker takes per task.
+  RuntimeMetrics metrics();
+
+  // For budgets kept above the executor (repeat()'s step budget): counts one
+  // budget-forced yield on the calling worker (nothing off a worker).
+  static void count_budget_yield();
 
   // (task::Scheduler's schedule() and task_freed() are ExecutorCore's.)
 

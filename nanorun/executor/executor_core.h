@@ -43,6 +43,7 @@ class ExecutorCore final : public Executor {
   DrainReport drain(absl::Time deadline);
   void retain();
   void drop_ref();
+  RuntimeMetrics metrics();
 
   // task::Scheduler.
   void schedule(task::Header* task, bool is_yield) override;
@@ -90,11 +91,14 @@ class ExecutorCore final : public Executor {
     std::atomic<uint64_t> count{0};
   };
   LineOfItsOwn foreign_unregistered_spawned_;
+  // Every task spawned from a thread that is not a worker (for metrics).
+  LineOfItsOwn foreign_spawned_;
   std::atomic<size_t> refs_{1};
   const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
   // Tasks still allocated after refs_ reached zero, minus those freed since;
   // see drop_ref(). Signed: frees may be counted before the total is added.
   std::atomic<int64_t> tasks_left_{0};
+  const int64_t started_ns_;  // Steady-clock ns at creation (metrics' uptime).
 };
 
 }  // namespace executor

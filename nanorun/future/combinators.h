@@ -425,6 +425,7 @@ Future<void> repeat(F f) {
             executor::Executor::current() != nullptr) {
           // Out of budget: finish this step, then go on after a yield_now (a
           // step that is pending, settling with this step's result).
+          executor::Executor::count_budget_yield();
           next = yield_now().then_result(
               [r = next.take_result()](absl::Status) mutable { return std::move(r); });
         }

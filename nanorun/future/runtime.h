@@ -309,6 +309,11 @@ class Handle {
   // diagnostics and tests (a timeout that completed early leaves none).
   size_t pending_timers() const { return e_ != nullptr ? e_->timers().pending() : 0; }
 
+  // A snapshot of the runtime's metrics (executor/metrics.h): task, worker,
+  // blocking-pool, timer and I/O counters and gauges. Safe from any thread,
+  // cheap enough to call every second; all zero for an invalid handle.
+  RuntimeMetrics metrics() const { return e_ != nullptr ? e_->metrics() : RuntimeMetrics(); }
+
  private:
   friend struct detail::HandleAccess;
   friend class Runtime;

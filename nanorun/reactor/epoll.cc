@@ -23,13 +23,16 @@ class EpollReactor final : public Reactor {
     }
     sys::PollEvent events[64];
     int n = poll_.Wait(events, 64, timeout_ns);
+    uint64_t delivered = 0;
     for (int i = 0; i < n; ++i) {
       if (events[i].token == sys::EventPoll::kWakeToken) continue;
       // A token released since (its socket closed) finds nothing.
       if (IoRegistration* r = slab_.find(events[i].token)) {
         r->on_ready(events[i].readable, events[i].writable, events[i].persistent);
+        ++delivered;
       }
     }
+    count_io_events(delivered);
   }
 
   void wake() override { poll_.Wake(); }

@@ -67,11 +67,14 @@ class IocpReactor final : public Reactor, private IoArming {
     }
     sys::win::Completion done[64];
     int n = port_.Wait(done, 64, timeout_ms);
+    uint64_t delivered = 0;
     for (int i = 0; i < n; ++i) {
       if (done[i].key == kAfdKey && done[i].context != nullptr) {
         completed(static_cast<SocketState*>(done[i].context));
+        ++delivered;
       }
     }
+    count_io_events(delivered);
   }
 
   void wake() override { port_.Post(kWakeKey); }

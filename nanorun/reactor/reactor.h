@@ -4,6 +4,8 @@
 #ifndef NANORUN_REACTOR_REACTOR_H_
 #define NANORUN_REACTOR_REACTOR_H_
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include "absl/status/status.h"
@@ -54,6 +56,24 @@ class Reactor {
 
   // The backend's name, for logs and benchmarks ("epoll", "fallback").
   virtual const char* name() const = 0;
+
+  // Readiness events park() delivered to registrations so far (metrics).
+  uint64_t io_events() const { return io_events_.load(std::memory_order_relaxed); }
+
+ protected:
+  // For park(): `n` events were just delivered. Only one thread parks at a
+  // time, but not always the same one: hence an atomic (one add per park
+  // that saw events; nothing when built with NANORUN_NO_METRICS).
+  void count_io_events(uint64_t n) {
+#ifndef NANORUN_NO_METRICS
+    if (n != 0) io_events_.fetch_add(n, std::memory_order_relaxed);
+#else
+    (void)n;
+#endif
+  }
+
+ private:
+  std::atomic<uint64_t> io_events_{0};
 };
 
 }  // namespace reactor

@@ -33,10 +33,21 @@ class Scheduler {
   ~Scheduler() = default;
 };
 
+// What one poll did, for the executor's counters (metrics, hooks): returned
+// rather than reported through a call, so the poll path stays one indirect
+// call.
+enum class PollOutcome : unsigned char {
+  kPending,    // Still running: it waits on something, or was queued again.
+  kCompleted,  // Its body finished (with a value or an error).
+  kAborted,    // Ended unfinished: JoinHandle::abort(), or freed while pending
+               // because nothing (no waker, no handle) could wake it again.
+  kNothing,    // Nothing ran: already complete, or this was its last reference.
+};
+
 // One per body type (a static table), so the header stays small.
 struct TaskVTable {
   // Worker: poll once. Consumes the caller's Notified reference.
-  void (*poll)(Header*);
+  PollOutcome (*poll)(Header*);
   // Runtime shutdown: cancel the task if it is idle. Consumes nothing.
   void (*shutdown)(Header*);
   // Frees the allocation (refs reached zero).

@@ -123,19 +123,19 @@ class Task final : public Header, private BlockCached {
     complete();
   }
 
-  static void Poll(Header* h) {
+  static PollOutcome Poll(Header* h) {
     Task* t = cast(h);
     switch (t->state.transition_to_running()) {
       case State::RunResult::kSuccess:
         break;
       case State::RunResult::kCancelled:
         t->cancel("task aborted by JoinHandle::abort()");
-        return;
+        return PollOutcome::kAborted;
       case State::RunResult::kFailed:
-        return;
+        return PollOutcome::kNothing;
       case State::RunResult::kDealloc:
         delete t;
-        return;
+        return PollOutcome::kNothing;
     }
     // The waker borrows the poller's reference: it is never dropped here;
     // clones made by the body take their own references.
@@ -157,21 +157,23 @@ class Task final : public Header, private BlockCached {
     (void)std::move(waker).into_raw();
     if (ready) {
       t->complete();
-      return;
+      return PollOutcome::kCompleted;
     }
     switch (t->state.transition_to_idle()) {
       case State::IdleResult::kOk:
-        return;
+        return PollOutcome::kPending;
       case State::IdleResult::kOkDealloc:
+        // Every handle and waker is gone: nothing can wake it again.
         delete t;
-        return;
+        return PollOutcome::kAborted;
       case State::IdleResult::kOkNotified:
         t->scheduler->schedule(h, /*is_yield=*/true);
-        return;
+        return PollOutcome::kPending;
       case State::IdleResult::kCancelled:
         t->cancel("task aborted by JoinHandle::abort()");
-        return;
+        return PollOutcome::kAborted;
     }
+    return PollOutcome::kPending;
   }
 
   static void Shutdown(Header* h) {

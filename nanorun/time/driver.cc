@@ -199,7 +199,7 @@ void TimerDriver::flush_staged() {
   }
   if (wake) reactor_->wake();
   // Outside the lock, as in process(); each may free its entry.
-  FireAll(&due, /*cancelled=*/false);
+  count_fired(FireAll(&due, /*cancelled=*/false));
   FireAll(&cancelled, /*cancelled=*/true);
 }
 
@@ -213,7 +213,7 @@ void TimerDriver::process() {
     wheel_.advance(tick_at_or_before(now), &due);
     publish_next_due_locked();
   }
-  FireAll(&due, /*cancelled=*/false);
+  count_fired(FireAll(&due, /*cancelled=*/false));
   // A cascade due at the next tick is done now, in the gap before it, not
   // when its own timers are due (see TimerWheel::precascade).
   std::lock_guard<sys::SpinLock> lock(mu_);
@@ -223,9 +223,12 @@ void TimerDriver::process() {
 // Outside the lock: fire functions complete futures, which may run user
 // continuations that insert or cancel timers. Entries marked fires_last
 // (timeouts) go after the others due in the same batch.
-void TimerDriver::FireAll(TimerList* due, bool cancelled) {
+// Returns how many it fired.
+uint64_t TimerDriver::FireAll(TimerList* due, bool cancelled) {
+  uint64_t fired = 0;
   TimerList last;
   while (TimerEntry* e = due->pop_front()) {
+    ++fired;
     if (e->fires_last) {
       last.push_back(e);
     } else {
@@ -233,6 +236,15 @@ void TimerDriver::FireAll(TimerList* due, bool cancelled) {
     }
   }
   while (TimerEntry* e = last.pop_front()) e->fire(e, cancelled);
+  return fired;
+}
+
+void TimerDriver::count_fired(uint64_t n) {
+#ifndef NANORUN_NO_METRICS
+  if (n != 0) fired_.fetch_add(n, std::memory_order_relaxed);
+#else
+  (void)n;
+#endif
 }
 
 absl::Duration TimerDriver::begin_park() {

@@ -1,0 +1,258 @@
+// Observability (issue 17): Handle::metrics(). Each test makes the runtime
+// do something known and checks the value a field must then have. Counters
+// are bumped just after a poll returns (the waiter may see the result
+// first), so tests wait (bounded) for them to settle rather than read once.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "nanorun/nanorun.h"
+#include "tests/catch.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using nanorun::Future;
+using nanorun::Handle;
+using nanorun::JoinHandle;
+using nanorun::Promise;
+using nanorun::Runtime;
+using nanorun::RuntimeMetrics;
+using nanorun_test::WaitFor;
+
+// Waits until pred(metrics) holds (30 s at most).
+template <class Pred>
+bool MetricsReach(const Handle& h, Pred pred) {
+  return WaitFor([&] { return pred(h.metrics()); });
+}
+
+// A task body that stays pending and keeps no waker.
+struct NeverWakes {
+  using Output = absl::Status;
+  nanorun::Poll<Output> poll(nanorun::Context&) { return nanorun::Poll<Output>::pending(); }
+};
+
+}  // namespace
+
+TEST_CASE("metrics: a fresh runtime", "[metrics]") {
+  Runtime rt = Runtime::with_workers(2);
+  RuntimeMetrics m = rt.handle().metrics();
+  CHECK(m.workers == 2);
+  CHECK(m.per_worker.size() == 2);
+  CHECK(m.tasks_spawned == 0);
+  CHECK(m.tasks_completed == 0);
+  CHECK(m.tasks_alive == 0);
+  CHECK(m.polls == 0);
+  CHECK(m.injector_depth == 0);
+  CHECK(m.timers_pending == 0);
+  CHECK(m.io_registrations == 0);
+  CHECK(m.blocking_threads == 0);
+  // Both workers go to sleep with nothing to do.
+  CHECK(MetricsReach(rt.handle(), [](const RuntimeMetrics& r) {
+    return r.per_worker[0].parks >= 1 && r.per_worker[1].parks >= 1;
+  }));
+  CHECK(rt.handle().metrics().uptime > absl::ZeroDuration());
+  CHECK(Handle().metrics().workers == 0);  // An invalid handle: all zero.
+}
+
+TEST_CASE("metrics: spawned, completed and alive count every task", "[metrics]") {
+  Runtime rt = Runtime::with_workers(2);
+  Handle h = rt.handle();
+  constexpr int kTasks = 100;
+  std::vector<JoinHandle<int>> handles;
+  for (int i = 0; i < kTasks; ++i) handles.push_back(h.spawn([i] { return i; }));
+  for (auto& j : handles) REQUIRE(rt.block_on(std::move(j)).ok());
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.tasks_completed == kTasks; }));
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.tasks_spawned == kTasks);
+  CHECK(m.tasks_alive == 0);
+  CHECK(m.tasks_aborted == 0);
+  CHECK(m.polls >= kTasks);
+  uint64_t per_worker_polls = 0;
+  for (const auto& w : m.per_worker) per_worker_polls += w.polls;
+  CHECK(per_worker_polls == m.polls);
+
+  // One task waiting on a promise is alive until the promise is kept.
+  Promise<int> p;
+  Future<int> f = p.get_future();
+  JoinHandle<int> waiting = h.spawn([f = std::move(f)]() mutable { return std::move(f); });
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& r) {
+    return r.tasks_spawned == kTasks + 1 && r.tasks_alive == 1;
+  }));
+  p.set_value(7);
+  REQUIRE(rt.block_on(std::move(waiting)).ok());
+  CHECK(MetricsReach(h, [](const RuntimeMetrics& r) {
+    return r.tasks_completed == kTasks + 1 && r.tasks_alive == 0;
+  }));
+}
+
+TEST_CASE("metrics: tasks spawned on a worker count on that worker", "[metrics]") {
+  Runtime rt = Runtime::with_workers(1);
+  Handle h = rt.handle();
+  // One worker: the parent spawns 10 children and looks before any runs.
+  // The newest sits in the LIFO slot, the 9 before it in the local queue.
+  auto depth = rt.block_on([h] {
+    for (int i = 0; i < 10; ++i) (void)nanorun::spawn([] {});
+    return h.metrics().per_worker[0].local_queue_depth;
+  });
+  REQUIRE(depth.ok());
+  CHECK(*depth == 9);
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.tasks_completed == 11; }));
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.per_worker[0].tasks_spawned == 10);  // The parent came from outside.
+  CHECK(m.tasks_spawned == 11);
+  CHECK(m.per_worker[0].local_queue_depth == 0);
+}
+
+TEST_CASE("metrics: the injector depth shows tasks waiting for a busy worker", "[metrics]") {
+  Runtime rt = Runtime::with_workers(1);
+  Handle h = rt.handle();
+  std::atomic<bool> release{false};
+  std::atomic<bool> running{false};
+  JoinHandle<void> blocker = h.spawn([&] {
+    running = true;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  REQUIRE(WaitFor([&] { return running.load(); }));
+  std::vector<JoinHandle<void>> queued;
+  for (int i = 0; i < 5; ++i) queued.push_back(h.spawn([] {}));
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.injector_depth == 5);
+  CHECK(m.tasks_alive == 6);
+  // The worker stuck in one poll counts as busy for all that time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  CHECK(h.metrics().per_worker[0].busy >= absl::Milliseconds(50));
+  release = true;
+  REQUIRE(rt.block_on(std::move(blocker)).ok());
+  for (auto& j : queued) REQUIRE(rt.block_on(std::move(j)).ok());
+  CHECK(h.metrics().injector_depth == 0);
+}
+
+TEST_CASE("metrics: aborted tasks, and tasks nothing can wake, count as aborted", "[metrics]") {
+  Runtime rt = Runtime::with_workers(2);
+  Handle h = rt.handle();
+  Promise<void> never;
+  JoinHandle<void> stuck = h.spawn([f = never.get_future()]() mutable { return std::move(f); });
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.polls >= 1; }));
+  stuck.abort();
+  CHECK(!rt.block_on(std::move(stuck)).ok());
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.tasks_aborted == 1; }));
+
+  // A task pending with no waker kept and its handle dropped is freed after
+  // its poll: nothing can wake it, so it ended unfinished. (Through the
+  // executor: every future-level wait keeps a waker.)
+  (void)nanorun::detail::HandleAccess::executor(h)->spawn(NeverWakes{});
+  CHECK(MetricsReach(h, [](const RuntimeMetrics& m) {
+    return m.tasks_aborted == 2 && m.tasks_alive == 0;
+  }));
+  CHECK(h.metrics().tasks_completed == 0);
+}
+
+TEST_CASE("metrics: an idle worker steals from a busy one", "[metrics]") {
+  Runtime rt = Runtime::with_workers(2);
+  Handle h = rt.handle();
+  // The parent queues 64 children on its own worker and keeps that worker
+  // busy until one ran elsewhere: the other worker can only have stolen it.
+  auto stolen = rt.block_on([] {
+    auto parent = std::this_thread::get_id();
+    auto ran_elsewhere = std::make_shared<std::atomic<bool>>(false);
+    for (int i = 0; i < 64; ++i) {
+      (void)nanorun::spawn([parent, ran_elsewhere] {
+        if (std::this_thread::get_id() != parent) *ran_elsewhere = true;
+      });
+    }
+    return WaitFor([&] { return ran_elsewhere->load(); });
+  });
+  REQUIRE(stolen.ok());
+  REQUIRE(*stolen);
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.steals >= 1);
+  CHECK(m.tasks_stolen >= m.steals);
+}
+
+TEST_CASE("metrics: blocking pool threads, busy and queued", "[metrics]") {
+  nanorun::RuntimeOptions options;
+  options.workers = 1;
+  options.max_blocking_threads = 1;
+  Runtime rt(options);
+  Handle h = rt.handle();
+  std::atomic<bool> release{false};
+  auto job = [&] {
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  auto first = h.spawn_blocking(job);
+  auto second = h.spawn_blocking(job);
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) {
+    return m.blocking_threads == 1 && m.blocking_busy == 1 && m.blocking_queued == 1;
+  }));
+  release = true;
+  REQUIRE(rt.block_on(std::move(first)).ok());
+  REQUIRE(rt.block_on(std::move(second)).ok());
+  CHECK(MetricsReach(h, [](const RuntimeMetrics& m) {
+    return m.blocking_busy == 0 && m.blocking_queued == 0;
+  }));
+}
+
+TEST_CASE("metrics: timers pending and fired", "[metrics]") {
+  auto clock = std::make_shared<nanorun::time::ManualClock>();
+  nanorun::RuntimeOptions options;
+  options.workers = 1;
+  options.clock = clock;
+  Runtime rt(options);
+  Handle h = rt.handle();
+  JoinHandle<void> sleeper = h.spawn([] { return nanorun::time::sleep(absl::Milliseconds(10)); });
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.timers_pending == 1; }));
+  CHECK(h.metrics().timers_fired == 0);
+  clock->advance(absl::Milliseconds(20));
+  REQUIRE(rt.block_on(std::move(sleeper)).ok());
+  // Counted once the batch it fired in is done, maybe after the wake.
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.timers_fired >= 1; }));
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.timers_fired == 1);
+  CHECK(m.timers_pending == 0);
+}
+
+#if NANORUN_HAS_NET
+TEST_CASE("metrics: I/O registrations and events", "[metrics]") {
+  using nanorun::net::SocketAddr;
+  using nanorun::net::TcpListener;
+  using nanorun::net::TcpStream;
+  Runtime rt = Runtime::with_workers(2);
+  Handle h = rt.handle();
+  auto listener = TcpListener::bind(SocketAddr::loopback_v4(0), h);
+  REQUIRE(listener.ok());
+  CHECK(h.metrics().io_registrations == 1);
+  uint16_t port = listener->local_addr()->port();
+  // accept() waits first, so the connection arrives as a readiness event.
+  auto accepted = h.spawn([l = *listener]() mutable { return l.accept(); });
+  REQUIRE(MetricsReach(h, [](const RuntimeMetrics& m) { return m.polls >= 1; }));
+  auto client = rt.block_on(TcpStream::connect(SocketAddr::loopback_v4(port), h));
+  REQUIRE(client.ok());
+  auto server_side = rt.block_on(std::move(accepted));
+  REQUIRE(server_side.ok());
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.io_registrations == 3);  // The listener and both ends.
+  CHECK(m.io_events >= 1);
+}
+#endif
+
+TEST_CASE("metrics: repeat() yielding after its budget counts a forced yield", "[metrics]") {
+  Runtime rt = Runtime::with_workers(1);
+  Handle h = rt.handle();
+  auto short_loop = rt.block_on([] {
+    auto n = std::make_shared<int>(0);
+    return nanorun::repeat([n] { return ++*n >= 10; });
+  });
+  REQUIRE(short_loop.ok());
+  CHECK(h.metrics().budget_forced_yields == 0);
+  auto long_loop = rt.block_on([] {
+    auto n = std::make_shared<int>(0);
+    return nanorun::repeat([n] { return ++*n >= 1000; });
+  });
+  REQUIRE(long_loop.ok());
+  CHECK(h.metrics().budget_forced_yields >= 1000 / 128);
+}
