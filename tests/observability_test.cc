@@ -2,13 +2,21 @@
 // do something known and checks the value a field must then have. Counters
 // are bumped just after a poll returns (the waiter may see the result
 // first), so tests wait (bounded) for them to settle rather than read once.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <set>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <pthread.h>
+#endif
 
 #include "nanorun/nanorun.h"
 #include "tests/catch.h"
@@ -255,4 +263,111 @@ TEST_CASE("metrics: repeat() yielding after its budget counts a forced yield", "
   });
   REQUIRE(long_loop.ok());
   CHECK(h.metrics().budget_forced_yields >= 1000 / 128);
+}
+
+namespace {
+
+// Hooks record into one of these; every hook may run on several threads.
+struct HookLog {
+  std::mutex mu;
+  std::set<size_t> started, stopped;
+  std::vector<std::string> names;
+  std::atomic<uint64_t> parks{0}, unparks{0};
+  std::set<const void*> live;  // Spawned, not yet terminated.
+  uint64_t spawns = 0, terminations = 0, out_of_order = 0;
+};
+
+nanorun::RuntimeOptions OptionsLoggingTo(HookLog* log, size_t workers) {
+  nanorun::RuntimeOptions options;
+  options.workers = workers;
+  options.hooks.thread_name_prefix = "obs-w";
+  options.hooks.on_thread_start = [log](size_t i) {
+    char name[32] = "";
+#if defined(__linux__)
+    pthread_getname_np(pthread_self(), name, sizeof name);
+#endif
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->started.insert(i);
+    log->names.push_back(name);
+  };
+  options.hooks.on_thread_stop = [log](size_t i) {
+    std::lock_guard<std::mutex> lock(log->mu);
+    log->stopped.insert(i);
+  };
+  options.hooks.on_park = [log](size_t) { log->parks++; };
+  options.hooks.on_unpark = [log](size_t) { log->unparks++; };
+  options.hooks.on_task_spawn = [log](const nanorun::TaskMeta& t) {
+    std::lock_guard<std::mutex> lock(log->mu);
+    ++log->spawns;
+    log->live.insert(t.id);
+  };
+  options.hooks.on_task_terminate = [log](const nanorun::TaskMeta& t) {
+    std::lock_guard<std::mutex> lock(log->mu);
+    ++log->terminations;
+    if (log->live.erase(t.id) != 1) ++log->out_of_order;
+  };
+  return options;
+}
+
+}  // namespace
+
+TEST_CASE("hooks: thread start and stop, with the threads named", "[hooks]") {
+  HookLog log;
+  {
+    Runtime rt(OptionsLoggingTo(&log, 2));
+    REQUIRE(WaitFor([&] {
+      std::lock_guard<std::mutex> lock(log.mu);
+      return log.started.size() == 2;
+    }));
+    std::lock_guard<std::mutex> lock(log.mu);
+    CHECK(log.stopped.empty());
+  }
+  CHECK(log.started == std::set<size_t>{0, 1});
+  CHECK(log.stopped == std::set<size_t>{0, 1});
+#if defined(__linux__)
+  std::sort(log.names.begin(), log.names.end());
+  CHECK(log.names == std::vector<std::string>{"obs-w0", "obs-w1"});
+#endif
+}
+
+TEST_CASE("hooks: every park has its unpark, and metrics count the same parks", "[hooks]") {
+  HookLog log;
+  Handle h;
+  {
+    Runtime rt(OptionsLoggingTo(&log, 2));
+    h = rt.handle();
+    for (int i = 0; i < 20; ++i) {
+      REQUIRE(rt.block_on([] {}).ok());
+    }
+    REQUIRE(WaitFor([&] { return log.parks.load() >= 2; }));
+  }
+  CHECK(log.parks.load() == log.unparks.load());
+  CHECK(h.metrics().parks == log.parks.load());  // A Handle outlives the runtime.
+}
+
+TEST_CASE("hooks: each spawned task terminates once, after its spawn", "[hooks]") {
+  HookLog log;
+  Handle h;
+  Promise<void> never;
+  {
+    Runtime rt(OptionsLoggingTo(&log, 2));
+    h = rt.handle();
+    std::vector<JoinHandle<int>> done;
+    for (int i = 0; i < 50; ++i) done.push_back(h.spawn([i] { return i; }));
+    for (auto& j : done) REQUIRE(rt.block_on(std::move(j)).ok());
+    // One aborted, one left waiting (the shutdown cancels it), and one
+    // that spawns from a worker.
+    JoinHandle<void> aborted = h.spawn([f = never.get_future()]() mutable { return std::move(f); });
+    aborted.abort();
+    CHECK(!rt.block_on(std::move(aborted)).ok());
+    (void)h.spawn([f = never.get_future()]() mutable { return std::move(f); });
+    REQUIRE(rt.block_on([] { (void)nanorun::spawn([] {}); }).ok());
+  }
+  // After shutdown: refused, so it ends at once.
+  (void)h.spawn([] {});
+  std::lock_guard<std::mutex> lock(log.mu);
+  CHECK(log.spawns == 50 + 2 + 2 + 1);
+  CHECK(log.terminations == log.spawns);
+  CHECK(log.live.empty());
+  CHECK(log.out_of_order == 0);
 }

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nanorun/sys/misuse.h"
+#include "nanorun/sys/thread_name.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -161,12 +162,12 @@ uint32_t ShuffleSeedFromEnvironment() {
 }  // namespace
 
 absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out,
-                              blocking::PoolOptions pool) {
+                              blocking::PoolOptions pool, RuntimeHooks hooks) {
   if (num_workers == 0) num_workers = 1;
   std::unique_ptr<reactor::Reactor> r;
   absl::Status status = reactor::Reactor::Create(&r);
   if (!status.ok()) return status;
-  auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool);
+  auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool, std::move(hooks));
   e->start_workers();
   *out = e;
   return absl::OkStatus();
@@ -191,12 +192,15 @@ void Executor::retain() { core()->retain(); }
 void Executor::drop_ref() { core()->drop_ref(); }
 
 ExecutorCore::ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
-                           time::Clock clock, blocking::PoolOptions pool)
+                           time::Clock clock, blocking::PoolOptions pool, RuntimeHooks hooks)
     : Executor(num_workers, std::move(r), std::move(clock), pool),
       driver_(reactor_.get(), &timers_),
       idle_(num_workers),
       shuffle_seed_(ShuffleSeedFromEnvironment()),
-      started_ns_(SteadyNanos()) {
+      started_ns_(SteadyNanos()),
+      hooks_(std::move(hooks)),
+      has_park_hooks_(hooks_.on_park != nullptr || hooks_.on_unpark != nullptr),
+      has_task_hooks_(hooks_.on_task_spawn != nullptr || hooks_.on_task_terminate != nullptr) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
@@ -313,6 +317,9 @@ void ExecutorCore::task_freed(task::Header* t) {
 }
 
 void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
+  // Before the task is visible to anyone who could run or cancel it, so its
+  // on_task_terminate cannot come first.
+  if (has_task_hooks_ && hooks_.on_task_spawn) hooks_.on_task_spawn(TaskMeta{t});
   if (draining_.load(std::memory_order_relaxed)) {
     spawned_while_draining_.fetch_add(1, std::memory_order_relaxed);
   }
@@ -339,7 +346,7 @@ void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
     // not in the registry, so it must never reach this executor again (its
     // JoinHandle may outlive it): mark it so ~Task skips task_freed.
     t->state.set_unregistered();
-    t->vtable->shutdown(t);
+    if (t->vtable->shutdown(t)) task_terminated(t);
     task::DropRef(t);
     return;
   }
@@ -406,8 +413,12 @@ void ExecutorCore::enqueue_foreign(task::Header* t) {
 // A registered task was cancelled through the registry; one outside it is
 // cancelled here, so its JoinHandle sees CancelledError rather than wait.
 void ExecutorCore::cancel_queued(task::Header* t) {
-  if (t->state.is_unregistered()) t->vtable->shutdown(t);
+  if (t->state.is_unregistered() && t->vtable->shutdown(t)) task_terminated(t);
   task::DropRef(t);
+}
+
+void ExecutorCore::task_terminated(const task::Header* t) const {
+  if (has_task_hooks_ && hooks_.on_task_terminate) hooks_.on_task_terminate(TaskMeta{t});
 }
 
 // Polls `t`, counting it if it is outside the registry (once its poll,
@@ -418,8 +429,10 @@ void ExecutorCore::poll_task(Worker* w, task::Header* t) {
   Count(w->counters.polls);
   if (outcome == task::PollOutcome::kCompleted) {
     Count(w->counters.completed);
+    if (has_task_hooks_) task_terminated(t);  // Its address only: never read.
   } else if (outcome == task::PollOutcome::kAborted) {
     Count(w->counters.aborted);
+    if (has_task_hooks_) task_terminated(t);
   }
   if (unregistered) BumpOwnCounter(w->unregistered_polled);
 }
@@ -457,6 +470,10 @@ void ExecutorCore::notify_parked() {
 }
 
 void ExecutorCore::run_worker(Worker* w) {
+  if (!hooks_.thread_name_prefix.empty()) {
+    sys::SetCurrentThreadName(hooks_.thread_name_prefix + std::to_string(w->index));
+  }
+  if (hooks_.on_thread_start) hooks_.on_thread_start(w->index);
   tl_worker = w;
   if (kMetrics) w->counters.awake_since_ns.store(SteadyNanos(), std::memory_order_release);
   timers_.attach_staging(&w->timer_staging);
@@ -503,6 +520,7 @@ void ExecutorCore::run_worker(Worker* w) {
   // The Runtime still holds its reference while workers exit: not the last.
   refs_.fetch_sub(w->ref_budget, std::memory_order_acq_rel);
   w->ref_budget = 0;
+  if (hooks_.on_thread_stop) hooks_.on_thread_stop(w->index);
 }
 
 task::Header* ExecutorCore::next_task(Worker* w) {
@@ -646,9 +664,11 @@ void ExecutorCore::park(Worker* w) {
                     std::memory_order_release);
     Count(c.parks);
   }
+  if (has_park_hooks_ && hooks_.on_park) hooks_.on_park(w->index);
   w->in_reactor = true;  // If this worker sleeps in the reactor.
   w->parker.park(driver_);
   w->in_reactor = false;
+  if (has_park_hooks_ && hooks_.on_unpark) hooks_.on_unpark(w->index);
   if (kMetrics) w->counters.awake_since_ns.store(SteadyNanos(), std::memory_order_release);
   // What the reactor woke runs at the top of the worker loop, once this
   // worker no longer counts as parked.
@@ -682,7 +702,7 @@ void ExecutorCore::shutdown() {
   // join handle sees CancelledError), then drop the Notified references
   // still sitting in queues.
   task::Header* queued = injector_.close();
-  owned_.close_and_shutdown_all();
+  owned_.close_and_shutdown_all([this](task::Header* t) { task_terminated(t); });
   while (queued != nullptr) {
     task::Header* next = queued->queue_next;
     cancel_queued(queued);

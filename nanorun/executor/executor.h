@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "nanorun/blocking/blocking_pool.h"
+#include "nanorun/executor/hooks.h"
 #include "nanorun/executor/metrics.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/task/header.h"
@@ -67,11 +68,11 @@ struct DeferredIo {
 class Executor : public task::Scheduler {
  public:
   // Starts `num_workers` (>= 1) worker threads whose timers read `clock`,
-  // and a blocking pool (started lazily) bounded by `pool`. The returned
-  // executor holds one reference for the caller (drop_ref() it after
-  // shutdown()).
+  // and a blocking pool (started lazily) bounded by `pool`; `hooks` are
+  // called as hooks.h says. The returned executor holds one reference for
+  // the caller (drop_ref() it after shutdown()).
   static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out,
-                             blocking::PoolOptions pool = {});
+                             blocking::PoolOptions pool = {}, RuntimeHooks hooks = {});
   static absl::Status Create(size_t num_workers, Executor** out) {
     return Create(num_workers, time::Clock(), out);
   }

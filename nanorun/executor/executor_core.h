@@ -32,7 +32,7 @@ struct Worker;  // executor.cc
 class ExecutorCore final : public Executor {
  public:
   ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock,
-               blocking::PoolOptions pool);
+               blocking::PoolOptions pool, RuntimeHooks hooks);
 
   // Starts one thread per worker (once, from Executor::Create).
   void start_workers();
@@ -73,6 +73,7 @@ class ExecutorCore final : public Executor {
   bool has_visible_work() const;
   void notify_parked();
   void drop_shared_ref();
+  void task_terminated(const task::Header* task) const;
 
   Driver driver_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -99,6 +100,12 @@ class ExecutorCore final : public Executor {
   // see drop_ref(). Signed: frees may be counted before the total is added.
   std::atomic<int64_t> tasks_left_{0};
   const int64_t started_ns_;  // Steady-clock ns at creation (metrics' uptime).
+  // Set once at creation; read by every worker. The flags say which hooks
+  // are set, so an unset one costs a test of a bool next to what the path
+  // reads anyway, not a look into a std::function.
+  const RuntimeHooks hooks_;
+  const bool has_park_hooks_;
+  const bool has_task_hooks_;
 };
 
 }  // namespace executor

@@ -54,10 +54,12 @@ class OwnedTasks {
     return shard.counted;
   }
 
-  // Closes every shard, then runs `shutdown` on every task still allocated.
-  // Each is visited holding a reference (taken under the shard lock, so it
-  // cannot be freed meanwhile), which is dropped afterwards.
-  void close_and_shutdown_all() {
+  // Closes every shard, then runs `shutdown` on every task still allocated,
+  // and on_cancelled(task) for each that this cancelled. Each is visited
+  // holding a reference (taken under the shard lock, so it cannot be freed
+  // meanwhile), which is dropped afterwards.
+  template <class OnCancelled>
+  void close_and_shutdown_all(OnCancelled on_cancelled) {
     std::vector<task::Header*> live;
     for (Shard& shard : shards_) {
       std::lock_guard<sys::SpinLock> lock(shard.mu);
@@ -67,7 +69,7 @@ class OwnedTasks {
       }
     }
     for (task::Header* t : live) {
-      t->vtable->shutdown(t);
+      if (t->vtable->shutdown(t)) on_cancelled(t);
       task::DropRef(t);
     }
   }

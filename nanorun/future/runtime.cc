@@ -25,7 +25,7 @@ executor::Executor* CreateOrDie(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options));
+      time::Clock(options.clock), &e, PoolOptionsOf(options), options.hooks);
   if (!status.ok()) {
     std::fprintf(stderr,
                  "nanorun: could not create a runtime: %s (use "
@@ -58,7 +58,7 @@ absl::StatusOr<Runtime> Runtime::create(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options));
+      time::Clock(options.clock), &e, PoolOptionsOf(options), options.hooks);
   if (!status.ok()) return status;
   return Runtime(e);
 }

@@ -632,6 +632,9 @@ struct RuntimeOptions {
   size_t max_blocking_threads = 512;
   // A blocking thread with nothing to do for this long exits.
   absl::Duration blocking_keep_alive = absl::Seconds(10);
+  // Worker thread names and code run at points of the workers' and tasks'
+  // lives (executor/hooks.h); all unset by default.
+  RuntimeHooks hooks;
 };
 
 // What Runtime::shutdown(grace) did.

@@ -49,7 +49,8 @@ struct TaskVTable {
   // Worker: poll once. Consumes the caller's Notified reference.
   PollOutcome (*poll)(Header*);
   // Runtime shutdown: cancel the task if it is idle. Consumes nothing.
-  void (*shutdown)(Header*);
+  // True if this call cancelled it (it had not ended before).
+  bool (*shutdown)(Header*);
   // Frees the allocation (refs reached zero).
   void (*dealloc)(Header*);
   // JoinHandle: move-construct the output into raw storage at `out` (sized

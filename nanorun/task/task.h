@@ -176,13 +176,14 @@ class Task final : public Header, private BlockCached {
     return PollOutcome::kPending;
   }
 
-  static void Shutdown(Header* h) {
+  static bool Shutdown(Header* h) {
     Task* t = cast(h);
-    if (!t->state.transition_to_shutdown()) return;
+    if (!t->state.transition_to_shutdown()) return false;
     // Claimed: we own the task as if we were polling it. complete() drops
     // the reference a poller would hold, so take one for ourselves first.
     t->state.ref_inc();
     t->cancel("runtime shut down before the task completed");
+    return true;
   }
 
   static void Dealloc(Header* h) { delete cast(h); }
