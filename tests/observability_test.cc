@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -370,4 +371,235 @@ TEST_CASE("hooks: each spawned task terminates once, after its spawn", "[hooks]"
   CHECK(log.terminations == log.spawns);
   CHECK(log.live.empty());
   CHECK(log.out_of_order == 0);
+}
+
+namespace {
+
+// The dump's entry for the task named `name`, if there is exactly one.
+std::optional<nanorun::TaskDumpEntry> Named(const nanorun::TaskDump& dump, const std::string& name) {
+  std::optional<nanorun::TaskDumpEntry> found;
+  for (const auto& e : dump.tasks) {
+    if (e.name != name) continue;
+    if (found.has_value()) return std::nullopt;
+    found = e;
+  }
+  return found;
+}
+
+}  // namespace
+
+TEST_CASE("dump: a stuck chain is found by name, idle, waiting on its chain", "[dump]") {
+  Runtime rt = Runtime::with_workers(2);
+  Handle h = rt.handle();
+  Promise<int> p;
+  JoinHandle<int> stuck = h.spawn(nanorun::TaskOptions{"stuck-chain"}, [f = p.get_future()]() mutable {
+    return std::move(f).then([](int v) { return v + 1; });
+  });
+  std::optional<nanorun::TaskDumpEntry> e;
+  REQUIRE(WaitFor([&] {
+    e = Named(h.dump(), "stuck-chain");
+    return e.has_value() && e->polls == 1 && e->state == nanorun::TaskDumpEntry::State::kIdle;
+  }));
+  CHECK(e->traced);
+  CHECK(e->waits_on == "continuation chain");
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  nanorun::TaskDump dump = h.dump();
+  e = Named(dump, "stuck-chain");
+  REQUIRE(e.has_value());
+  CHECK(e->since_last_poll >= absl::Milliseconds(30));
+  std::string text = dump.to_string();
+  INFO(text);
+  CHECK(text.find("\"stuck-chain\" idle, polled 1 time(s), last ") != std::string::npos);
+  CHECK(text.find("waits on continuation chain") != std::string::npos);
+  // Unstuck, it completes and leaves the dump.
+  p.set_value(41);
+  auto r = rt.block_on(std::move(stuck));
+  REQUIRE(r.ok());
+  CHECK(*r == 42);
+  CHECK(WaitFor([&] { return !Named(h.dump(), "stuck-chain").has_value(); }));
+}
+
+TEST_CASE("dump: what a traced task waits on, where the runtime knows", "[dump]") {
+  nanorun::RuntimeOptions options;
+  options.workers = 2;
+  options.trace_tasks = true;
+  Runtime rt(options);
+  Handle h = rt.handle();
+  Promise<void> never;
+  auto on_promise = h.spawn(nanorun::TaskOptions{"on-promise"},
+                            [f = never.get_future()]() mutable { return std::move(f); });
+  auto on_timer = h.spawn(nanorun::TaskOptions{"on-timer"}, [] {
+    return nanorun::time::sleep(absl::Hours(1)).then([] { return 1; });
+  });
+  auto tx_rx = nanorun::sync::channel<int>(1);
+  // The receiver must outlive the closure (freed once it returned its future).
+  auto rx = std::make_shared<nanorun::sync::Receiver<int>>(std::move(tx_rx.second));
+  auto on_channel = h.spawn(nanorun::TaskOptions{"on-channel"}, [rx] {
+    return rx->recv().then([rx](std::optional<int> v) { return v.has_value(); });
+  });
+  Promise<void> never_child;
+  auto on_task = h.spawn(nanorun::TaskOptions{"on-task"}, [h, f = never_child.get_future()]() mutable {
+    return h.spawn([f = std::move(f)]() mutable { return std::move(f); });
+  });
+  // Traced because the runtime traces every task: unnamed.
+  Promise<void> never_unnamed;
+  auto unnamed = h.spawn([f = never_unnamed.get_future()]() mutable { return std::move(f); });
+  bool settled = WaitFor([&] {
+    nanorun::TaskDump d = h.dump();
+    for (const char* name : {"on-promise", "on-timer", "on-channel", "on-task"}) {
+      auto e = Named(d, name);
+      if (!e.has_value() || e->polls != 1) return false;
+    }
+    return d.tasks.size() == 6;  // With on-task's child.
+  });
+  nanorun::TaskDump d = h.dump();
+  INFO(d.to_string());
+  REQUIRE(settled);
+  CHECK(Named(d, "on-promise")->waits_on == "promise");
+  CHECK(Named(d, "on-timer")->waits_on == "timer");
+  CHECK(Named(d, "on-channel")->waits_on == "channel");
+  CHECK(Named(d, "on-task")->waits_on == "task");
+  size_t unnamed_traced = 0;
+  for (const auto& e : d.tasks) unnamed_traced += e.name.empty() && e.traced ? 1 : 0;
+  CHECK(unnamed_traced == 2);  // `unnamed`, and on-task's child.
+  on_promise.abort();
+  on_timer.abort();
+  on_channel.abort();
+  on_task.abort();
+  unnamed.abort();
+  (void)tx_rx.first;
+}
+
+TEST_CASE("dump: untraced tasks are listed with their state only", "[dump]") {
+  Runtime rt = Runtime::with_workers(1);
+  Handle h = rt.handle();
+  std::atomic<bool> release{false};
+  std::atomic<bool> running{false};
+  // The worker is held by one task; a second waits in the queue.
+  JoinHandle<void> busy = h.spawn([&]() -> Future<void> {
+    running = true;
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return nanorun::make_ready_future();
+  });
+  REQUIRE(WaitFor([&] { return running.load(); }));
+  JoinHandle<void> queued = h.spawn([]() { return nanorun::make_ready_future(); });
+  nanorun::TaskDump d = h.dump();
+  REQUIRE(d.tasks.size() == 2);
+  size_t running_count = 0, notified_count = 0;
+  for (const auto& e : d.tasks) {
+    CHECK(!e.traced);
+    CHECK(e.name.empty());
+    running_count += e.state == nanorun::TaskDumpEntry::State::kRunning ? 1 : 0;
+    notified_count += e.state == nanorun::TaskDumpEntry::State::kNotified ? 1 : 0;
+  }
+  CHECK(running_count == 1);
+  CHECK(notified_count == 1);
+  CHECK(d.to_string().find("untraced") != std::string::npos);
+  release = true;
+  REQUIRE(rt.block_on(std::move(busy)).ok());
+  REQUIRE(rt.block_on(std::move(queued)).ok());
+  CHECK(WaitFor([&] { return h.dump().tasks.empty(); }));
+  CHECK(Handle().dump().tasks.empty());
+}
+
+TEST_CASE("dump: NANORUN_SPAWN names a task after its spawn site", "[dump]") {
+  Runtime rt = Runtime::with_workers(1);
+  Handle h = rt.handle();
+  Promise<void> never;
+  const int line = __LINE__ + 1;
+  auto j = NANORUN_SPAWN_ON(h, [f = never.get_future()]() mutable { return std::move(f); });
+  std::string site = std::string(__FILE__) + ":" + std::to_string(line);
+  CHECK(WaitFor([&] { return Named(h.dump(), site).has_value(); }));
+  j.abort();
+}
+
+TEST_CASE("stall detector: a long poll is reported once, with its task's name", "[stall]") {
+  struct Sink {
+    std::mutex mu;
+    std::vector<nanorun::StallReport> reports;
+  };
+  auto sink = std::make_shared<Sink>();
+  nanorun::RuntimeOptions options;
+  options.workers = 1;
+  options.stall_detector.threshold = absl::Milliseconds(20);
+  options.stall_detector.sink = [sink](const nanorun::StallReport& r) {
+    std::lock_guard<std::mutex> lock(sink->mu);
+    sink->reports.push_back(r);
+  };
+  Runtime rt(options);
+  Handle h = rt.handle();
+  // Quick tasks are not reported.
+  for (int i = 0; i < 20; ++i) REQUIRE(rt.block_on(h.spawn([] { return 1; })).ok());
+  auto slow = h.spawn(nanorun::TaskOptions{"slowpoke"}, [] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(60));
+    return 7;
+  });
+  REQUIRE(rt.block_on(std::move(slow)).ok());
+  REQUIRE(WaitFor([&] {
+    std::lock_guard<std::mutex> lock(sink->mu);
+    return !sink->reports.empty();
+  }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::lock_guard<std::mutex> lock(sink->mu);
+  REQUIRE(sink->reports.size() == 1);
+  const nanorun::StallReport& r = sink->reports[0];
+  CHECK(r.task_name == "slowpoke");
+  CHECK(std::string(r.what) == "poll");
+  CHECK(r.worker == 0);
+  CHECK(r.duration >= absl::Milliseconds(60));
+  CHECK(r.task_id != nullptr);
+}
+
+TEST_CASE("dump and metrics: a Handle that outlives its runtime still answers", "[dump][teardown]") {
+  Handle h;
+  Promise<void> never;
+  {
+    nanorun::RuntimeOptions options;
+    options.workers = 2;
+    options.trace_tasks = true;
+    Runtime rt(options);
+    h = rt.handle();
+    (void)h.spawn([f = never.get_future()]() mutable { return std::move(f); });
+    REQUIRE(WaitFor([&] { return h.dump().tasks.size() == 1; }));
+  }
+  // The shutdown cancelled the waiting task: nothing is live.
+  CHECK(h.dump().tasks.empty());
+  RuntimeMetrics m = h.metrics();
+  CHECK(m.workers == 2);
+  CHECK(m.tasks_spawned == 1);
+}
+
+TEST_CASE("dump: stress, taken while tasks spawn, wake and end on every worker", "[dump][stress]") {
+  nanorun::RuntimeOptions options;
+  options.workers = 2;
+  options.trace_tasks = true;
+  Runtime rt(options);
+  Handle h = rt.handle();
+  int tasks = nanorun_test::kSanitized ? 2000 : 20000;
+  std::atomic<bool> stop{false};
+  std::thread dumper([&] {
+    while (!stop.load()) {
+      nanorun::TaskDump d = h.dump();
+      for (const auto& e : d.tasks) {
+        // Every entry is a traced task with a consistent record.
+        if (!e.traced || e.waits_on.empty()) FAIL_CHECK("untraced or empty entry");
+      }
+      (void)d.to_string();
+    }
+  });
+  auto all = rt.block_on([tasks] {
+    std::vector<Future<int>> parts;
+    for (int i = 0; i < tasks; ++i) {
+      parts.push_back(nanorun::spawn([i] { return nanorun::yield_now().then([i] { return i; }); })
+                          .into_future());
+    }
+    return nanorun::when_all(std::move(parts));
+  });
+  stop = true;
+  dumper.join();
+  REQUIRE(all.ok());
+  CHECK(all->size() == static_cast<size_t>(tasks));
+  CHECK(MetricsReach(h, [&](const RuntimeMetrics& m) {
+    return m.tasks_completed == static_cast<uint64_t>(tasks) + 1 && m.tasks_alive == 0;
+  }));
 }

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "absl/base/optimization.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "nanorun/sys/misuse.h"
@@ -162,12 +163,12 @@ uint32_t ShuffleSeedFromEnvironment() {
 }  // namespace
 
 absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out,
-                              blocking::PoolOptions pool, RuntimeHooks hooks) {
+                              blocking::PoolOptions pool, ObserveOptions observe) {
   if (num_workers == 0) num_workers = 1;
   std::unique_ptr<reactor::Reactor> r;
   absl::Status status = reactor::Reactor::Create(&r);
   if (!status.ok()) return status;
-  auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool, std::move(hooks));
+  auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool, std::move(observe));
   e->start_workers();
   *out = e;
   return absl::OkStatus();
@@ -192,15 +193,19 @@ void Executor::retain() { core()->retain(); }
 void Executor::drop_ref() { core()->drop_ref(); }
 
 ExecutorCore::ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor> r,
-                           time::Clock clock, blocking::PoolOptions pool, RuntimeHooks hooks)
+                           time::Clock clock, blocking::PoolOptions pool,
+                           ObserveOptions observe)
     : Executor(num_workers, std::move(r), std::move(clock), pool),
       driver_(reactor_.get(), &timers_),
       idle_(num_workers),
       shuffle_seed_(ShuffleSeedFromEnvironment()),
       started_ns_(SteadyNanos()),
-      hooks_(std::move(hooks)),
+      observe_(std::move(observe)),
       has_park_hooks_(hooks_.on_park != nullptr || hooks_.on_unpark != nullptr),
-      has_task_hooks_(hooks_.on_task_spawn != nullptr || hooks_.on_task_terminate != nullptr) {
+      has_task_hooks_(hooks_.on_task_spawn != nullptr || hooks_.on_task_terminate != nullptr),
+      stall_ns_(observe_.stall.threshold > absl::ZeroDuration()
+                    ? absl::ToInt64Nanoseconds(observe_.stall.threshold)
+                    : 0) {
   workers_.reserve(num_workers);
   for (size_t i = 0; i < num_workers; ++i) {
     workers_.push_back(std::make_unique<Worker>(this, i));
@@ -260,6 +265,7 @@ void ExecutorCore::run_yields(Worker* w, bool cancelled) {
 // continuations of what it completes), batching the peers they make work for.
 void ExecutorCore::run_deferred_io(Worker* w) {
   if (w->deferred_io == nullptr) return;
+  int64_t began = ABSL_PREDICT_TRUE(stall_ns_ == 0) ? 0 : SteadyNanos();
   w->collecting_io = true;
   for (int i = 0; i < kIoBudget && w->deferred_io != nullptr; ++i) {
     DeferredIo* work = w->deferred_io;
@@ -270,6 +276,7 @@ void ExecutorCore::run_deferred_io(Worker* w) {
   }
   if (w->deferred_io != nullptr) Count(w->counters.budget_yields);  // Over budget.
   finish_io_batch(w);
+  if (ABSL_PREDICT_FALSE(stall_ns_ != 0)) report_stall(w, began, "io", nullptr, nullptr);
 }
 
 void ExecutorCore::retain() {
@@ -312,11 +319,24 @@ void ExecutorCore::drop_shared_ref() {
 }
 
 void ExecutorCore::task_freed(task::Header* t) {
+  if ((t->state.load() & task::State::kComplete) == 0) {
+    // Freed unfinished (see task::Scheduler): it ended here.
+    Worker* w = tl_worker;
+    if (w != nullptr && w->executor == this) {
+      Count(w->counters.aborted);
+    } else if (kMetrics) {
+      foreign_aborted_.count.fetch_add(1, std::memory_order_release);
+    }
+    task_terminated(t);
+  }
   if (!owned_.unlink(t)) return;
   if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
+  if (options.name != nullptr || observe_.trace_tasks) {
+    t->trace = new task::TaskTrace(options.name != nullptr ? options.name : "");
+  }
   // Before the task is visible to anyone who could run or cancel it, so its
   // on_task_terminate cannot come first.
   if (has_task_hooks_ && hooks_.on_task_spawn) hooks_.on_task_spawn(TaskMeta{t});
@@ -425,6 +445,21 @@ void ExecutorCore::task_terminated(const task::Header* t) const {
 // which may spawn more of them, is over).
 void ExecutorCore::poll_task(Worker* w, task::Header* t) {
   bool unregistered = t->state.is_unregistered();
+  task::TaskTrace* trace = t->trace;
+  int64_t began = 0;
+  bool hold = false;
+  if (ABSL_PREDICT_FALSE(trace != nullptr || stall_ns_ != 0)) {
+    began = SteadyNanos();
+    if (trace != nullptr) {
+      trace->last_poll_ns.store(began, std::memory_order_relaxed);
+      trace->polls.store(trace->polls.load(std::memory_order_relaxed) + 1,
+                         std::memory_order_relaxed);
+      task::SetPolledTrace(trace);
+      // A stall report names the task after its poll, which may free it.
+      hold = stall_ns_ != 0;
+      if (hold) t->state.ref_inc();
+    }
+  }
   task::PollOutcome outcome = t->vtable->poll(t);  // `t` may be freed now.
   Count(w->counters.polls);
   if (outcome == task::PollOutcome::kCompleted) {
@@ -435,6 +470,45 @@ void ExecutorCore::poll_task(Worker* w, task::Header* t) {
     if (has_task_hooks_) task_terminated(t);
   }
   if (unregistered) BumpOwnCounter(w->unregistered_polled);
+  if (ABSL_PREDICT_FALSE(trace != nullptr || stall_ns_ != 0)) {
+    if (trace != nullptr) task::SetPolledTrace(nullptr);
+    if (stall_ns_ != 0) report_stall(w, began, "poll", t, hold ? trace : nullptr);
+    if (hold) task::DropRef(t);
+  }
+}
+
+// Reports the stretch that began at `began_ns` if it was longer than the
+// threshold. `trace` is only read if the caller holds the task alive.
+void ExecutorCore::report_stall(Worker* w, int64_t began_ns, const char* what,
+                                const task::Header* t, const task::TaskTrace* trace) const {
+  int64_t took = SteadyNanos() - began_ns;
+  if (took <= stall_ns_) return;
+  StallReport report;
+  report.worker = w->index;
+  report.duration = absl::Nanoseconds(took);
+  report.what = what;
+  report.task_id = t;
+  if (trace != nullptr) report.task_name = trace->name;
+  if (observe_.stall.sink) {
+    observe_.stall.sink(report);
+    return;
+  }
+  std::fprintf(stderr, "nanorun: worker %zu was held %s by one %s%s%s%s (stall threshold %s)\n",
+               report.worker, absl::FormatDuration(report.duration).c_str(), what,
+               report.task_name.empty() ? "" : " of task \"", report.task_name.c_str(),
+               report.task_name.empty() ? "" : "\"",
+               absl::FormatDuration(observe_.stall.threshold).c_str());
+}
+
+// Fires due timers, timing the batch for the stall detector when it is on.
+void ExecutorCore::process_timers(Worker* w) {
+  if (ABSL_PREDICT_TRUE(stall_ns_ == 0)) {
+    timers_.process();
+    return;
+  }
+  int64_t began = SteadyNanos();
+  timers_.process();
+  report_stall(w, began, "timers", nullptr, nullptr);
 }
 
 // An upper bound on the tasks outside the registry that are queued or
@@ -495,7 +569,7 @@ void ExecutorCore::run_worker(Worker* w) {
     if (t == nullptr) t = steal_work(w);
     if (t == nullptr) {
       // About to sleep: fire what is due first (it may make work).
-      timers_.process();
+      process_timers(w);
       t = next_task(w);
     }
     if (t != nullptr) {
@@ -529,7 +603,7 @@ task::Header* ExecutorCore::next_task(Worker* w) {
     // Busy workers fire due timers and look for I/O too, so both make
     // progress however much work there is (not in a lump when a worker
     // finally goes idle; tokio#4730 is one busy task stalling all I/O).
-    timers_.process();
+    process_timers(w);
     poll_io_without_blocking();
     if (task::Header* t = take_from_injector(w)) return t;
   }
@@ -541,7 +615,7 @@ task::Header* ExecutorCore::next_task(Worker* w) {
 // next_task in shuffle mode: the same sources, tried in a random order.
 task::Header* ExecutorCore::next_task_shuffled(Worker* w) {
   if (w->tick % kFairnessInterval == 0) {
-    timers_.process();
+    process_timers(w);
     poll_io_without_blocking();
   }
   uint32_t coin = w->next_random();
@@ -749,6 +823,40 @@ Executor::DrainReport ExecutorCore::drain(absl::Time deadline) {
   return report;
 }
 
+TaskDump Executor::dump() { return core()->dump(); }
+
+TaskDump ExecutorCore::dump() {
+  std::vector<task::Header*> live;
+  owned_.collect_live(&live);
+  int64_t now = SteadyNanos();
+  TaskDump out;
+  out.tasks.reserve(live.size());
+  for (task::Header* t : live) {
+    TaskDumpEntry e;
+    e.id = t;
+    uint64_t word = t->state.load();
+    if (word & task::State::kRunning) {
+      e.state = TaskDumpEntry::State::kRunning;
+    } else if (word & task::State::kNotified) {
+      e.state = TaskDumpEntry::State::kNotified;
+    }
+    // Alive while we hold our reference, and with it its trace.
+    if (const task::TaskTrace* trace = t->trace) {
+      e.traced = true;
+      e.name = trace->name;
+      e.polls = trace->polls.load(std::memory_order_relaxed);
+      int64_t last = trace->last_poll_ns.load(std::memory_order_relaxed);
+      if (last != 0) e.since_last_poll = absl::Nanoseconds(now > last ? now - last : 0);
+      e.waits_on = task::WaitKindName(trace->wait.load(std::memory_order_relaxed));
+    }
+    out.tasks.push_back(std::move(e));
+    // Ours may be the last reference (the task ended meanwhile): then it is
+    // freed here, on the caller's thread.
+    task::DropRef(t);
+  }
+  return out;
+}
+
 // Completions are read before spawns: each completion follows its task's
 // spawn (release stores, acquire loads), so alive is never below the truth.
 RuntimeMetrics ExecutorCore::metrics() {
@@ -767,6 +875,8 @@ RuntimeMetrics ExecutorCore::metrics() {
     m.tasks_completed += out.tasks_completed;
     m.tasks_aborted += out.tasks_aborted;
   }
+  m.tasks_aborted += foreign_aborted_.count.load(std::memory_order_acquire);
+  ended += foreign_aborted_.count.load(std::memory_order_acquire);
   m.tasks_spawned = foreign_spawned_.count.load(std::memory_order_acquire);
   for (size_t i = 0; i < workers_.size(); ++i) {
     const Worker& w = *workers_[i];

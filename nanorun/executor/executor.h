@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "nanorun/blocking/blocking_pool.h"
+#include "nanorun/executor/dump.h"
 #include "nanorun/executor/hooks.h"
 #include "nanorun/executor/metrics.h"
 #include "nanorun/reactor/reactor.h"
@@ -50,6 +51,17 @@ struct SpawnOptions {
   // there. Such tasks skip the registry (two locked list operations); a
   // graceful drain counts them through per-worker counters instead.
   bool completes_on_first_poll = false;
+  // Traces the task under this name (task/trace.h; copied). Null: traced,
+  // unnamed, only if the executor traces every task.
+  const char* name = nullptr;
+};
+
+// What the runtime reports about itself beyond metrics (hooks.h, dump.h).
+struct ObserveOptions {
+  RuntimeHooks hooks;
+  // Trace every task (for Handle::dump()), not only named ones.
+  bool trace_tasks = false;
+  StallDetector stall;
 };
 
 class ExecutorCore;
@@ -68,11 +80,11 @@ struct DeferredIo {
 class Executor : public task::Scheduler {
  public:
   // Starts `num_workers` (>= 1) worker threads whose timers read `clock`,
-  // and a blocking pool (started lazily) bounded by `pool`; `hooks` are
-  // called as hooks.h says. The returned executor holds one reference for
-  // the caller (drop_ref() it after shutdown()).
+  // and a blocking pool (started lazily) bounded by `pool`; `observe` sets
+  // the hooks, tracing and stall detector. The returned executor holds one
+  // reference for the caller (drop_ref() it after shutdown()).
   static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out,
-                             blocking::PoolOptions pool = {}, RuntimeHooks hooks = {});
+                             blocking::PoolOptions pool = {}, ObserveOptions observe = {});
   static absl::Status Create(size_t num_workers, Executor** out) {
     return Create(num_workers, time::Clock(), out);
   }
@@ -160,6 +172,8 @@ class Executor : public task::Scheduler {
   // from any thread, at any time (after shutdown too); takes no lock that a
   // worker takes per task.
   RuntimeMetrics metrics();
+  // Every live task (see dump.h). Safe from any thread; walks the registry.
+  TaskDump dump();
 
   // For budgets kept above the executor (repeat()'s step budget): counts one
   // budget-forced yield on the calling worker (nothing off a worker).

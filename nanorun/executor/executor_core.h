@@ -32,7 +32,7 @@ struct Worker;  // executor.cc
 class ExecutorCore final : public Executor {
  public:
   ExecutorCore(size_t num_workers, std::unique_ptr<reactor::Reactor> r, time::Clock clock,
-               blocking::PoolOptions pool, RuntimeHooks hooks);
+               blocking::PoolOptions pool, ObserveOptions observe);
 
   // Starts one thread per worker (once, from Executor::Create).
   void start_workers();
@@ -44,6 +44,7 @@ class ExecutorCore final : public Executor {
   void retain();
   void drop_ref();
   RuntimeMetrics metrics();
+  TaskDump dump();
 
   // task::Scheduler.
   void schedule(task::Header* task, bool is_yield) override;
@@ -74,6 +75,9 @@ class ExecutorCore final : public Executor {
   void notify_parked();
   void drop_shared_ref();
   void task_terminated(const task::Header* task) const;
+  void process_timers(Worker* worker);
+  void report_stall(Worker* worker, int64_t began_ns, const char* what,
+                    const task::Header* task, const task::TaskTrace* trace) const;
 
   Driver driver_;
   std::vector<std::unique_ptr<Worker>> workers_;
@@ -92,8 +96,10 @@ class ExecutorCore final : public Executor {
     std::atomic<uint64_t> count{0};
   };
   LineOfItsOwn foreign_unregistered_spawned_;
-  // Every task spawned from a thread that is not a worker (for metrics).
+  // Every task spawned from a thread that is not a worker, and tasks freed
+  // unfinished on such a thread (for metrics).
   LineOfItsOwn foreign_spawned_;
+  LineOfItsOwn foreign_aborted_;
   std::atomic<size_t> refs_{1};
   const uint32_t shuffle_seed_;  // 0: shuffle mode off (see executor.cc).
   // Tasks still allocated after refs_ reached zero, minus those freed since;
@@ -103,9 +109,11 @@ class ExecutorCore final : public Executor {
   // Set once at creation; read by every worker. The flags say which hooks
   // are set, so an unset one costs a test of a bool next to what the path
   // reads anyway, not a look into a std::function.
-  const RuntimeHooks hooks_;
+  const ObserveOptions observe_;
+  const RuntimeHooks& hooks_ = observe_.hooks;
   const bool has_park_hooks_;
   const bool has_task_hooks_;
+  const int64_t stall_ns_;  // 0: the stall detector is off.
 };
 
 }  // namespace executor

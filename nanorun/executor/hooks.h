@@ -15,6 +15,8 @@
 #include <functional>
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace nanorun {
 inline namespace v0 {
 
@@ -43,12 +45,40 @@ struct RuntimeHooks {
 
   // On the spawning thread, before the task can run; and where the task
   // ended: on the worker that polled it to completion or abort, on the
-  // thread running the runtime's shutdown for the tasks it cancelled, or on
-  // the spawning thread right away for a spawn refused after shutdown. Each
+  // thread running the runtime's shutdown for the tasks it cancelled, on
+  // the thread that dropped the last reference of a task freed unfinished
+  // (nothing could wake it), or on the spawning thread right away for a
+  // spawn refused after shutdown. Each
   // spawned task gets exactly one on_task_terminate, after its
   // on_task_spawn.
   std::function<void(const TaskMeta&)> on_task_spawn;
   std::function<void(const TaskMeta&)> on_task_terminate;
+};
+
+// A poll (or a batch of timer or I/O continuations) that held a worker
+// longer than StallDetector::threshold.
+struct StallReport {
+  size_t worker = 0;
+  // How long the worker was held.
+  absl::Duration duration = absl::ZeroDuration();
+  // "poll" (a task's poll, with the continuations it ran), "timers" (due
+  // timers and what their completions ran) or "io" (I/O completions).
+  const char* what = "poll";
+  // The polled task's name if it is traced and named, else empty.
+  std::string task_name;
+  // The polled task's id (TaskMeta::id), or nullptr for timers and io.
+  const void* task_id = nullptr;
+};
+
+// Off by default. When threshold > 0, each worker times its polls and its
+// timer and I/O batches (two clock reads each), and reports each one that
+// took longer, once, when it ends, to `sink` (on that worker: the sink must
+// be quick and thread-safe), or to stderr if `sink` is unset. A poll that
+// never returns is never reported: Handle::metrics() shows that worker busy,
+// and Handle::dump() shows the task running.
+struct StallDetector {
+  absl::Duration threshold = absl::ZeroDuration();
+  std::function<void(const StallReport&)> sink;
 };
 
 }  // namespace v0

@@ -34,7 +34,8 @@ struct WorkerMetrics {
   // Tasks whose body finished on this worker, with a value or an error.
   uint64_t tasks_completed = 0;
   // Tasks that ended unfinished on this worker: aborted (JoinHandle::abort),
-  // or freed while pending because nothing could wake them any more.
+  // or freed while pending because their handle and every waker were
+  // dropped, so nothing could run them again.
   uint64_t tasks_aborted = 0;
   // Times this worker took work from a peer's queue, and the tasks it took
   // (about half the victim's queue each time).
@@ -65,7 +66,9 @@ struct RuntimeMetrics {
   uint64_t tasks_spawned = 0;
   // Tasks whose body finished (value or error).
   uint64_t tasks_completed = 0;
-  // Tasks that ended unfinished (see WorkerMetrics::tasks_aborted).
+  // Tasks that ended unfinished (see WorkerMetrics::tasks_aborted), on the
+  // workers and on other threads (a task freed when another thread dropped
+  // its last reference).
   uint64_t tasks_aborted = 0;
   // Tasks spawned and not yet ended: tasks_spawned - tasks_completed -
   // tasks_aborted. Tasks cancelled by the runtime's shutdown are not counted

@@ -74,6 +74,20 @@ class OwnedTasks {
     }
   }
 
+  // Appends every task still allocated and not complete to `out`, each with
+  // a reference taken under its shard's lock (so none is freed meanwhile);
+  // the caller drops them. Holds one shard's lock at a time, only to link
+  // the references: for Handle::dump(), which reads the tasks afterwards.
+  void collect_live(std::vector<task::Header*>* out) {
+    for (Shard& shard : shards_) {
+      std::lock_guard<sys::SpinLock> lock(shard.mu);
+      for (task::Header* t = shard.head; t != nullptr; t = t->owned_next) {
+        if ((t->state.load() & task::State::kComplete) != 0) continue;
+        if (t->state.try_ref_inc()) out->push_back(t);
+      }
+    }
+  }
+
   // Tasks linked in that have not completed (for a graceful drain).
   size_t count_incomplete() {
     size_t total = 0;

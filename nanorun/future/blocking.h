@@ -131,6 +131,7 @@ auto SpawnBlockingOn(executor::Executor* e, F f) {
     return make_error_future<U>(absl::CancelledError(
         "spawn_blocking: the runtime has shut down; the job was not run"));
   }
+  task::NoteWait(task::WaitKind::kBlocking);  // For Handle::dump().
   return nanorun::detail::FutureAccess::from_state<U>(s);
 }
 

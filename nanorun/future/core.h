@@ -36,6 +36,7 @@
 #include "absl/status/statusor.h"
 #include "nanorun/executor/executor.h"
 #include "nanorun/task/block_cache.h"
+#include "nanorun/task/trace.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -296,6 +297,16 @@ Continuation* Publish(SharedState<T>* state, uint32_t* old_flags = nullptr) {
 
 // Consumer side: attaches `c`. If the result is already there, dispatches
 // it right away on the calling thread (a bound `c` may post itself).
+// For Handle::dump(): notes what a task's poll leaves it waiting on, from
+// how `state` can be stopped (a leaf noted in the same poll wins: see
+// task::NoteWait). Nothing unless the task being polled is traced.
+inline void NoteWaitOn(const StateBase* state) {
+  uint32_t f = state->flags.load(std::memory_order_relaxed);
+  task::NoteWait((f & StateBase::kStopGate) != 0   ? task::WaitKind::kChain
+                 : (f & StateBase::kStoppable) != 0 ? task::WaitKind::kOperation
+                                                    : task::WaitKind::kPromise);
+}
+
 inline void Attach(StateBase* state, Continuation* c) {
   state->continuation = c;
   uint32_t old = state->flags.fetch_or(StateBase::kCallback, std::memory_order_acq_rel);

@@ -21,11 +21,19 @@ blocking::PoolOptions PoolOptionsOf(const RuntimeOptions& options) {
   return pool;
 }
 
+executor::ObserveOptions ObserveOf(const RuntimeOptions& options) {
+  executor::ObserveOptions observe;
+  observe.hooks = options.hooks;
+  observe.trace_tasks = options.trace_tasks;
+  observe.stall = options.stall_detector;
+  return observe;
+}
+
 executor::Executor* CreateOrDie(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options), options.hooks);
+      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options));
   if (!status.ok()) {
     std::fprintf(stderr,
                  "nanorun: could not create a runtime: %s (use "
@@ -58,7 +66,7 @@ absl::StatusOr<Runtime> Runtime::create(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options), options.hooks);
+      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options));
   if (!status.ok()) return status;
   return Runtime(e);
 }

@@ -75,6 +75,7 @@ class SleepNode final : public SharedState<void>, public TimerEntry {
     node->set_stop_hook(&node->stop_hook_);
     switch (e->timers().insert(node, deadline)) {
       case TimerDriver::Insert::kPending:
+        task::NoteWait(task::WaitKind::kTimer);  // For Handle::dump().
         break;
       case TimerDriver::Insert::kDue:
         node->free_without_result();

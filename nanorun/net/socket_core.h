@@ -201,7 +201,12 @@ class IoOpNode final : public nanorun::detail::SharedState<T> {
     for (;;) {
       if (r.is_closed()) return complete(Result<T>(core_->closed_error(op_)));
       if (stopped_.load(std::memory_order_acquire)) return complete(Result<T>(stopped_error()));
-      if (!after_edge && r.wait(dir_, seen_, waker(), &stopped_)) return;  // wake() resumes.
+      if (!after_edge && r.wait(dir_, seen_, waker(), &stopped_)) {
+        // wake() resumes. For Handle::dump(), if a traced task's poll got here:
+        task::NoteWait(dir_ == reactor::Direction::kRead ? task::WaitKind::kSocketRead
+                                                         : task::WaitKind::kSocketWrite);
+        return;
+      }
       after_edge = false;
       seen_ = r.ready_seq(dir_);
       Step<T> step = attempt_(*core_);

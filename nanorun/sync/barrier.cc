@@ -25,6 +25,7 @@ Future<bool> BarrierCore::wait() {
     std::lock_guard<sys::SpinLock> lock(mu_);
     if (arrived_ + 1 < n_) {
       waiters_.push_back(w);
+      task::NoteWait(task::WaitKind::kLock);  // For Handle::dump().
       ++arrived_;
       return nanorun::detail::FutureAccess::from_state<bool>(w);
     }

@@ -108,6 +108,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
       if (p == kFull) {
         w->payload.emplace(std::move(*v));
         send_waiters_.push_back(w);
+        task::NoteWait(task::WaitKind::kChannel);  // For Handle::dump().
         ++senders_;  // A queued send keeps the stream open, like a Sender.
         return nanorun::detail::FutureAccess::from_state<void>(w);
       }
@@ -158,6 +159,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore<T>> {
       t = take_locked(&value, &admitted);
       if (t == kEmpty) {
         recv_waiters_.push_back(w);
+        task::NoteWait(task::WaitKind::kChannel);
         return nanorun::detail::FutureAccess::from_state<std::optional<T>>(w);
       }
     }

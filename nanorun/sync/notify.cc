@@ -28,6 +28,7 @@ Future<void> NotifyCore::notified() {
       permit_ = false;
     } else {
       waiters_.push_back(w);
+      task::NoteWait(task::WaitKind::kLock);  // For Handle::dump().
     }
   }
   if (had_permit) {

@@ -59,6 +59,7 @@ bool SemaphoreCore::enqueue(PermitLinks* w, WaiterLinks** granted) {
   std::lock_guard<sys::SpinLock> lock(mu_);
   if (closed_) return false;
   waiters_.push_back(w);
+  task::NoteWait(task::WaitKind::kLock);  // For Handle::dump().
   grant_locked(granted);
   update_hint_locked();
   return true;

@@ -6,6 +6,7 @@
 #define NANORUN_TASK_HEADER_H_
 
 #include "nanorun/task/state.h"
+#include "nanorun/task/trace.h"
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
@@ -23,6 +24,8 @@ class Scheduler {
   // behind other runnable work rather than into a LIFO slot.
   virtual void schedule(Header* task, bool is_yield) = 0;
   // The task's memory is being freed (last reference dropped): forget it.
+  // If it is not complete, it ended here, unfinished: its JoinHandle and
+  // every waker were dropped while it waited, so nothing could run it again.
   // Called only for tasks in the scheduler's registry (not kUnregistered):
   // the scheduler stays alive until every one of those was freed, because a
   // wake racing shutdown may still call schedule(). An unregistered task is
@@ -39,9 +42,9 @@ class Scheduler {
 enum class PollOutcome : unsigned char {
   kPending,    // Still running: it waits on something, or was queued again.
   kCompleted,  // Its body finished (with a value or an error).
-  kAborted,    // Ended unfinished: JoinHandle::abort(), or freed while pending
-               // because nothing (no waker, no handle) could wake it again.
-  kNothing,    // Nothing ran: already complete, or this was its last reference.
+  kAborted,    // Cancelled by JoinHandle::abort() before its body finished.
+  kNothing,    // Nothing ran (already complete), or it was freed unfinished
+               // (see Scheduler::task_freed).
 };
 
 // One per body type (a static table), so the header stays small.
@@ -78,6 +81,9 @@ struct Header {
   Header* owned_next = nullptr;
   // The JoinHandle's waker; see JOIN_WAKER in state.h for who may touch it.
   RawWaker join_waker{nullptr, &detail::kNoopWakerVTable};
+  // Set at spawn (before the task is published) for a traced task, else
+  // null; owned by the task (freed with it). See trace.h.
+  TaskTrace* trace = nullptr;
 };
 
 // The waker of a task: data is the Header*, each clone is one reference.

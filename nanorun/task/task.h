@@ -78,6 +78,7 @@ class Task final : public Header, private BlockCached {
     if (join_waker.vtable != &detail::kNoopWakerVTable) {
       join_waker.vtable->drop(join_waker.data);
     }
+    delete trace;
     // Only a task in the scheduler's registry may tell it: the scheduler stays
     // alive until each of those is freed, but not for the others (spawned after
     // shutdown, or never idle), which may outlive it through a JoinHandle.
@@ -163,9 +164,10 @@ class Task final : public Header, private BlockCached {
       case State::IdleResult::kOk:
         return PollOutcome::kPending;
       case State::IdleResult::kOkDealloc:
-        // Every handle and waker is gone: nothing can wake it again.
+        // Every handle and waker is gone: nothing can wake it again. The
+        // scheduler learns it ended unfinished from task_freed.
         delete t;
-        return PollOutcome::kAborted;
+        return PollOutcome::kNothing;
       case State::IdleResult::kOkNotified:
         t->scheduler->schedule(h, /*is_yield=*/true);
         return PollOutcome::kPending;
