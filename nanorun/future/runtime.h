@@ -258,26 +258,31 @@ struct HandleAccess;
 template <class T>
 class JoinHandle;
 
-// A cheap, copyable reference to a runtime, for spawning from any thread. A
-// Handle outliving its Runtime stays safe: spawn then returns a handle that
-// fails with CancelledError.
 // How to spawn a task. A named task is traced (task/trace.h): Handle::dump()
 // shows its name, polls, time since its last poll and what it waits on, and
 // stall reports name it; that costs ~40 bytes and a clock read per poll.
 struct TaskOptions {
+  // The task's name (copied); empty: unnamed and, unless the runtime traces
+  // every task, untraced.
   std::string name;
 };
 
-// The spawn site as a task name, "file.cc:123".
+// Helpers of NANORUN_SPAWN_SITE: `line` as a string literal.
 #define NANORUN_SPAWN_SITE_STR2(line) #line
+// Helpers of NANORUN_SPAWN_SITE: `line` expanded, then as a string literal.
 #define NANORUN_SPAWN_SITE_STR(line) NANORUN_SPAWN_SITE_STR2(line)
+// The spawn site as a task name, "file.cc:123".
 #define NANORUN_SPAWN_SITE __FILE__ ":" NANORUN_SPAWN_SITE_STR(__LINE__)
-// spawn(f) on the current runtime / on `handle`, naming the task after the
-// line that spawned it (for Handle::dump() and stall reports).
+// spawn(f) on the current runtime, naming the task after the line that
+// spawned it (for Handle::dump() and stall reports).
 #define NANORUN_SPAWN(...) ::nanorun::spawn(::nanorun::TaskOptions{NANORUN_SPAWN_SITE}, __VA_ARGS__)
+// handle.spawn(f), naming the task after the line that spawned it.
 #define NANORUN_SPAWN_ON(handle, ...) \
   (handle).spawn(::nanorun::TaskOptions{NANORUN_SPAWN_SITE}, __VA_ARGS__)
 
+// A cheap, copyable reference to a runtime, for spawning from any thread. A
+// Handle outliving its Runtime stays safe: spawn then returns a handle that
+// fails with CancelledError.
 class Handle {
  public:
   Handle() = default;
