@@ -56,7 +56,10 @@ Future<void> ServeConnection(TcpStream stream, std::shared_ptr<const Handler> ha
 Future<void> ServeAll(TcpListener listener, std::shared_ptr<const Handler> handler) {
   return nanorun::repeat([listener, handler] {
     return listener.accept().then([handler](std::pair<TcpStream, SocketAddr> conn) {
-      (void)nanorun::spawn([stream = std::move(conn.first), handler] {
+      // Named after the peer, so Handle::dump() says which connection a
+      // stuck task serves.
+      nanorun::TaskOptions task{"conn " + conn.second.ToString()};
+      (void)nanorun::spawn(task, [stream = std::move(conn.first), handler] {
         return ServeConnection(stream, handler);
       });
       return false;
@@ -79,7 +82,8 @@ int RunServer(const char* name, int argc, char** argv, std::shared_ptr<const Han
   }
   std::printf("%s listening on %s\n", name, listener->local_addr()->ToString().c_str());
   std::fflush(stdout);
-  auto serving = rt.handle().spawn([l = *listener, handler] { return ServeAll(l, handler); });
+  auto serving = rt.handle().spawn(nanorun::TaskOptions{"accept loop"},
+                                   [l = *listener, handler] { return ServeAll(l, handler); });
   int sig = rt.block_on(stop.next()).value_or(0);
   std::printf("%s: signal %d, shutting down\n", name, sig);
   listener->close();
