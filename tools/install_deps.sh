@@ -4,7 +4,8 @@
 #
 # Usage: tools/install_deps.sh [--tsan] [--bench] [--tls] [--check]
 #   (no flag)  what every build needs: Bazel 4.2.3, Abseil, Catch2, pkg-config, g++;
-#              and the clients the example servers are tested with: curl, redis-tools
+#              and the clients the example servers are tested with: curl, redis-tools;
+#              tmux, the terminal tools/top is tested in
 #   --tsan     also what `--config=tsan` needs: clang-14 and its sanitizer runtimes,
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
@@ -29,6 +30,8 @@ core=(
   # The example servers' tests talk to them with real clients.
   "/usr/bin/curl|curl"
   "/usr/bin/redis-cli|redis-tools"
+  # tools/top is tested in a real terminal.
+  "/usr/bin/tmux|tmux"
 )
 tsan=(
   "/usr/bin/clang-14|clang-14"
