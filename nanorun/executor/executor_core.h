@@ -56,6 +56,10 @@ class ExecutorCore final : public Executor {
 
   void cancel_queued(task::Header* task);
   void poll_task(Worker* worker, task::Header* task);
+  void poll_observed(Worker* worker, task::Header* task);
+  void count_poll(Worker* worker, const task::Header* task, task::PollOutcome outcome,
+                  bool unregistered);
+  void trace(task::Header* task, const char* name);
   uint64_t unregistered_in_flight(uint64_t* spawned) const;
   bool tasks_quiet();
   bool schedule_local(task::Header* task, bool is_yield);

@@ -3,8 +3,9 @@
 # `net_bench` (-c opt) twice, with the metrics counters compiled in (the
 # default) and out (--define=nanorun_metrics=off), then runs the two builds
 # alternately, ROUNDS times each, in this one invocation, and prints each
-# workload's median rate per build and the ratio with/without. Ratios, not
-# absolute rates, are what compare on shared, noisy cores.
+# workload's median rate per build, the ratio of the medians, and the median
+# of each round's ratio. Ratios, not absolute rates, are what compare on
+# shared, noisy cores.
 #
 #   tools/bench/metrics_cost.sh [ROUNDS] [WORKLOAD...]   (default: 9 spawn_many tcp_echo)
 set -euo pipefail
@@ -43,8 +44,12 @@ for line in open(path):
     build, record = line.split(" ", 1)
     rates[build].append(json.loads(record)["rate"])
 on, off = statistics.median(rates["on"]), statistics.median(rates["off"])
+# The machine's speed drifts over a minute; a round's two runs are seconds
+# apart, so the median of the rounds' ratios is steadier than the ratio of
+# the medians. Both are printed.
+pairs = statistics.median(a / b for a, b in zip(rates["on"], rates["off"]))
 print(f"{workload}: metrics on {on:.4g}/s, off {off:.4g}/s (medians of {len(rates['on'])}), "
-      f"on/off {on / off:.3f}")
+      f"on/off {on / off:.3f}; median of the rounds' on/off {pairs:.3f}")
 print(f"  on:  {' '.join(f'{r:.3g}' for r in rates['on'])}")
 print(f"  off: {' '.join(f'{r:.3g}' for r in rates['off'])}")
 PY
