@@ -118,6 +118,7 @@ class ExecutorCore final : public Executor {
   const bool has_park_hooks_;
   const bool has_task_hooks_;
   const int64_t stall_ns_;  // 0: the stall detector is off.
+  const bool observe_polls_;  // Every poll takes poll_observed (stalls, task hooks).
 };
 
 }  // namespace executor
