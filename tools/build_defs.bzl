@@ -9,3 +9,10 @@ their own), and -Werror only from `--config=werror` for nanorun's own files.
 """
 
 NANORUN_COPTS = ["-Wall", "-Wextra", "-Wpedantic"]
+
+# For targets that need sockets: incompatible with the portable fallback
+# reactor (--config=fallback), which has no I/O, so `bazel test //...` skips them there.
+NEEDS_NET = select({
+    "//nanorun/reactor:force_fallback": ["//nanorun/reactor:incompatible"],
+    "//conditions:default": [],
+})
