@@ -48,7 +48,9 @@ struct WorkerMetrics {
   // left over a batch of 128, a repeat() loop yielding after its step budget.
   uint64_t budget_forced_yields = 0;
   // Time this worker spent awake (running tasks, timers, I/O or looking for
-  // work) rather than parked, since it started.
+  // work) rather than parked, since it started. Kept with a coarse clock
+  // (the kernel's tick, 1-4 ms on Linux; see sys/coarse_clock.h): right on
+  // average over many sleeps, off by up to a few ticks in any one reading.
   absl::Duration busy = absl::ZeroDuration();
   // Tasks in this worker's local queue now (not counting the one task that
   // may sit in its LIFO slot, which only its own thread may read).
