@@ -1,5 +1,6 @@
-// The sys layer's fault injection: armed failures are taken exactly as many
-// times as armed, by one operation only, even when threads race for them.
+// The sys layer: fault injection (armed failures are taken exactly as many
+// times as armed, by one operation only, even when threads race for them)
+// and the coarse monotonic clock.
 #include <atomic>
 #include <chrono>
 #include <cstdint>

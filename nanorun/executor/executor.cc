@@ -332,12 +332,19 @@ void ExecutorCore::task_freed(task::Header* t) {
     }
     task_terminated(t);
   }
-  if (!owned_.unlink(t)) return;
+  task::TaskTrace* trace = nullptr;
+  bool counted = owned_.unlink(t, &trace);
+  delete trace;
+  if (!counted) return;
   if (tasks_left_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
 }
 
 void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
-  if (ABSL_PREDICT_FALSE(options.name != nullptr || observe_.trace_tasks)) trace(t, options.name);
+  task::TaskTrace* trace = nullptr;
+  if (ABSL_PREDICT_FALSE(options.name != nullptr || observe_.trace_tasks)) {
+    trace = make_trace(t, options.name);
+    options.completes_on_first_poll = false;  // Traces are kept in the registry.
+  }
   // Before the task is visible to anyone who could run or cancel it, so its
   // on_task_terminate cannot come first.
   if (has_task_hooks_ && hooks_.on_task_spawn) hooks_.on_task_spawn(TaskMeta{t});
@@ -362,10 +369,11 @@ void ExecutorCore::submit_new(task::Header* t, SpawnOptions options) {
     enqueue_foreign(t);
     return;
   }
-  if (!owned_.bind(t)) {
+  if (!owned_.bind(t, trace)) {
     // Shutting down: cancel now and drop the Notified reference. The task is
     // not in the registry, so it must never reach this executor again (its
     // JoinHandle may outlive it): mark it so ~Task skips task_freed.
+    delete trace;
     t->state.set_unregistered();
     if (t->vtable->shutdown(t)) task_terminated(t);
     task::DropRef(t);
@@ -439,9 +447,12 @@ void ExecutorCore::cancel_queued(task::Header* t) {
 }
 
 // Out of line: tracing is the rare case, and its allocation would make
-// submit_new save registers for everyone.
-ABSL_ATTRIBUTE_NOINLINE void ExecutorCore::trace(task::Header* t, const char* name) {
-  t->trace = new task::TaskTrace(name != nullptr ? name : "");
+// submit_new save registers for everyone. The trace goes into the registry
+// with the task (bind); the task's state says it has one.
+ABSL_ATTRIBUTE_NOINLINE task::TaskTrace* ExecutorCore::make_trace(task::Header* t,
+                                                                  const char* name) {
+  t->state.set_traced();
+  return new task::TaskTrace(name != nullptr ? name : "");
 }
 
 void ExecutorCore::task_terminated(const task::Header* t) const {
@@ -455,8 +466,11 @@ void ExecutorCore::task_terminated(const task::Header* t) const {
 // with few registers to save (callgrind: 46 instructions per poll with all
 // the paths in one, 35 with tracing and stalls out, fewer with hooks out).
 void ExecutorCore::poll_task(Worker* w, task::Header* t) {
-  if (ABSL_PREDICT_FALSE(t->trace != nullptr || observe_polls_)) return poll_observed(w, t);
-  bool unregistered = t->state.is_unregistered();
+  uint64_t word = t->state.load_relaxed();  // Bits set before it was published.
+  if (ABSL_PREDICT_FALSE((word & task::State::kTraced) != 0 || observe_polls_)) {
+    return poll_observed(w, t);
+  }
+  bool unregistered = (word & task::State::kUnregistered) != 0;
   task::PollOutcome outcome = t->vtable->poll(t);  // `t` may be freed now.
   Count(w->counters.polls);
   if (outcome == task::PollOutcome::kCompleted) {
@@ -486,7 +500,10 @@ void ExecutorCore::count_poll(Worker* w, const task::Header* t, task::PollOutcom
 // with the stall detector on (the poll timed), or with task hooks set.
 ABSL_ATTRIBUTE_NOINLINE void ExecutorCore::poll_observed(Worker* w, task::Header* t) {
   bool unregistered = t->state.is_unregistered();
-  task::TaskTrace* trace = t->trace;
+  // The poller owns the task (it is RUNNING), so the trace stays alive
+  // through the poll; one lookup under its registry shard's lock.
+  task::TaskTrace* trace =
+      (t->state.load_relaxed() & task::State::kTraced) != 0 ? owned_.trace_of(t) : nullptr;
   int64_t began = trace != nullptr || stall_ns_ != 0 ? SteadyNanos() : 0;
   bool hold = false;
   if (trace != nullptr) {
@@ -859,12 +876,12 @@ Executor::DrainReport ExecutorCore::drain(absl::Time deadline) {
 TaskDump Executor::dump() { return core()->dump(); }
 
 TaskDump ExecutorCore::dump() {
-  std::vector<task::Header*> live;
+  std::vector<std::pair<task::Header*, task::TaskTrace*>> live;
   owned_.collect_live(&live);
   int64_t now = SteadyNanos();
   TaskDump out;
   out.tasks.reserve(live.size());
-  for (task::Header* t : live) {
+  for (const auto& [t, trace] : live) {
     TaskDumpEntry e;
     e.id = t;
     uint64_t word = t->state.load();
@@ -874,7 +891,7 @@ TaskDump ExecutorCore::dump() {
       e.state = TaskDumpEntry::State::kNotified;
     }
     // Alive while we hold our reference, and with it its trace.
-    if (const task::TaskTrace* trace = t->trace) {
+    if (trace != nullptr) {
       e.traced = true;
       e.name = trace->name;
       e.polls = trace->polls.load(std::memory_order_relaxed);

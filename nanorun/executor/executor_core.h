@@ -59,7 +59,7 @@ class ExecutorCore final : public Executor {
   void poll_observed(Worker* worker, task::Header* task);
   void count_poll(Worker* worker, const task::Header* task, task::PollOutcome outcome,
                   bool unregistered);
-  void trace(task::Header* task, const char* name);
+  task::TaskTrace* make_trace(task::Header* task, const char* name);
   uint64_t unregistered_in_flight(uint64_t* spawned) const;
   bool tasks_quiet();
   bool schedule_local(task::Header* task, bool is_yield);

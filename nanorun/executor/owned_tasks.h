@@ -11,10 +11,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "nanorun/sys/spin_lock.h"
 #include "nanorun/task/header.h"
+#include "nanorun/task/trace.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -22,12 +25,15 @@ namespace executor {
 
 class OwnedTasks {
  public:
-  // Links `task` in. False if the registry is closed: the runtime is shutting
-  // down and the caller must cancel the task.
-  bool bind(task::Header* task) {
+  // Links `task` in, with its trace if it is traced (the registry keeps the
+  // trace from now on). False if the registry is closed: the runtime is
+  // shutting down, the caller must cancel the task, and `trace` is still the
+  // caller's.
+  bool bind(task::Header* task, task::TaskTrace* trace = nullptr) {
     Shard& shard = shard_for(task);
     std::lock_guard<sys::SpinLock> lock(shard.mu);
     if (shard.closed) return false;
+    if (trace != nullptr) shard.traces.emplace(task, trace);
     task->owned_prev = nullptr;
     task->owned_next = shard.head;
     if (shard.head != nullptr) shard.head->owned_prev = task;
@@ -36,12 +42,20 @@ class OwnedTasks {
     return true;
   }
 
-  // Unlinks a task whose memory is being freed. Returns true if the task was
-  // counted by count_for_release() (the caller then settles that count).
+  // Unlinks a task whose memory is being freed; hands back its trace (to be
+  // freed by the caller) in *trace if it is traced. Returns true if the task
+  // was counted by count_for_release() (the caller then settles that count).
   // (Tasks never linked in, marked unregistered, do not call it: see ~Task.)
-  bool unlink(task::Header* task) {
+  bool unlink(task::Header* task, task::TaskTrace** trace) {
     Shard& shard = shard_for(task);
     std::lock_guard<sys::SpinLock> lock(shard.mu);
+    if (task->state.load_relaxed() & task::State::kTraced) {
+      auto it = shard.traces.find(task);
+      if (it != shard.traces.end()) {
+        *trace = it->second;
+        shard.traces.erase(it);
+      }
+    }
     if (task->owned_prev == nullptr && shard.head != task) return false;
     if (task->owned_prev != nullptr) {
       task->owned_prev->owned_next = task->owned_next;
@@ -74,16 +88,28 @@ class OwnedTasks {
     }
   }
 
-  // Appends every task still allocated and not complete to `out`, each with
-  // a reference taken under its shard's lock (so none is freed meanwhile);
-  // the caller drops them. Holds one shard's lock at a time, only to link
-  // the references: for Handle::dump(), which reads the tasks afterwards.
-  void collect_live(std::vector<task::Header*>* out) {
+  // A traced task's trace (alive while the caller holds a reference on the
+  // task, or is polling it), or nullptr.
+  task::TaskTrace* trace_of(const task::Header* task) {
+    Shard& shard = shard_for(task);
+    std::lock_guard<sys::SpinLock> lock(shard.mu);
+    auto it = shard.traces.find(task);
+    return it == shard.traces.end() ? nullptr : it->second;
+  }
+
+  // Appends every task still allocated and not complete to `out`, with its
+  // trace (or nullptr), each with a reference taken under its shard's lock
+  // (so none is freed meanwhile); the caller drops them. Holds one shard's
+  // lock at a time, only to take the references: for Handle::dump(), which
+  // reads the tasks afterwards.
+  void collect_live(std::vector<std::pair<task::Header*, task::TaskTrace*>>* out) {
     for (Shard& shard : shards_) {
       std::lock_guard<sys::SpinLock> lock(shard.mu);
       for (task::Header* t = shard.head; t != nullptr; t = t->owned_next) {
         if ((t->state.load() & task::State::kComplete) != 0) continue;
-        if (t->state.try_ref_inc()) out->push_back(t);
+        if (!t->state.try_ref_inc()) continue;
+        auto it = shard.traces.find(t);
+        out->emplace_back(t, it == shard.traces.end() ? nullptr : it->second);
       }
     }
   }
@@ -122,9 +148,11 @@ class OwnedTasks {
     size_t count = 0;
     bool closed = false;
     bool counted = false;
+    // The traced tasks' traces (State::kTraced), owned here.
+    absl::flat_hash_map<const task::Header*, task::TaskTrace*> traces;
   };
 
-  Shard& shard_for(task::Header* task) {
+  Shard& shard_for(const task::Header* task) {
     // Allocations are 16-byte aligned; mix the higher bits.
     uintptr_t bits = reinterpret_cast<uintptr_t>(task) >> 6;
     return shards_[(bits ^ (bits >> 7)) % kShards];

@@ -6,7 +6,6 @@
 #define NANORUN_TASK_HEADER_H_
 
 #include "nanorun/task/state.h"
-#include "nanorun/task/trace.h"
 #include "nanorun/waker/waker.h"
 
 namespace nanorun {
@@ -81,9 +80,7 @@ struct Header {
   Header* owned_next = nullptr;
   // The JoinHandle's waker; see JOIN_WAKER in state.h for who may touch it.
   RawWaker join_waker{nullptr, &detail::kNoopWakerVTable};
-  // Set at spawn (before the task is published) for a traced task, else
-  // null; owned by the task (freed with it). See trace.h.
-  TaskTrace* trace = nullptr;
+  // (A traced task's TaskTrace is not here: see State::kTraced.)
 };
 
 // The waker of a task: data is the Header*, each clone is one reference.

@@ -63,16 +63,23 @@ class State {
   static constexpr uint64_t kJoinInterest = 1u << 4;
   static constexpr uint64_t kJoinWaker = 1u << 5;
   static constexpr uint64_t kUnregistered = 1u << 6;
-  static constexpr uint64_t kRefOne = 1u << 7;
+  // Has a TaskTrace (trace.h), kept by the scheduler beside its registry
+  // entry: a bit here instead of a pointer in every task's header.
+  static constexpr uint64_t kTraced = 1u << 7;
+  static constexpr uint64_t kRefOne = 1u << 8;
 
   // Born notified (it is about to be queued), with `refs` references.
   explicit State(uint64_t refs)
       : word_(kNotified | kJoinInterest | refs * kRefOne) {}
 
   uint64_t load() const { return word_.load(std::memory_order_acquire); }
+  // For reading bits set before the task was published (kUnregistered,
+  // kTraced): no ordering needed.
+  uint64_t load_relaxed() const { return word_.load(std::memory_order_relaxed); }
 
   // Before the task is published to any other thread.
   void set_unregistered() { word_.fetch_or(kUnregistered, std::memory_order_relaxed); }
+  void set_traced() { word_.fetch_or(kTraced, std::memory_order_relaxed); }
   bool is_unregistered() const {
     return word_.load(std::memory_order_relaxed) & kUnregistered;
   }

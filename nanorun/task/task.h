@@ -78,7 +78,6 @@ class Task final : public Header, private BlockCached {
     if (join_waker.vtable != &detail::kNoopWakerVTable) {
       join_waker.vtable->drop(join_waker.data);
     }
-    delete trace;
     // Only a task in the scheduler's registry may tell it: the scheduler stays
     // alive until each of those is freed, but not for the others (spawned after
     // shutdown, or never idle), which may outlive it through a JoinHandle.

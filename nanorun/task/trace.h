@@ -2,11 +2,13 @@
 // and how often it was polled, what its last poll left it waiting on). A
 // task is traced when it was spawned with a name (TaskOptions, or
 // NANORUN_SPAWN's spawn site), or when its runtime traces every task
-// (RuntimeOptions::trace_tasks). An untraced task carries a null pointer
-// and costs its poll path one test of it.
+// (RuntimeOptions::trace_tasks). An untraced task costs nothing in memory,
+// and its poll path one test of a bit of its state word.
 //
-// Ownership: the task owns its trace (allocated at spawn, freed with the
-// task). The polling worker writes it; a dump reads it while holding a
+// Ownership: the scheduler keeps a traced task's trace beside the task's
+// registry entry (the task's state word has State::kTraced; its header has no
+// pointer, so untraced tasks pay no memory), and frees it when the task is
+// freed. The polling worker writes it; a dump reads it while holding a
 // reference on the task (so the task, and with it the trace, stays alive):
 // hence the atomics.
 #ifndef NANORUN_TASK_TRACE_H_
