@@ -31,7 +31,11 @@ for workload in "${WORKLOADS[@]}"; do
     *) program=bench; extra=(--runs 5) ;;
   esac
   for ((i = 0; i < ROUNDS; ++i)); do
-    for build in on off; do
+    # Which build goes first alternates, so a slow first run after a pause
+    # (or a drift within the round) does not always land on the same build.
+    order=(on off)
+    ((i % 2 == 1)) && order=(off on)
+    for build in "${order[@]}"; do
       "$OUT/${program}_$build" --only "$workload" "${extra[@]}" 2>/dev/null |
         grep '"impl": "nanorun"' | tail -1 | sed "s/^/$build /" >> "$OUT/$workload.txt"
     done
