@@ -2,28 +2,36 @@
 #include "docs/examples/metrics_page.h"
 
 #include <cstdint>
-
-#include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include <algorithm>
+#include <cstdio>
 
 namespace examples {
 namespace {
 
+// snprintf, appended to *out. (Not absl::StrFormat: its headers do not build
+// with -Wpedantic -Werror under clang when Abseil is built from source, as
+// in the TSan configuration.)
+template <class... Args>
+void Append(std::string* out, const char* format, Args... args) {
+  char line[512];
+  int n = std::snprintf(line, sizeof line, format, args...);
+  if (n > 0) out->append(line, std::min(static_cast<size_t>(n), sizeof line - 1));
+}
+
 // One metric without labels: its HELP and TYPE lines, then the sample.
 void Add(std::string* out, const char* name, const char* type, const char* help, double value) {
-  absl::StrAppendFormat(out, "# HELP nanorun_%s %s\n# TYPE nanorun_%s %s\nnanorun_%s %.17g\n",
-                        name, help, name, type, name, value);
+  Append(out, "# HELP nanorun_%s %s\n# TYPE nanorun_%s %s\nnanorun_%s %.17g\n", name, help, name,
+         type, name, value);
 }
 
 // One per-worker metric: HELP and TYPE once, then a sample per worker.
 template <class Field>
 void AddPerWorker(std::string* out, const nanorun::RuntimeMetrics& m, const char* name,
                   const char* type, const char* help, Field field) {
-  absl::StrAppendFormat(out, "# HELP nanorun_worker_%s %s\n# TYPE nanorun_worker_%s %s\n", name,
-                        help, name, type);
+  Append(out, "# HELP nanorun_worker_%s %s\n# TYPE nanorun_worker_%s %s\n", name, help, name, type);
   for (size_t i = 0; i < m.per_worker.size(); ++i) {
-    absl::StrAppendFormat(out, "nanorun_worker_%s{worker=\"%d\"} %.17g\n", name, i,
-                          static_cast<double>(field(m.per_worker[i])));
+    Append(out, "nanorun_worker_%s{worker=\"%zu\"} %.17g\n", name, i,
+           static_cast<double>(field(m.per_worker[i])));
   }
 }
 

@@ -34,7 +34,7 @@ struct alignas(64) WorkerCounters {
   std::atomic<uint64_t> parks{0};
   std::atomic<uint64_t> budget_yields{0};
   // Awake time up to the last park, and when the current awake stretch
-  // began (steady-clock ns; 0 while parked).
+  // began (sys::CoarseMonotonicNanos; 0 while parked).
   std::atomic<int64_t> busy_ns{0};
   std::atomic<int64_t> awake_since_ns{0};
 };

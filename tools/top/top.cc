@@ -10,6 +10,7 @@
 // It is itself a nanorun program: one runtime, a TcpStream per fetch.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -19,7 +20,6 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
@@ -73,8 +73,20 @@ double Get(const Samples& s, const std::string& name) {
   auto it = s.find("nanorun_" + name);
   return it == s.end() ? 0 : it->second;
 }
+// snprintf, appended to *out. (Not absl::StrFormat: its headers do not build
+// with -Wpedantic -Werror under clang when Abseil is built from source, as
+// in the TSan configuration.)
+template <class... Args>
+void Append(std::string* out, const char* format, Args... args) {
+  char line[512];
+  int n = std::snprintf(line, sizeof line, format, args...);
+  if (n > 0) out->append(line, std::min(static_cast<size_t>(n), sizeof line - 1));
+}
+
 double Worker(const Samples& s, const std::string& name, int w) {
-  return Get(s, absl::StrFormat("worker_%s{worker=\"%d\"}", name, w));
+  std::string key;
+  Append(&key, "worker_%s{worker=\"%d\"}", name.c_str(), w);
+  return Get(s, key);
 }
 
 // Per second since `before`, or 0 on the first screen.
@@ -86,31 +98,31 @@ double Rate(const Samples& now, const Samples* before, double seconds, const std
 std::string Screen(const std::string& target, const Samples& s, const Samples* before,
                    double seconds) {
   auto r = [&](const char* name) { return Rate(s, before, seconds, name); };
-  std::string out = absl::StrFormat(
-      "nanorun top - %s   up %.1fs   %d workers\n\n", target, Get(s, "uptime_seconds"),
-      static_cast<int>(Get(s, "workers")));
-  absl::StrAppendFormat(&out,
+  std::string out;
+  Append(&out, "nanorun top - %s   up %.1fs   %d workers\n\n", target.c_str(),
+         Get(s, "uptime_seconds"), static_cast<int>(Get(s, "workers")));
+  Append(&out,
                         "Tasks:  %8.0f alive %10.0f spawned (%8.0f/s) %10.0f completed "
                         "%6.0f aborted\n",
                         Get(s, "tasks_alive"), Get(s, "tasks_spawned_total"),
                         r("tasks_spawned_total"), Get(s, "tasks_completed_total"),
                         Get(s, "tasks_aborted_total"));
-  absl::StrAppendFormat(&out,
+  Append(&out,
                         "Polls:  %10.0f (%8.0f/s)   steals %6.0f   parks %8.0f (%6.0f/s)   "
                         "yields %6.0f\n",
                         Get(s, "polls_total"), r("polls_total"), Get(s, "steals_total"),
                         Get(s, "parks_total"), r("parks_total"),
                         Get(s, "budget_forced_yields_total"));
-  absl::StrAppendFormat(&out, "Timers: %8.0f pending %10.0f fired (%8.0f/s)   injector %6.0f\n",
+  Append(&out, "Timers: %8.0f pending %10.0f fired (%8.0f/s)   injector %6.0f\n",
                         Get(s, "timers_pending"), Get(s, "timers_fired_total"),
                         r("timers_fired_total"), Get(s, "injector_depth"));
-  absl::StrAppendFormat(&out, "I/O:    %8.0f sockets %10.0f events (%8.0f/s)\n",
+  Append(&out, "I/O:    %8.0f sockets %10.0f events (%8.0f/s)\n",
                         Get(s, "io_registrations"), Get(s, "io_events_total"),
                         r("io_events_total"));
-  absl::StrAppendFormat(&out, "Blocking: %6.0f threads %6.0f busy %6.0f queued\n\n",
+  Append(&out, "Blocking: %6.0f threads %6.0f busy %6.0f queued\n\n",
                         Get(s, "blocking_threads"), Get(s, "blocking_busy"),
                         Get(s, "blocking_queued"));
-  absl::StrAppendFormat(&out, "%6s %7s %10s %7s %9s %8s\n", "WORKER", "BUSY%", "POLLS/s", "QUEUE",
+  Append(&out, "%6s %7s %10s %7s %9s %8s\n", "WORKER", "BUSY%", "POLLS/s", "QUEUE",
                         "PARKS/s", "STEALS");
   int workers = static_cast<int>(Get(s, "workers"));
   for (int w = 0; w < workers; ++w) {
@@ -121,7 +133,7 @@ std::string Screen(const std::string& target, const Samples& s, const Samples* b
       polls = (Worker(s, "polls_total", w) - Worker(*before, "polls_total", w)) / seconds;
       parks = (Worker(s, "parks_total", w) - Worker(*before, "parks_total", w)) / seconds;
     }
-    absl::StrAppendFormat(&out, "%6d %7.1f %10.0f %7.0f %9.0f %8.0f\n", w, busy, polls,
+    Append(&out, "%6d %7.1f %10.0f %7.0f %9.0f %8.0f\n", w, busy, polls,
                           Worker(s, "local_queue_depth", w), parks, Worker(s, "steals_total", w));
   }
   return out;
