@@ -30,8 +30,9 @@ void AddPerWorker(std::string* out, const nanorun::RuntimeMetrics& m, const char
                   const char* type, const char* help, Field field) {
   Append(out, "# HELP nanorun_worker_%s %s\n# TYPE nanorun_worker_%s %s\n", name, help, name, type);
   for (size_t i = 0; i < m.per_worker.size(); ++i) {
-    Append(out, "nanorun_worker_%s{worker=\"%zu\"} %.17g\n", name, i,
-           static_cast<double>(field(m.per_worker[i])));
+    // %llu, not %zu: the Windows (mingw) C runtime's printf may not know %zu.
+    Append(out, "nanorun_worker_%s{worker=\"%llu\"} %.17g\n", name,
+           static_cast<unsigned long long>(i), static_cast<double>(field(m.per_worker[i])));
   }
 }
 
