@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <thread>
@@ -441,4 +442,55 @@ TEST_CASE("block_on sees a result that comes while it spins, as it falls asleep,
     setter.join();
   }
   CHECK(wrong == 0);
+}
+
+TEST_CASE("RuntimeOptions::reactor picks the backend the runtime parks in", "[runtime][reactor]") {
+  nanorun::RuntimeOptions options;
+  options.workers = 1;
+#ifdef __linux__
+  options.reactor = nanorun::ReactorBackend::kEpoll;
+  absl::StatusOr<Runtime> epoll = Runtime::create(options);
+  REQUIRE(epoll.ok());
+  CHECK(std::string(epoll->handle().reactor_name()) == "epoll");
+  options.reactor = nanorun::ReactorBackend::kUring;
+  absl::StatusOr<Runtime> uring = Runtime::create(options);
+  if (uring.ok()) {
+    CHECK(std::string(uring->handle().reactor_name()) == "io_uring");
+    // Work runs on it (timers through the wheel, wakes through its eventfd).
+    auto slept = uring->block_on(
+        [] { return nanorun::time::sleep(absl::Milliseconds(5)).then([] { return 7; }); });
+    INFO(slept.status().ToString());
+    REQUIRE(slept.ok());
+    CHECK(*slept == 7);
+  } else {
+    // Forbidden here (the CI's no-io_uring stage): the status says why.
+    CHECK(uring.status().code() == absl::StatusCode::kUnavailable);
+    CHECK(absl::StrContains(uring.status().message(), "ask for epoll or auto"));
+  }
+  // auto: io_uring if it can run, else epoll (never an error).
+  options.reactor = nanorun::ReactorBackend::kAuto;
+  std::vector<std::string> logged;
+  options.log = [&logged](absl::string_view line) { logged.emplace_back(line); };
+  absl::StatusOr<Runtime> automatic = Runtime::create(options);
+  REQUIRE(automatic.ok());
+  std::string name = automatic->handle().reactor_name();
+  const char* env = std::getenv("NANORUN_REACTOR");
+  if (env == nullptr || std::string(env).empty() || std::string(env) == "auto") {
+    CHECK(name == (uring.ok() ? "io_uring" : "epoll"));
+  } else {
+    CHECK(name == (std::string(env) == "epoll" ? "epoll" : "io_uring"));
+  }
+  if (std::getenv("NANORUN_EXPECT_NO_URING") != nullptr) {
+    // The CI's no-uring stage (tools/no_io_uring): the fallback must happen.
+    CHECK(!uring.ok());
+    CHECK(name == "epoll");
+  }
+  CHECK(logged.size() <= 1);  // Said once per process, if at all.
+  for (const std::string& line : logged) CHECK(absl::StrContains(line, "the reactor is epoll"));
+#else
+  options.reactor = nanorun::ReactorBackend::kEpoll;
+  absl::StatusOr<Runtime> epoll = Runtime::create(options);
+  CHECK(epoll.status().code() == absl::StatusCode::kUnavailable);
+#endif
+  CHECK(std::string(nanorun::Handle().reactor_name()).empty());
 }

@@ -165,10 +165,11 @@ uint32_t ShuffleSeedFromEnvironment() {
 }  // namespace
 
 absl::Status Executor::Create(size_t num_workers, time::Clock clock, Executor** out,
-                              blocking::PoolOptions pool, ObserveOptions observe) {
+                              blocking::PoolOptions pool, ObserveOptions observe,
+                              const reactor::Choice& reactor) {
   if (num_workers == 0) num_workers = 1;
   std::unique_ptr<reactor::Reactor> r;
-  absl::Status status = reactor::Reactor::Create(&r);
+  absl::Status status = reactor::Reactor::Create(reactor, &r);
   if (!status.ok()) return status;
   auto* e = new ExecutorCore(num_workers, std::move(r), std::move(clock), pool, std::move(observe));
   e->start_workers();

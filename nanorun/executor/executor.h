@@ -81,10 +81,12 @@ class Executor : public task::Scheduler {
  public:
   // Starts `num_workers` (>= 1) worker threads whose timers read `clock`,
   // and a blocking pool (started lazily) bounded by `pool`; `observe` sets
-  // the hooks, tracing and stall detector. The returned executor holds one
-  // reference for the caller (drop_ref() it after shutdown()).
+  // the hooks, tracing and stall detector; `reactor` which backend to park
+  // in. The returned executor holds one reference for the caller (drop_ref()
+  // it after shutdown()).
   static absl::Status Create(size_t num_workers, time::Clock clock, Executor** out,
-                             blocking::PoolOptions pool = {}, ObserveOptions observe = {});
+                             blocking::PoolOptions pool = {}, ObserveOptions observe = {},
+                             const reactor::Choice& reactor = {});
   static absl::Status Create(size_t num_workers, Executor** out) {
     return Create(num_workers, time::Clock(), out);
   }

@@ -29,11 +29,19 @@ executor::ObserveOptions ObserveOf(const RuntimeOptions& options) {
   return observe;
 }
 
+reactor::Choice ReactorOf(const RuntimeOptions& options) {
+  reactor::Choice choice;
+  choice.backend = options.reactor;
+  choice.log = options.log;
+  return choice;
+}
+
 executor::Executor* CreateOrDie(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options));
+      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options),
+      ReactorOf(options));
   if (!status.ok()) {
     std::fprintf(stderr,
                  "nanorun: could not create a runtime: %s (use "
@@ -66,7 +74,8 @@ absl::StatusOr<Runtime> Runtime::create(const RuntimeOptions& options) {
   executor::Executor* e = nullptr;
   absl::Status status = executor::Executor::Create(
       options.workers == 0 ? DefaultWorkers() : options.workers,
-      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options));
+      time::Clock(options.clock), &e, PoolOptionsOf(options), ObserveOf(options),
+      ReactorOf(options));
   if (!status.ok()) return status;
   return Runtime(e);
 }

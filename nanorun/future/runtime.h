@@ -11,6 +11,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nanorun/executor/executor.h"
 #include "nanorun/future/core.h"
@@ -347,6 +349,10 @@ class Handle {
   // Empty for an invalid handle.
   TaskDump dump() const { return e_ != nullptr ? e_->dump() : TaskDump(); }
 
+  // The reactor the runtime's workers park in: "epoll", "io_uring", "iocp"
+  // or "fallback" (see RuntimeOptions::reactor); "" for an invalid handle.
+  const char* reactor_name() const { return e_ != nullptr ? e_->reactor().name() : ""; }
+
  private:
   friend struct detail::HandleAccess;
   friend class Runtime;
@@ -665,6 +671,9 @@ Future<T> poll_fn(F f) {
       .into_future();
 }
 
+// RuntimeOptions::reactor's values: kAuto, kEpoll, kUring.
+using ReactorBackend = reactor::Backend;
+
 // How to build a Runtime. (At namespace scope: see SpawnOptions.)
 struct RuntimeOptions {
   // Worker threads; 0 means std::thread::hardware_concurrency() (at least 1).
@@ -687,6 +696,16 @@ struct RuntimeOptions {
   // Reports polls that hold a worker too long (executor/hooks.h). Off by
   // default (threshold zero).
   StallDetector stall_detector;
+  // Which reactor the workers park in (reactor/reactor.h). On Linux, kAuto
+  // (the default) takes NANORUN_REACTOR from the environment if it is set,
+  // else io_uring where it can run and epoll where it cannot (a seccomp
+  // policy, an old kernel), saying so once through `log`. kEpoll and kUring
+  // insist: creating the runtime fails if they cannot run here. Windows has
+  // only IOCP, and asking for either fails there.
+  ReactorBackend reactor = ReactorBackend::kAuto;
+  // Where the runtime writes the rare line it has to say (the reactor
+  // fallback above). Null: stderr, prefixed "nanorun: ".
+  std::function<void(absl::string_view)> log;
 };
 
 // What Runtime::shutdown(grace) did.

@@ -2,6 +2,7 @@
 // see io.h); wakes through an eventfd.
 #include <cstdint>
 
+#include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/sys/linux/event_poll.h"
 
@@ -67,7 +68,7 @@ class EpollReactor final : public Reactor {
 
 }  // namespace
 
-absl::Status Reactor::Create(std::unique_ptr<Reactor>* out) {
+absl::Status CreateEpollReactor(std::unique_ptr<Reactor>* out) {
   auto reactor = std::make_unique<EpollReactor>();
   absl::Status status = reactor->open();
   if (!status.ok()) return status;

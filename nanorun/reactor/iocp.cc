@@ -16,6 +16,8 @@
 #include <memory>
 #include <mutex>
 
+#include "absl/strings/str_cat.h"
+#include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/sys/windows/afd.h"
 
@@ -194,7 +196,14 @@ class IocpReactor final : public Reactor, private IoArming {
 
 }  // namespace
 
-absl::Status Reactor::Create(std::unique_ptr<Reactor>* out) {
+absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
+  absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
+  if (!wanted.ok()) return wanted.status();
+  if (*wanted != Backend::kAuto) {
+    return absl::UnavailableError(absl::StrCat(
+        "the ", BackendName(*wanted), " reactor was asked for, but "
+        "Windows has only the IOCP reactor"));
+  }
   auto reactor = std::make_unique<IocpReactor>();
   absl::Status status = reactor->open();
   if (!status.ok()) return status;

@@ -1,15 +1,18 @@
-// The reactor contract: what every backend (epoll.cc, fallback.cc, and later
-// iocp.cc) provides: parking, cross-thread wake, and I/O readiness. One Reactor per runtime; one worker at a time (the one
-// holding the driver token) blocks in park(); any thread may call wake().
+// The reactor contract: what every backend (epoll.cc and uring.cc on Linux,
+// iocp.cc on Windows, fallback.cc elsewhere) provides: parking, cross-thread
+// wake, and I/O readiness. One Reactor per runtime; one worker at a time (the
+// one holding the driver token) blocks in park(); any thread may call wake().
 #ifndef NANORUN_REACTOR_REACTOR_H_
 #define NANORUN_REACTOR_REACTOR_H_
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "nanorun/reactor/io.h"
 
@@ -17,11 +20,33 @@ namespace nanorun {
 inline namespace v0 {
 namespace reactor {
 
+// Which backend a runtime parks in (RuntimeOptions::reactor). Linux has two:
+// epoll (readiness) and io_uring; Windows has IOCP, other systems the
+// portable fallback, whatever is asked.
+enum class Backend {
+  // The environment's NANORUN_REACTOR (epoll, uring or auto) if set; else
+  // io_uring where the kernel and the process's seccomp policy allow it
+  // (probed once per process), otherwise epoll, saying so once through
+  // Choice::log.
+  kAuto,
+  kEpoll,  // Linux only; elsewhere Create() fails.
+  kUring,  // Linux only; fails (Unavailable, and why) if io_uring is not usable.
+};
+
+struct Choice {
+  Backend backend = Backend::kAuto;
+  // Where the one line about a fallback goes; null: stderr.
+  std::function<void(absl::string_view)> log;
+};
+
 class Reactor {
  public:
-  // Creates the backend for this platform. Fails (with the OS error) only if
-  // the kernel refuses the resources (e.g. out of file descriptors).
-  static absl::Status Create(std::unique_ptr<Reactor>* out);
+  // Creates the backend `choice` names for this platform. Fails with the OS
+  // error if the kernel refuses the resources (e.g. out of file
+  // descriptors), and with a status that says why if the backend asked for
+  // (by `choice` or NANORUN_REACTOR) does not exist or cannot run here.
+  static absl::Status Create(const Choice& choice, std::unique_ptr<Reactor>* out);
+  static absl::Status Create(std::unique_ptr<Reactor>* out) { return Create(Choice(), out); }
   virtual ~Reactor() = default;
 
   // Blocks until wake() is called or `timeout` passes (InfiniteDuration:
@@ -54,7 +79,8 @@ class Reactor {
   // fail (CancelledError) instead of waiting for edges nobody will deliver.
   virtual void close_all_io() {}
 
-  // The backend's name, for logs and benchmarks ("epoll", "fallback").
+  // The backend's name, for logs and benchmarks ("epoll", "io_uring",
+  // "iocp", "fallback").
   virtual const char* name() const = 0;
 
   // Readiness events park() delivered to registrations so far (metrics).

@@ -54,6 +54,10 @@ class EventPoll {
   // any thread; a failed write (the counter is saturated) still wakes.
   void Wake();
 
+  // The epoll fd itself: readable while events are ready (the io_uring
+  // reactor polls it from its ring).
+  int fd() const { return epoll_fd_; }
+
  private:
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

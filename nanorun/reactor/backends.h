@@ -1,0 +1,37 @@
+// What the platforms' Reactor::Create share: the backend a runtime asked for
+// (its option, or the NANORUN_REACTOR environment variable), the log line
+// about a fallback, and the constructors of the Linux backends. Internal to
+// the reactor layer.
+#ifndef NANORUN_REACTOR_BACKENDS_H_
+#define NANORUN_REACTOR_BACKENDS_H_
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "nanorun/reactor/reactor.h"
+
+namespace nanorun {
+inline namespace v0 {
+namespace reactor {
+
+// `option` unless it is kAuto and NANORUN_REACTOR is set (epoll, uring or
+// auto); an unknown value there is InvalidArgument, naming the known ones.
+absl::StatusOr<Backend> RequestedBackend(Backend option);
+
+// "epoll", "uring", "auto": for messages.
+const char* BackendName(Backend backend);
+
+// Sends `message` to choice.log, or to stderr.
+void Log(const Choice& choice, absl::string_view message);
+
+// Linux.
+absl::Status CreateEpollReactor(std::unique_ptr<Reactor>* out);
+absl::Status CreateUringReactor(std::unique_ptr<Reactor>* out);
+
+}  // namespace reactor
+}  // namespace v0
+}  // namespace nanorun
+
+#endif  // NANORUN_REACTOR_BACKENDS_H_

@@ -1,0 +1,126 @@
+// Linux: a thin, errno-checked io_uring wrapper for the reactor (issue 18),
+// over the raw syscalls and the kernel's own header <linux/io_uring.h>, not
+// liburing: nanorun links no runtime library but Abseil, and the part of
+// liburing the reactor needs (map the rings, fill an entry, enter, read
+// completions) is this file. Nothing here knows about tasks or
+// registrations; it only turns ring operations into absl::Status.
+//
+// Thread safety: the submission side (Queue*, Submit) is not thread-safe:
+// the caller serializes it (the reactor's lock). The completion side
+// (Enter's wait, Harvest) belongs to one thread at a time (the parker). The
+// two may run at once: the kernel consumes submissions under its own lock.
+#ifndef NANORUN_SYS_LINUX_URING_H_
+#define NANORUN_SYS_LINUX_URING_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/status/status.h"
+
+struct io_uring_sqe;
+struct io_uring_cqe;
+
+namespace nanorun {
+inline namespace v0 {
+namespace sys {
+
+// One completion: the user_data its request was queued with, the kernel's
+// result (>= 0, or -errno) and whether the request stays armed (multishot).
+struct UringCompletion {
+  uint64_t user_data;
+  int32_t result;
+  bool more;
+};
+
+class Uring {
+ public:
+  // Whether this kernel and process can run the reactor over io_uring: a ring
+  // can be set up (seccomp, a container's policy or
+  // /proc/sys/kernel/io_uring_disabled may forbid it: EPERM, ENOSYS), it has
+  // the features the reactor relies on (no dropped completions, timed waits),
+  // the operations it queues, and the kernel is 5.19 or newer (multishot
+  // accept and provided-buffer rings, which the completion operations use).
+  // OK, or why not, in words for a log line.
+  static absl::Status Probe();
+
+  Uring() = default;
+  Uring(const Uring&) = delete;
+  Uring& operator=(const Uring&) = delete;
+  ~Uring();
+
+  // Sets up a ring of `entries` submissions (a power of two; the completion
+  // queue gets `cq_entries`, also a power of two, at least 2x entries).
+  absl::Status Open(unsigned entries, unsigned cq_entries);
+
+  // Queue one request (false: the submission queue is full; Submit first).
+  // A multishot poll for `events` (EPOLL* bits; edge-triggered: one
+  // completion per wakeup of the file, as epoll's EPOLLET).
+  bool QueuePollMultishot(int fd, uint32_t events, uint64_t user_data);
+  // Removes the poll queued with `target`; its own completion has `user_data`.
+  bool QueuePollRemove(uint64_t target, uint64_t user_data);
+
+  // Hands the queued requests to the kernel. Returns how many it took, or
+  // -errno (EINTR and EAGAIN/EBUSY count as 0: try again later).
+  int Submit();
+
+  // Waits until a completion is ready or `timeout_ns` passes (-1: forever;
+  // 0: just look). Submits nothing (that is Submit's, under the caller's
+  // lock), so it needs no lock. Returns 0 or -errno (ETIME: the timeout
+  // passed; EINTR).
+  int Wait(int64_t timeout_ns);
+
+  // Takes up to `capacity` ready completions into `out`; returns how many.
+  int Harvest(UringCompletion* out, int capacity);
+
+  int fd() const { return ring_fd_; }
+
+ private:
+  io_uring_sqe* next_sqe();
+
+  int ring_fd_ = -1;
+  void* sq_map_ = nullptr;
+  size_t sq_map_size_ = 0;
+  void* cq_map_ = nullptr;  // == sq_map_ with IORING_FEAT_SINGLE_MMAP.
+  size_t cq_map_size_ = 0;
+  io_uring_sqe* sqes_ = nullptr;
+  size_t sqes_size_ = 0;
+
+  // Submission ring: the kernel moves head, we move tail.
+  unsigned* sq_head_ = nullptr;
+  unsigned* sq_tail_ = nullptr;
+  unsigned* sq_array_ = nullptr;
+  unsigned sq_mask_ = 0;
+  unsigned sq_entries_ = 0;
+  unsigned queued_ = 0;  // Queued since the last Submit.
+
+  // Completion ring: the kernel moves tail, we move head.
+  unsigned* cq_head_ = nullptr;
+  unsigned* cq_tail_ = nullptr;
+  io_uring_cqe* cqes_ = nullptr;
+  unsigned cq_mask_ = 0;
+};
+
+// An eventfd for cross-thread wakes: Wake() from any thread makes it
+// readable; Drain() (by the parker, after its poll reported it) resets it.
+class WakeFd {
+ public:
+  WakeFd() = default;
+  WakeFd(const WakeFd&) = delete;
+  WakeFd& operator=(const WakeFd&) = delete;
+  ~WakeFd();
+
+  absl::Status Open();  // Non-blocking, CLOEXEC.
+  int fd() const { return fd_; }
+  // Never blocks; a saturated counter is already a pending wake.
+  void Wake();
+  void Drain();
+
+ private:
+  int fd_ = -1;
+};
+
+}  // namespace sys
+}  // namespace v0
+}  // namespace nanorun
+
+#endif  // NANORUN_SYS_LINUX_URING_H_
