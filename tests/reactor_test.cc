@@ -27,10 +27,10 @@ using nanorun::reactor::Reactor;
 
 namespace {
 
-// The backends to run each test against: kAuto everywhere (it is the only
-// one off Linux), and on Linux epoll, plus io_uring when it can run here.
+// The backends to run each test against: the default everywhere (it is the
+// only one off Linux), and on Linux epoll, plus io_uring when it can run.
 std::vector<Backend> Backends() {
-  std::vector<Backend> out = {Backend::kAuto};
+  std::vector<Backend> out = {Backend::kDefault};
 #ifdef __linux__
   out.push_back(Backend::kEpoll);
   Choice uring;

@@ -473,18 +473,19 @@ TEST_CASE("RuntimeOptions::reactor picks the backend the runtime parks in", "[ru
   options.log = [&logged](absl::string_view line) { logged.emplace_back(line); };
   absl::StatusOr<Runtime> automatic = Runtime::create(options);
   REQUIRE(automatic.ok());
-  std::string name = automatic->handle().reactor_name();
-  const char* env = std::getenv("NANORUN_REACTOR");
-  if (env == nullptr || std::string(env).empty() || std::string(env) == "auto") {
-    CHECK(name == (uring.ok() ? "io_uring" : "epoll"));
-  } else {
-    CHECK(name == (std::string(env) == "epoll" ? "epoll" : "io_uring"));
-  }
+  CHECK(std::string(automatic->handle().reactor_name()) == (uring.ok() ? "io_uring" : "epoll"));
   if (std::getenv("NANORUN_EXPECT_NO_URING") != nullptr) {
     // The CI's no-uring stage (tools/no_io_uring): the fallback must happen.
     CHECK(!uring.ok());
-    CHECK(name == "epoll");
   }
+  // The default: epoll, unless NANORUN_REACTOR says otherwise.
+  options.reactor = nanorun::ReactorBackend::kDefault;
+  absl::StatusOr<Runtime> by_default = Runtime::create(options);
+  REQUIRE(by_default.ok());
+  std::string env = std::getenv("NANORUN_REACTOR") != nullptr ? std::getenv("NANORUN_REACTOR") : "";
+  std::string expected = "epoll";
+  if (env == "uring" || (env == "auto" && uring.ok())) expected = "io_uring";
+  CHECK(std::string(by_default->handle().reactor_name()) == expected);
   CHECK(logged.size() <= 1);  // Said once per process, if at all.
   for (const std::string& line : logged) CHECK(absl::StrContains(line, "the reactor is epoll"));
 #else

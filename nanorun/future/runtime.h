@@ -671,7 +671,7 @@ Future<T> poll_fn(F f) {
       .into_future();
 }
 
-// RuntimeOptions::reactor's values: kAuto, kEpoll, kUring.
+// RuntimeOptions::reactor's values: kDefault, kAuto, kEpoll, kUring.
 using ReactorBackend = reactor::Backend;
 
 // How to build a Runtime. (At namespace scope: see SpawnOptions.)
@@ -696,13 +696,13 @@ struct RuntimeOptions {
   // Reports polls that hold a worker too long (executor/hooks.h). Off by
   // default (threshold zero).
   StallDetector stall_detector;
-  // Which reactor the workers park in (reactor/reactor.h). On Linux, kAuto
-  // (the default) takes NANORUN_REACTOR from the environment if it is set,
-  // else io_uring where it can run and epoll where it cannot (a seccomp
-  // policy, an old kernel), saying so once through `log`. kEpoll and kUring
-  // insist: creating the runtime fails if they cannot run here. Windows has
-  // only IOCP, and asking for either fails there.
-  ReactorBackend reactor = ReactorBackend::kAuto;
+  // Which reactor the workers park in (reactor/reactor.h's Backend). On
+  // Linux, kDefault is epoll unless NANORUN_REACTOR (epoll, uring or auto)
+  // is set; kAuto takes io_uring where it can run and epoll where it cannot
+  // (a seccomp policy, an old kernel), saying so once through `log`; kEpoll
+  // and kUring insist: creating the runtime fails if they cannot run here.
+  // Windows has only IOCP (asking for either fails there).
+  ReactorBackend reactor = ReactorBackend::kDefault;
   // Where the runtime writes the rare line it has to say (the reactor
   // fallback above). Null: stderr, prefixed "nanorun: ".
   std::function<void(absl::string_view)> log;

@@ -16,8 +16,9 @@ namespace nanorun {
 inline namespace v0 {
 namespace reactor {
 
-// `option` unless it is kAuto and NANORUN_REACTOR is set (epoll, uring or
-// auto); an unknown value there is InvalidArgument, naming the known ones.
+// `option` unless it is kDefault and NANORUN_REACTOR is set (epoll, uring
+// or auto); an unknown value there is InvalidArgument, naming the known
+// ones. kDefault comes back when neither names one.
 absl::StatusOr<Backend> RequestedBackend(Backend option);
 
 // "epoll", "uring", "auto": for messages.

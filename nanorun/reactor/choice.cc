@@ -11,9 +11,9 @@ inline namespace v0 {
 namespace reactor {
 
 absl::StatusOr<Backend> RequestedBackend(Backend option) {
-  if (option != Backend::kAuto) return option;
+  if (option != Backend::kDefault) return option;
   const char* text = std::getenv("NANORUN_REACTOR");
-  if (text == nullptr || *text == '\0') return Backend::kAuto;
+  if (text == nullptr || *text == '\0') return Backend::kDefault;
   std::string value(text);
   if (value == "auto") return Backend::kAuto;
   if (value == "epoll") return Backend::kEpoll;
@@ -29,9 +29,11 @@ const char* BackendName(Backend backend) {
     case Backend::kUring:
       return "uring";
     case Backend::kAuto:
+      return "auto";
+    case Backend::kDefault:
       break;
   }
-  return "auto";
+  return "default";
 }
 
 void Log(const Choice& choice, absl::string_view message) {

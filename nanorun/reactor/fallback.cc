@@ -41,7 +41,7 @@ class FallbackReactor final : public Reactor {
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
   absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
   if (!wanted.ok()) return wanted.status();
-  if (*wanted != Backend::kAuto) {
+  if (*wanted == Backend::kEpoll || *wanted == Backend::kUring) {
     return absl::UnavailableError(absl::StrCat(
         "the ", BackendName(*wanted), " reactor was asked for, but "
         "this build's reactor is the portable fallback (no epoll or io_uring: built with --define=nanorun_reactor=fallback, or not on Linux)"));

@@ -199,7 +199,7 @@ class IocpReactor final : public Reactor, private IoArming {
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
   absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
   if (!wanted.ok()) return wanted.status();
-  if (*wanted != Backend::kAuto) {
+  if (*wanted == Backend::kEpoll || *wanted == Backend::kUring) {
     return absl::UnavailableError(absl::StrCat(
         "the ", BackendName(*wanted), " reactor was asked for, but "
         "Windows has only the IOCP reactor"));

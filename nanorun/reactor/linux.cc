@@ -1,5 +1,6 @@
-// Linux's Reactor::Create: epoll or io_uring, as the runtime asked, with
-// kAuto preferring io_uring where it can run (see reactor.h's Backend).
+// Linux's Reactor::Create: epoll or io_uring, as the runtime asked (see
+// reactor.h's Backend): kDefault is epoll for now, kAuto prefers io_uring
+// where it can run.
 #include <atomic>
 #include <string>
 
@@ -26,7 +27,7 @@ std::atomic<bool> g_fallback_logged{false};
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
   absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
   if (!wanted.ok()) return wanted.status();
-  if (*wanted == Backend::kEpoll) return CreateEpollReactor(out);
+  if (*wanted == Backend::kEpoll || *wanted == Backend::kDefault) return CreateEpollReactor(out);
   absl::Status usable = UringUsable();
   if (*wanted == Backend::kUring) {
     if (!usable.ok()) {

@@ -22,19 +22,24 @@ namespace reactor {
 
 // Which backend a runtime parks in (RuntimeOptions::reactor). Linux has two:
 // epoll (readiness) and io_uring; Windows has IOCP, other systems the
-// portable fallback, whatever is asked.
+// portable fallback. Asking for epoll or io_uring elsewhere fails.
 enum class Backend {
-  // The environment's NANORUN_REACTOR (epoll, uring or auto) if set; else
+  // What nanorun recommends here, unless the environment's NANORUN_REACTOR
+  // (epoll, uring or auto) says otherwise: epoll on Linux for now, because
+  // io_uring parks there but still reads and writes with syscalls, and
+  // measures slower (docs/performance.md); kAuto once its completion
+  // operations are measured faster.
+  kDefault,
   // io_uring where the kernel and the process's seccomp policy allow it
-  // (probed once per process), otherwise epoll, saying so once through
+  // (probed once per process), else epoll, saying so once through
   // Choice::log.
   kAuto,
-  kEpoll,  // Linux only; elsewhere Create() fails.
-  kUring,  // Linux only; fails (Unavailable, and why) if io_uring is not usable.
+  kEpoll,  // Linux only.
+  kUring,  // Linux only; fails (Unavailable, and why) if io_uring cannot run.
 };
 
 struct Choice {
-  Backend backend = Backend::kAuto;
+  Backend backend = Backend::kDefault;
   // Where the one line about a fallback goes; null: stderr.
   std::function<void(absl::string_view)> log;
 };
