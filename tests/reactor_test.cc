@@ -113,17 +113,30 @@ TEST_CASE("a registration made after close_all starts closed", "[reactor][io]") 
   slab.release(after);
 }
 
+namespace {
+
+// Sets (or with null, removes) an environment variable, on POSIX and Windows.
+void SetEnv(const char* name, const char* value) {
+#ifdef _WIN32
+  _putenv_s(name, value != nullptr ? value : "");
+#else
+  if (value != nullptr) {
+    setenv(name, value, 1);
+  } else {
+    unsetenv(name);
+  }
+#endif
+}
+
+}  // namespace
+
 TEST_CASE("an unknown NANORUN_REACTOR is refused, naming the known ones", "[reactor]") {
   const char* before = std::getenv("NANORUN_REACTOR");
   std::string saved = before != nullptr ? before : "";
-  setenv("NANORUN_REACTOR", "kqueue", 1);
+  SetEnv("NANORUN_REACTOR", "kqueue");
   std::unique_ptr<Reactor> r;
   absl::Status s = Reactor::Create(&r);
-  if (before != nullptr) {
-    setenv("NANORUN_REACTOR", saved.c_str(), 1);
-  } else {
-    unsetenv("NANORUN_REACTOR");
-  }
+  SetEnv("NANORUN_REACTOR", before != nullptr ? saved.c_str() : nullptr);
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
   CHECK(s.message().find("epoll, uring or auto") != absl::string_view::npos);
   CHECK(r == nullptr);

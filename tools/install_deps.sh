@@ -10,7 +10,7 @@
 #              llvm-symbolizer, bazel-skylib/bazel-platforms and dpkg-dev (to build
 #              Abseil from Debian's source package)
 #   --bench    also the benchmark baselines' peers: standalone Asio (libasio-dev),
-#              oneTBB (libtbb-dev) and libuv (libuv1-dev); tools/bench/redis_bench.sh
+#              oneTBB (libtbb-dev), libuv (libuv1-dev) and liburing (liburing-dev); tools/bench/redis_bench.sh
 #              installs redis-server itself
 #   --tls      also what the TLS example needs (docs/examples:tls_echo_test):
 #              libssl-dev and the openssl tool; nanorun itself never does
@@ -46,6 +46,7 @@ bench=(
   "/usr/include/asio.hpp|libasio-dev"
   "/usr/include/oneapi/tbb/task_group.h|libtbb-dev"
   "/usr/include/uv.h|libuv1-dev"
+  "/usr/include/liburing.h|liburing-dev"
 )
 tls=(
   "/usr/include/openssl/ssl.h|libssl-dev"

@@ -38,7 +38,9 @@ enum class Backend {
   kUring,  // Linux only; fails (Unavailable, and why) if io_uring cannot run.
 };
 
+// What Reactor::Create is asked for (from RuntimeOptions).
 struct Choice {
+  // The backend; see Backend.
   Backend backend = Backend::kDefault;
   // Where the one line about a fallback goes; null: stderr.
   std::function<void(absl::string_view)> log;

@@ -5,10 +5,15 @@
 // echo server (docs/examples/echo.cc, --workers workers, default 2). All on 127.0.0.1.
 // Built as net_bench_uv (NANORUN_BENCH_LIBUV defined, links libuv), each run
 // also drives a libuv echo server between the two: a third peer, measured
-// by the same client in the same run.
+// by the same client in the same run. Built as net_bench_uring
+// (NANORUN_BENCH_LIBURING, links liburing), a raw liburing echo server too
+// (the io_uring ceiling). Where io_uring can run, nanorun is measured on
+// both of its Linux reactors: "nanorun" (the default, epoll) and
+// "nanorun_uring".
 //
 //   tools/bazel run -c opt //tools/bench:net_bench -- [--quick] [--runs N] [--only NAME]
-//   tools/bazel run -c opt //tools/bench:net_bench_uv -- ...   (needs libuv1-dev)
+//   tools/bazel run -c opt //tools/bench:net_bench_uv -- ...     (needs libuv1-dev)
+//   tools/bazel run -c opt //tools/bench:net_bench_uring -- ...  (needs liburing-dev)
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +38,9 @@
 
 #if defined(NANORUN_BENCH_LIBUV)
 #include <uv.h>
+#endif
+#if defined(NANORUN_BENCH_LIBURING)
+#include <liburing.h>
 #endif
 
 #include "docs/examples/echo.h"
@@ -252,10 +260,159 @@ class LibuvEchoServer {
 #endif  // NANORUN_BENCH_LIBUV
 
 // nanorun's echo server: the example's loops on a 2-worker runtime.
+#if defined(NANORUN_BENCH_LIBURING)
+// The io_uring ceiling: one thread and one ring, written the way liburing's
+// examples serve sockets. A multishot accept; per connection, a recv into its
+// own 16 KiB buffer (the raw epoll server's read size), then a send of what
+// came, then the next recv; everything queued goes to the kernel in the one
+// io_uring_submit_and_wait that also waits, so a loop turn makes one syscall
+// for all the connections it serves. A last connection, closed at once, wakes
+// it to stop.
+class RawUringEchoServer {
+ public:
+  RawUringEchoServer() {
+    listen_fd_ = ListenOnFreePort(&port_);
+    std::atomic<bool> ready{false};
+    thread_ = std::thread([this, &ready] {
+      // The ring belongs to this thread (SINGLE_ISSUER), and the kernel runs
+      // completions' task work only when it enters to wait (DEFER_TASKRUN,
+      // 6.1+): no interrupts, the setup liburing's authors recommend for a
+      // thread-per-ring server.
+      io_uring_params params{};
+      params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+      Check(io_uring_queue_init_params(1024, &ring_, &params) == 0, "io_uring_queue_init");
+      ready.store(true);
+      Run();
+      io_uring_queue_exit(&ring_);
+    });
+    while (!ready.load()) std::this_thread::yield();
+  }
+  ~RawUringEchoServer() {
+    stop_.store(true);
+    // Wakes the loop: a connection that closes at once (its recv completes).
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in sin = Loopback(port_);
+    (void)connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
+    close(fd);
+    thread_.join();
+    close(listen_fd_);
+  }
+  uint16_t port() const { return port_; }
+
+ private:
+  enum Kind : uint64_t { kAccept = 0, kRecv = 1, kSend = 2 };
+  struct Conn {
+    int fd;
+    char buf[16384];
+    size_t len = 0, sent = 0;
+  };
+  static uint64_t Tag(Conn* c, Kind k) { return reinterpret_cast<uint64_t>(c) | k; }
+
+  io_uring_sqe* Sqe() {
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) {  // Full: hand the queue over and take a fresh entry.
+      io_uring_submit(&ring_);
+      sqe = io_uring_get_sqe(&ring_);
+    }
+    Check(sqe != nullptr, "io_uring_get_sqe");
+    return sqe;
+  }
+  void Accept() {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, kAccept);
+  }
+  void Recv(Conn* c) {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_recv(sqe, c->fd, c->buf, sizeof(c->buf), 0);
+    // The next message comes only after this echo reached the client: wait
+    // for data first instead of trying a recv that would find none.
+    sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+    io_uring_sqe_set_data64(sqe, Tag(c, kRecv));
+  }
+  void Send(Conn* c) {
+    io_uring_sqe* sqe = Sqe();
+    io_uring_prep_send(sqe, c->fd, c->buf + c->sent, c->len - c->sent, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, Tag(c, kSend));
+  }
+  void Close(Conn* c) {
+    close(c->fd);
+    delete c;
+  }
+
+  void Run() {
+    Accept();
+    std::vector<Conn*> open;
+    while (!stop_.load()) {
+      io_uring_submit_and_wait(&ring_, 1);
+      io_uring_cqe* cqe;
+      unsigned head, seen = 0;
+      io_uring_for_each_cqe(&ring_, head, cqe) {
+        ++seen;
+        uint64_t data = io_uring_cqe_get_data64(cqe);
+        auto* c = reinterpret_cast<Conn*>(data & ~uint64_t{3});
+        switch (static_cast<Kind>(data & 3)) {
+          case kAccept:
+            if (cqe->res >= 0) {
+              auto* conn = new Conn{cqe->res};
+              int one = 1;
+              setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+              open.push_back(conn);
+              Recv(conn);
+            }
+            if (!(cqe->flags & IORING_CQE_F_MORE)) Accept();
+            break;
+          case kRecv:
+            if (cqe->res <= 0) {
+              open.erase(std::find(open.begin(), open.end(), c));
+              Close(c);
+              break;
+            }
+            c->len = static_cast<size_t>(cqe->res);
+            c->sent = 0;
+            Send(c);
+            break;
+          case kSend:
+            if (cqe->res <= 0) break;  // The peer went away; its recv ends it.
+            c->sent += static_cast<size_t>(cqe->res);
+            if (c->sent < c->len) {
+              Send(c);
+            } else {
+              Recv(c);
+            }
+            break;
+        }
+      }
+      io_uring_cq_advance(&ring_, seen);
+    }
+    for (Conn* c : open) Close(c);
+  }
+
+  io_uring ring_;
+  int listen_fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+#endif  // NANORUN_BENCH_LIBURING
+
+nanorun::RuntimeOptions EchoRuntime(nanorun::ReactorBackend reactor) {
+  nanorun::RuntimeOptions options;
+  options.workers = static_cast<size_t>(bench::g_workers);
+  options.reactor = reactor;
+  return options;
+}
+
+// Whether this machine can run nanorun's io_uring reactor at all.
+bool UringRuns() {
+  static const bool runs = nanorun::Runtime::create(EchoRuntime(nanorun::ReactorBackend::kUring)).ok();
+  return runs;
+}
+
 class NanorunEchoServer {
  public:
-  NanorunEchoServer()
-      : rt_(nanorun::Runtime::with_workers(static_cast<size_t>(bench::g_workers))) {
+  explicit NanorunEchoServer(nanorun::ReactorBackend reactor = nanorun::ReactorBackend::kDefault)
+      : rt_(EchoRuntime(reactor)) {
     auto l = nanorun::net::TcpListener::bind(nanorun::net::SocketAddr::loopback_v4(0), rt_.handle());
     Check(l.ok(), "nanorun bind");
     listener_ = *l;
@@ -438,8 +595,20 @@ void BothAgainst() {
     Client("libuv", uv.port());
   }
 #endif
-  NanorunEchoServer nanorun_server;
-  Client("nanorun", nanorun_server.port());
+#if defined(NANORUN_BENCH_LIBURING)
+  {
+    RawUringEchoServer uring;
+    Client("raw_uring", uring.port());
+  }
+#endif
+  {
+    NanorunEchoServer nanorun_server;
+    Client("nanorun", nanorun_server.port());
+  }
+  if (UringRuns()) {
+    NanorunEchoServer nanorun_uring(nanorun::ReactorBackend::kUring);
+    Client("nanorun_uring", nanorun_uring.port());
+  }
 }
 
 }  // namespace
