@@ -159,13 +159,13 @@ io_uring_sqe* Uring::next_sqe() {
   return sqe;
 }
 
-bool Uring::QueuePollMultishot(int fd, uint32_t events, uint64_t user_data) {
+bool Uring::QueuePoll(int fd, uint32_t events, uint64_t user_data, bool multishot) {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) return false;
   sqe->opcode = IORING_OP_POLL_ADD;
   sqe->fd = fd;
   sqe->poll32_events = events;  // Native endianness on little-endian Linux.
-  sqe->len = IORING_POLL_ADD_MULTI;
+  sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
   ++queued_;
@@ -193,24 +193,35 @@ int Uring::Submit() {
   return r;
 }
 
-int Uring::Wait(int64_t timeout_ns) {
-  // Already something to harvest: no syscall.
-  if (LoadAcquire(cq_tail_) != *cq_head_) return 0;
+int Uring::SubmitAndWait(int64_t timeout_ns) {
+  unsigned to_submit = queued_;
+  queued_ = 0;
+  // Nothing to hand over and something to harvest already: no syscall.
+  if (to_submit == 0 && LoadAcquire(cq_tail_) != *cq_head_) return 0;
+  int r;
   if (timeout_ns == 0) {
-    // Just look: GETEVENTS with min_complete 0 flushes completions the
+    // Just look: GETEVENTS with min_complete 0 also flushes completions the
     // kernel holds back (task work, overflow) without blocking.
-    int r = Enter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0);
-    return r < 0 ? r : 0;
+    r = Enter(ring_fd_, to_submit, 0, IORING_ENTER_GETEVENTS, nullptr, 0);
+  } else {
+    io_uring_getevents_arg arg;
+    memset(&arg, 0, sizeof(arg));
+    struct __kernel_timespec ts;
+    if (timeout_ns > 0) {
+      ts.tv_sec = timeout_ns / 1000000000;
+      ts.tv_nsec = timeout_ns % 1000000000;
+      arg.ts = reinterpret_cast<uint64_t>(&ts);
+    }
+    r = Enter(ring_fd_, to_submit, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg,
+              sizeof(arg));
   }
-  io_uring_getevents_arg arg;
-  memset(&arg, 0, sizeof(arg));
-  struct __kernel_timespec ts;
-  if (timeout_ns > 0) {
-    ts.tv_sec = timeout_ns / 1000000000;
-    ts.tv_nsec = timeout_ns % 1000000000;
-    arg.ts = reinterpret_cast<uint64_t>(&ts);
+  // The result is how many entries the kernel took, or, when it took none,
+  // the wait's outcome; entries it did not take stay queued for next time.
+  if (r < 0) {
+    queued_ += to_submit;
+  } else if (static_cast<unsigned>(r) < to_submit) {
+    queued_ += to_submit - static_cast<unsigned>(r);
   }
-  int r = Enter(ring_fd_, 0, 1, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
   return r < 0 ? r : 0;
 }
 

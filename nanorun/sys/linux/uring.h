@@ -53,9 +53,10 @@ class Uring {
   absl::Status Open(unsigned entries, unsigned cq_entries);
 
   // Queue one request (false: the submission queue is full; Submit first).
-  // A multishot poll for `events` (EPOLL* bits; edge-triggered: one
-  // completion per wakeup of the file, as epoll's EPOLLET).
-  bool QueuePollMultishot(int fd, uint32_t events, uint64_t user_data);
+  // A poll for `events` (poll(2) bits): one-shot (one completion, when the
+  // file is ready, at once if it already is), or multishot (edge-triggered:
+  // one completion per wakeup of the file, as epoll's EPOLLET).
+  bool QueuePoll(int fd, uint32_t events, uint64_t user_data, bool multishot);
   // Removes the poll queued with `target`; its own completion has `user_data`.
   bool QueuePollRemove(uint64_t target, uint64_t user_data);
 
@@ -63,11 +64,11 @@ class Uring {
   // -errno (EINTR and EAGAIN/EBUSY count as 0: try again later).
   int Submit();
 
-  // Waits until a completion is ready or `timeout_ns` passes (-1: forever;
-  // 0: just look). Submits nothing (that is Submit's, under the caller's
-  // lock), so it needs no lock. Returns 0 or -errno (ETIME: the timeout
-  // passed; EINTR).
-  int Wait(int64_t timeout_ns);
+  // Submits what is queued and waits until a completion is ready or
+  // `timeout_ns` passes (-1: forever; 0: just look), in one syscall. The
+  // caller must be the only one queueing meanwhile. Returns 0 or -errno
+  // (ETIME: the timeout passed; EINTR).
+  int SubmitAndWait(int64_t timeout_ns);
 
   // Takes up to `capacity` ready completions into `out`; returns how many.
   int Harvest(UringCompletion* out, int capacity);
