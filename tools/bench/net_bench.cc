@@ -483,6 +483,7 @@ void EchoClient(const char* impl, uint16_t port) {
   epoll_event events[kConnections];
   while (active > 0) {
     int n = epoll_wait(ep, events, kConnections, 10000);
+    if (n < 0 && errno == EINTR) continue;
     Check(n > 0, (std::string("tcp_echo: no echo within 10 s from ") + impl).c_str());
     for (int e = 0; e < n; ++e) {
       int id = static_cast<int>(events[e].data.u32);
@@ -551,6 +552,7 @@ void AcceptClient(const char* impl, uint16_t port) {
   epoll_event events[kParallel];
   while (finished < total) {
     int n = epoll_wait(ep, events, kParallel, 10000);
+    if (n < 0 && errno == EINTR) continue;
     Check(n > 0, (std::string("tcp_accept: stalled for 10 s on ") + impl).c_str());
     for (int e = 0; e < n; ++e) {
       int i = static_cast<int>(events[e].data.u32);
