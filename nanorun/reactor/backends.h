@@ -24,6 +24,11 @@ absl::StatusOr<Backend> RequestedBackend(Backend option);
 // "epoll", "uring", "auto": for messages.
 const char* BackendName(Backend backend);
 
+// For a platform with one backend (IOCP, the fallback): OK if `choice` (or
+// NANORUN_REACTOR) leaves the choice to it, else Unavailable, naming the
+// backend asked for and `why_not` ("Windows has only the IOCP reactor").
+absl::Status OnlyBackendHere(const Choice& choice, const char* why_not);
+
 // Sends `message` to choice.log, or to stderr.
 void Log(const Choice& choice, absl::string_view message);
 

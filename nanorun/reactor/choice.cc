@@ -36,6 +36,16 @@ const char* BackendName(Backend backend) {
   return "default";
 }
 
+absl::Status OnlyBackendHere(const Choice& choice, const char* why_not) {
+  absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
+  if (!wanted.ok()) return wanted.status();
+  if (*wanted == Backend::kEpoll || *wanted == Backend::kUring) {
+    return absl::UnavailableError(
+        absl::StrCat("the ", BackendName(*wanted), " reactor was asked for, but ", why_not));
+  }
+  return absl::OkStatus();
+}
+
 void Log(const Choice& choice, absl::string_view message) {
   if (choice.log) {
     choice.log(message);

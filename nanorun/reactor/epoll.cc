@@ -1,10 +1,12 @@
-// The Linux reactor: parks in epoll_wait (edge-triggered registrations,
-// see io.h); wakes through an eventfd.
+// The Linux epoll reactor: parks in epoll_wait (edge-triggered registrations,
+// see io.h and epoll_set.h); wakes through an eventfd in the set.
 #include <cstdint>
+#include <memory>
+#include <utility>
 
 #include "nanorun/reactor/backends.h"
+#include "nanorun/reactor/epoll_set.h"
 #include "nanorun/reactor/reactor.h"
-#include "nanorun/sys/linux/event_poll.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -13,57 +15,23 @@ namespace {
 
 class EpollReactor final : public Reactor {
  public:
-  absl::Status open() { return poll_.Open(); }
+  absl::Status open() { return set_.open(); }
 
   void park(absl::Duration timeout) override {
-    int64_t timeout_ns = -1;  // Infinite.
-    if (timeout <= absl::ZeroDuration()) {
-      timeout_ns = 0;
-    } else if (timeout != absl::InfiniteDuration()) {
-      timeout_ns = absl::ToInt64Nanoseconds(timeout);
-    }
-    sys::PollEvent events[64];
-    int n = poll_.Wait(events, 64, timeout_ns);
-    uint64_t delivered = 0;
-    for (int i = 0; i < n; ++i) {
-      if (events[i].token == sys::EventPoll::kWakeToken) continue;
-      // A token released since (its socket closed) finds nothing.
-      if (IoRegistration* r = slab_.find(events[i].token)) {
-        r->on_ready(events[i].readable, events[i].writable, events[i].persistent);
-        ++delivered;
-      }
-    }
-    count_io_events(delivered);
+    // One batch: edges beyond it stay ready in epoll for the next park.
+    count_io_events(set_.deliver(TimeoutNanos(timeout), /*drain=*/false));
   }
 
-  void wake() override { poll_.Wake(); }
+  void wake() override { set_.wake(); }
   const char* name() const override { return "epoll"; }
 
-  absl::StatusOr<IoRegistration*> register_io(int fd) override {
-    IoRegistration* r = slab_.allocate(fd);
-    if (r == nullptr) {
-      return absl::ResourceExhaustedError("reactor: more than 4M registered sockets");
-    }
-    absl::Status added = poll_.Add(fd, r->token());
-    if (!added.ok()) {
-      slab_.release(r);
-      return added;
-    }
-    return r;
-  }
-
-  void deregister_io(IoRegistration* r) override {
-    r->close();
-    (void)poll_.Remove(r->fd());  // Fails only if the fd was closed already.
-    slab_.release(r);
-  }
-
-  size_t io_registrations() const override { return slab_.live(); }
-  void close_all_io() override { slab_.close_all(); }
+  absl::StatusOr<IoRegistration*> register_io(int fd) override { return set_.register_io(fd); }
+  void deregister_io(IoRegistration* r) override { set_.deregister_io(r); }
+  size_t io_registrations() const override { return set_.live(); }
+  void close_all_io() override { set_.close_all(); }
 
  private:
-  sys::EventPoll poll_;
-  IoSlab slab_;
+  EpollSet set_;
 };
 
 }  // namespace

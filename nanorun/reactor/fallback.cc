@@ -2,7 +2,6 @@
 // condition variable. It supports parking and cross-thread wakes (and so
 // timers), but no I/O; nanorun::net is not built on such targets.
 #include "absl/synchronization/mutex.h"
-#include "absl/strings/str_cat.h"
 #include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
 
@@ -39,13 +38,11 @@ class FallbackReactor final : public Reactor {
 }  // namespace
 
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
-  absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
-  if (!wanted.ok()) return wanted.status();
-  if (*wanted == Backend::kEpoll || *wanted == Backend::kUring) {
-    return absl::UnavailableError(absl::StrCat(
-        "the ", BackendName(*wanted), " reactor was asked for, but "
-        "this build's reactor is the portable fallback (no epoll or io_uring: built with --define=nanorun_reactor=fallback, or not on Linux)"));
-  }
+  absl::Status allowed = OnlyBackendHere(
+      choice,
+      "this build's reactor is the portable fallback (no epoll or io_uring: built with "
+      "--define=nanorun_reactor=fallback, or not on Linux)");
+  if (!allowed.ok()) return allowed;
   *out = std::make_unique<FallbackReactor>();
   return absl::OkStatus();
 }

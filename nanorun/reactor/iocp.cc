@@ -16,7 +16,6 @@
 #include <memory>
 #include <mutex>
 
-#include "absl/strings/str_cat.h"
 #include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/sys/windows/afd.h"
@@ -197,13 +196,8 @@ class IocpReactor final : public Reactor, private IoArming {
 }  // namespace
 
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
-  absl::StatusOr<Backend> wanted = RequestedBackend(choice.backend);
-  if (!wanted.ok()) return wanted.status();
-  if (*wanted == Backend::kEpoll || *wanted == Backend::kUring) {
-    return absl::UnavailableError(absl::StrCat(
-        "the ", BackendName(*wanted), " reactor was asked for, but "
-        "Windows has only the IOCP reactor"));
-  }
+  absl::Status allowed = OnlyBackendHere(choice, "Windows has only the IOCP reactor");
+  if (!allowed.ok()) return allowed;
   auto reactor = std::make_unique<IocpReactor>();
   absl::Status status = reactor->open();
   if (!status.ok()) return status;

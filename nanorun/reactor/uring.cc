@@ -26,14 +26,13 @@
 // (level with it with one). So the poll is one-shot and belongs to the
 // thread parked now: each park arms one if none is armed by this thread,
 // removing another thread's first, in the same io_uring_enter that waits.
-#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <utility>
 
 #include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
-#include "nanorun/sys/linux/event_poll.h"
+#include "nanorun/reactor/epoll_set.h"
 #include "nanorun/sys/linux/uring.h"
 
 namespace nanorun {
@@ -60,17 +59,12 @@ class UringReactor final : public Reactor {
   absl::Status open() {
     absl::Status s = ring_.Open(/*entries=*/64, /*cq_entries=*/256);
     if (!s.ok()) return s;
-    return poll_.Open();
+    return set_.open();
   }
 
   void park(absl::Duration timeout) override {
     arm();  // Only parkers touch the poll's state (one at a time).
-    int64_t timeout_ns = -1;
-    if (timeout <= absl::ZeroDuration()) {
-      timeout_ns = 0;
-    } else if (timeout != absl::InfiniteDuration()) {
-      timeout_ns = absl::ToInt64Nanoseconds(timeout);
-    }
+    int64_t timeout_ns = TimeoutNanos(timeout);
     if (!armed_) timeout_ns = 0;  // Could not arm (the ring is full): do not sleep blind.
     ring_.SubmitAndWait(timeout_ns);  // ETIME, EINTR: an early or empty return.
     bool epoll_ready = timeout_ns == 0;  // Just looking: look at epoll too.
@@ -85,33 +79,17 @@ class UringReactor final : public Reactor {
         if (done[i].user_data == PollToken(generation_)) armed_ = false;
       }
     }
-    if (epoll_ready) deliver_epoll_events();
+    // The poll reports the set becoming ready once: take every event.
+    if (epoll_ready) count_io_events(set_.deliver(0, /*drain=*/true));
   }
 
-  void wake() override { poll_.Wake(); }
+  void wake() override { set_.wake(); }
   const char* name() const override { return "io_uring"; }
 
-  absl::StatusOr<IoRegistration*> register_io(int fd) override {
-    IoRegistration* r = slab_.allocate(fd);
-    if (r == nullptr) {
-      return absl::ResourceExhaustedError("reactor: more than 4M registered sockets");
-    }
-    absl::Status added = poll_.Add(fd, r->token());
-    if (!added.ok()) {
-      slab_.release(r);
-      return added;
-    }
-    return r;
-  }
-
-  void deregister_io(IoRegistration* r) override {
-    r->close();
-    (void)poll_.Remove(r->fd());  // Fails only if the fd was closed already.
-    slab_.release(r);
-  }
-
-  size_t io_registrations() const override { return slab_.live(); }
-  void close_all_io() override { slab_.close_all(); }
+  absl::StatusOr<IoRegistration*> register_io(int fd) override { return set_.register_io(fd); }
+  void deregister_io(IoRegistration* r) override { set_.deregister_io(r); }
+  size_t io_registrations() const override { return set_.live(); }
+  void close_all_io() override { set_.close_all(); }
 
  private:
   // Queues a poll of the epoll fd owned by this thread, unless one is armed
@@ -121,7 +99,7 @@ class UringReactor final : public Reactor {
     if (armed_ && owner_ == me) return;
     if (armed_ && !ring_.QueuePollRemove(PollToken(generation_), kRemoveToken)) return;
     armed_ = false;
-    if (!ring_.QueuePoll(poll_.fd(), kPollIn, PollToken(generation_ + 1), /*multishot=*/false)) {
+    if (!ring_.QueuePoll(set_.fd(), kPollIn, PollToken(generation_ + 1), /*multishot=*/false)) {
       return;
     }
     ++generation_;
@@ -129,28 +107,8 @@ class UringReactor final : public Reactor {
     owner_ = me;
   }
 
-  // Takes every ready event: the poll reports the epoll set becoming ready,
-  // once, so events left behind would wait for the next unrelated one.
-  void deliver_epoll_events() {
-    uint64_t delivered = 0;
-    sys::PollEvent events[64];
-    int n;
-    do {
-      n = poll_.Wait(events, 64, 0);
-      for (int i = 0; i < n; ++i) {
-        if (events[i].token == sys::EventPoll::kWakeToken) continue;
-        if (IoRegistration* r = slab_.find(events[i].token)) {
-          r->on_ready(events[i].readable, events[i].writable, events[i].persistent);
-          ++delivered;
-        }
-      }
-    } while (n == 64);
-    count_io_events(delivered);
-  }
-
   sys::Uring ring_;  // Only parkers queue, submit and harvest (one at a time).
-  sys::EventPoll poll_;
-  IoSlab slab_;
+  EpollSet set_;
   // The epoll fd's poll, for parkers only: armed, by whom, and its
   // generation (in its token, so a removed poll's completion is told apart).
   bool armed_ = false;

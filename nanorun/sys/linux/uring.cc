@@ -7,7 +7,6 @@
 #include <linux/io_uring.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -259,30 +258,6 @@ int Uring::Harvest(UringCompletion* out, int capacity) {
   }
   StoreRelease(cq_head_, head);
   return n;
-}
-
-WakeFd::~WakeFd() {
-  if (fd_ >= 0) close(fd_);
-}
-
-absl::Status WakeFd::Open() {
-  fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", strerror(errno)));
-  return absl::OkStatus();
-}
-
-void WakeFd::Wake() {
-  uint64_t one = 1;
-  ssize_t r;
-  do {
-    r = write(fd_, &one, sizeof(one));
-  } while (r < 0 && errno == EINTR);
-}
-
-void WakeFd::Drain() {
-  uint64_t drained;
-  ssize_t r = read(fd_, &drained, sizeof(drained));
-  (void)r;  // EAGAIN: nothing pending (another drain came first).
 }
 
 }  // namespace sys

@@ -101,25 +101,6 @@ class Uring {
   unsigned cq_mask_ = 0;
 };
 
-// An eventfd for cross-thread wakes: Wake() from any thread makes it
-// readable; Drain() (by the parker, after its poll reported it) resets it.
-class WakeFd {
- public:
-  WakeFd() = default;
-  WakeFd(const WakeFd&) = delete;
-  WakeFd& operator=(const WakeFd&) = delete;
-  ~WakeFd();
-
-  absl::Status Open();  // Non-blocking, CLOEXEC.
-  int fd() const { return fd_; }
-  // Never blocks; a saturated counter is already a pending wake.
-  void Wake();
-  void Drain();
-
- private:
-  int fd_ = -1;
-};
-
 }  // namespace sys
 }  // namespace v0
 }  // namespace nanorun
