@@ -134,6 +134,9 @@ bool TimerDriver::cancel(TimerEntry* e) {
     // (it clears the tag under mu_), take it out of the wheel below.
     if ((tag & kCancelBit) == 0 &&
         e->staged.compare_exchange_strong(tag, tag | kCancelBit, std::memory_order_acq_rel)) {
+      // No longer pending, though still on that list (counted there) until
+      // its owner's turn ends: our caller may report a result first.
+      staged_cancels_.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }
@@ -188,6 +191,10 @@ void TimerDriver::flush_staged() {
       uint32_t tag = st->tag_;
       if (!e->staged.compare_exchange_strong(tag, 0, std::memory_order_acq_rel)) {
         e->staged.store(0, std::memory_order_relaxed);  // Another thread cancelled it.
+        // Under mu_ with the count's drop, so pending() sees both or neither.
+        // (The canceller may add its 1 just after: pending() is one high
+        // until then, before the canceller has reported anything.)
+        staged_cancels_.fetch_sub(1, std::memory_order_relaxed);
         cancelled.push_back(e);
       } else if (shut_down_) {
         cancelled.push_back(e);
@@ -288,11 +295,13 @@ void TimerDriver::shutdown() {
 
 size_t TimerDriver::pending() const {
   std::lock_guard<sys::SpinLock> lock(mu_);
-  size_t staged = 0;
+  int64_t staged = 0;
   for (TimerStaging* st = stagings_; st != nullptr; st = st->next_) {
-    staged += st->count_.load(std::memory_order_relaxed);
+    staged += static_cast<int64_t>(st->count_.load(std::memory_order_relaxed));
   }
-  return wheel_.size() + staged;
+  // Staged entries another thread cancelled are not pending.
+  staged -= staged_cancels_.load(std::memory_order_relaxed);
+  return wheel_.size() + static_cast<size_t>(staged > 0 ? staged : 0);
 }
 
 }  // namespace time

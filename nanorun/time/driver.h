@@ -135,6 +135,10 @@ class TimerDriver final : private ClockListener {
   Nanos parked_until_ = 0;      // until this time (or is woken).
   Nanos wake_hint_ = INT64_MAX;  // Guarded by mu_: see begin_park().
   TimerStaging* stagings_ = nullptr;  // Guarded by mu_: attached ones, for pending().
+  // Staged entries cancelled from another thread and not yet flushed: still
+  // in their owner's count, but not pending. Raised by cancel(), lowered by
+  // the flush (under mu_); read by pending().
+  std::atomic<int64_t> staged_cancels_{0};
   // When process() next has work, for its lock-free early return.
   std::atomic<Nanos> next_due_;
   // Only where timers fire, once per batch; never on the insert path.
