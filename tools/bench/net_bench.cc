@@ -518,6 +518,101 @@ void EchoClient(const char* impl, uint16_t port) {
   bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
 }
 
+#if defined(NANORUN_BENCH_LIBURING)
+// The same tcp_echo load from a client that costs less than any server here
+// (--client uring): each connection's send and its recv are ring requests,
+// and one io_uring_submit_and_wait per turn submits and reaps them all. The
+// epoll client makes three syscalls per round trip (send, the read, the read
+// that finds EAGAIN), more than the servers make, so on two cores it bounds
+// every server alike; this one shows the servers' own ceiling.
+void UringEchoClient(const char* impl, uint16_t port) {
+  constexpr int kConnections = 64;
+  constexpr size_t kMessage = 64;
+  const long rounds = 20000 / g_scale;
+  struct Conn {
+    int fd;
+    long done = 0;
+    size_t got = 0;
+    char sent[kMessage];
+    char recv[kMessage];
+    Clock::time_point sent_at;
+  };
+  std::vector<Conn> conns(kConnections);
+  io_uring ring;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+  Check(io_uring_queue_init_params(256, &ring, &params) == 0, "client io_uring_queue_init");
+  std::vector<int64_t> rtt_ns;
+  rtt_ns.reserve(static_cast<size_t>(kConnections * rounds));
+  // user_data: the connection's index, shifted, and 1 for a send.
+  auto recv_rest = [&](int id) {
+    Conn& c = conns[id];
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    Check(sqe != nullptr, "client io_uring_get_sqe");
+    io_uring_prep_recv(sqe, c.fd, c.recv + c.got, kMessage - c.got, 0);
+    io_uring_sqe_set_data64(sqe, static_cast<uint64_t>(id) << 1);
+  };
+  auto send_one = [&](int id) {
+    Conn& c = conns[id];
+    for (size_t i = 0; i < kMessage; ++i) c.sent[i] = static_cast<char>(id * 31 + c.done * 7 + i);
+    c.got = 0;
+    c.sent_at = Clock::now();
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+    Check(sqe != nullptr, "client io_uring_get_sqe");
+    io_uring_prep_send(sqe, c.fd, c.sent, kMessage, MSG_NOSIGNAL);
+    io_uring_sqe_set_data64(sqe, (static_cast<uint64_t>(id) << 1) | 1);
+    recv_rest(id);  // Queued behind the send, in the same submission.
+  };
+  for (int i = 0; i < kConnections; ++i) conns[i].fd = ConnectBlocking(port);
+  auto start = Clock::now();
+  for (int i = 0; i < kConnections; ++i) send_one(i);
+  int active = kConnections;
+  while (active > 0) {
+    __kernel_timespec ten_s{10, 0};
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_submit_and_wait_timeout(&ring, &cqe, 1, &ten_s, nullptr);
+    if (rc == -EINTR) continue;
+    Check(rc >= 0 || rc == -ETIME, "client io_uring_submit_and_wait_timeout");
+    Check(rc != -ETIME, (std::string("tcp_echo: no echo within 10 s from ") + impl).c_str());
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_for_each_cqe(&ring, head, cqe) {
+      ++seen;
+      int id = static_cast<int>(cqe->user_data >> 1);
+      Conn& c = conns[id];
+      if (cqe->user_data & 1) {
+        Check(cqe->res == static_cast<int>(kMessage), "tcp_echo: client send");
+        continue;
+      }
+      Check(cqe->res > 0, "tcp_echo: connection closed early");
+      c.got += static_cast<size_t>(cqe->res);
+      if (c.got < kMessage) {
+        recv_rest(id);
+        continue;
+      }
+      Check(std::memcmp(c.sent, c.recv, kMessage) == 0, "tcp_echo: echoed bytes differ");
+      rtt_ns.push_back(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - c.sent_at).count());
+      if (++c.done == rounds) {
+        --active;
+      } else {
+        send_one(id);
+      }
+    }
+    io_uring_cq_advance(&ring, seen);
+  }
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  io_uring_queue_exit(&ring);
+  for (auto& c : conns) close(c.fd);
+  std::sort(rtt_ns.begin(), rtt_ns.end());
+  auto pct = [&](double p) { return rtt_ns[static_cast<size_t>(p * (rtt_ns.size() - 1))] / 1000.0; };
+  long n = static_cast<long>(rtt_ns.size());
+  char extra[128];
+  std::snprintf(extra, sizeof(extra), ", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f", pct(0.5), pct(0.99));
+  bench::g_impl = impl;
+  bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
+}
+#endif  // NANORUN_BENCH_LIBURING
+
 // The neutral client for tcp_accept: 20,000 connections, 32 open at a
 // time; each connects, sends 16 bytes, waits for their echo, closes.
 void AcceptClient(const char* impl, uint16_t port) {
@@ -616,6 +711,28 @@ void BothAgainst() {
 }  // namespace
 
 int main(int argc, char** argv) {
+#if defined(NANORUN_BENCH_LIBURING)
+  // --client uring (net_bench_uring only): tcp_echo's load from the io_uring
+  // client. Taken out before RunMain sees the arguments.
+  bool uring_client = false;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--client") == 0) {
+      Check(std::strcmp(argv[i + 1], "uring") == 0 || std::strcmp(argv[i + 1], "epoll") == 0,
+            "--client takes epoll or uring");
+      uring_client = std::strcmp(argv[i + 1], "uring") == 0;
+      for (int j = i; j + 2 < argc + 1; ++j) argv[j] = argv[j + 2];
+      argc -= 2;
+      break;
+    }
+  }
+  if (uring_client) {
+    return bench::RunMain(argc, argv, "nanorun", &g_scale,
+                          {
+                              {"tcp_echo", BothAgainst<UringEchoClient>},
+                              {"tcp_accept", BothAgainst<AcceptClient>},
+                          });
+  }
+#endif
   // Each run measures the raw baseline (and libuv, in net_bench_uv), then
   // nanorun; the medians of each are printed, and tools/bench/run.sh prints
   // nanorun's ratio to the best of them.
