@@ -6,6 +6,7 @@
 #define NANORUN_REACTOR_BACKENDS_H_
 
 #include <memory>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -31,6 +32,16 @@ absl::Status OnlyBackendHere(const Choice& choice, const char* why_not);
 
 // Sends `message` to choice.log, or to stderr.
 void Log(const Choice& choice, absl::string_view message);
+
+// Makes an R, runs its open() (which acquires the OS resources and may
+// fail with the OS error) and hands it over only if that worked.
+template <class R>
+absl::Status OpenInto(std::unique_ptr<Reactor>* out) {
+  auto reactor = std::make_unique<R>();
+  absl::Status status = reactor->open();
+  if (status.ok()) *out = std::move(reactor);
+  return status;
+}
 
 // Linux.
 absl::Status CreateEpollReactor(std::unique_ptr<Reactor>* out);

@@ -37,11 +37,7 @@ class EpollReactor final : public Reactor {
 }  // namespace
 
 absl::Status CreateEpollReactor(std::unique_ptr<Reactor>* out) {
-  auto reactor = std::make_unique<EpollReactor>();
-  absl::Status status = reactor->open();
-  if (!status.ok()) return status;
-  *out = std::move(reactor);
-  return absl::OkStatus();
+  return OpenInto<EpollReactor>(out);
 }
 
 }  // namespace reactor

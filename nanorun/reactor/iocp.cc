@@ -198,11 +198,7 @@ class IocpReactor final : public Reactor, private IoArming {
 absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out) {
   absl::Status allowed = OnlyBackendHere(choice, "Windows has only the IOCP reactor");
   if (!allowed.ok()) return allowed;
-  auto reactor = std::make_unique<IocpReactor>();
-  absl::Status status = reactor->open();
-  if (!status.ok()) return status;
-  *out = std::move(reactor);
-  return absl::OkStatus();
+  return OpenInto<IocpReactor>(out);
 }
 
 }  // namespace reactor

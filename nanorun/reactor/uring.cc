@@ -119,11 +119,7 @@ class UringReactor final : public Reactor {
 }  // namespace
 
 absl::Status CreateUringReactor(std::unique_ptr<Reactor>* out) {
-  auto reactor = std::make_unique<UringReactor>();
-  absl::Status status = reactor->open();
-  if (!status.ok()) return status;
-  *out = std::move(reactor);
-  return absl::OkStatus();
+  return OpenInto<UringReactor>(out);
 }
 
 }  // namespace reactor

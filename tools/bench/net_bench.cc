@@ -354,7 +354,8 @@ class RawUringEchoServer {
         switch (static_cast<Kind>(data & 3)) {
           case kAccept:
             if (cqe->res >= 0) {
-              auto* conn = new Conn{cqe->res};
+              auto* conn = new Conn;
+              conn->fd = cqe->res;
               int one = 1;
               setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
               open.push_back(conn);
