@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -99,7 +100,7 @@ absl::Status Uring::Probe() {
           absl::StrCat("io_uring_register(PROBE): ", strerror(errno)));
     } else {
       const int needed_ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
-                                IORING_OP_ASYNC_CANCEL};
+                                IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND};
       for (int op : needed_ops) {
         if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED)) {
           status = absl::UnavailableError(absl::StrCat("io_uring lacks operation ", op));
@@ -185,6 +186,46 @@ bool Uring::QueuePoll(int fd, uint32_t events, uint64_t user_data, bool multisho
   sqe->fd = fd;
   sqe->poll32_events = events;  // Native endianness on little-endian Linux.
   sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  ++queued_;
+  return true;
+}
+
+bool Uring::QueueRecv(int fd, void* buffer, size_t length, bool poll_first, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(buffer);
+  sqe->len = static_cast<uint32_t>(length);
+  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  ++queued_;
+  return true;
+}
+
+bool Uring::QueueSend(int fd, const void* data, size_t length, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_SEND;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(data);
+  sqe->len = static_cast<uint32_t>(length);
+  sqe->msg_flags = MSG_NOSIGNAL;  // A reset peer is an EPIPE result, never a signal.
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  ++queued_;
+  return true;
+}
+
+bool Uring::QueueCancel(uint64_t target, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->addr = target;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
   ++queued_;

@@ -59,6 +59,20 @@ class Uring {
   bool QueuePoll(int fd, uint32_t events, uint64_t user_data, bool multishot);
   // Removes the poll queued with `target`; its own completion has `user_data`.
   bool QueuePollRemove(uint64_t target, uint64_t user_data);
+  // A recv of up to `length` bytes into `buffer`, which must stay valid until
+  // the request's completion (result: the bytes received, 0 at end of
+  // stream, or -errno). `poll_first`: wait for data before trying (the
+  // caller expects none yet), instead of trying at submission.
+  bool QueueRecv(int fd, void* buffer, size_t length, bool poll_first, uint64_t user_data);
+  // A send of `length` bytes from `data` (valid until the completion; result:
+  // the bytes sent, possibly fewer, or -errno; never SIGPIPE).
+  bool QueueSend(int fd, const void* data, size_t length, uint64_t user_data);
+  // Asks the kernel to cancel the request queued with `target`. Its own
+  // completion (`user_data`) says 0 (found and cancelled), -ENOENT (already
+  // completed) or -EALREADY (running; it completes by itself). The target
+  // always completes once more: -ECANCELED if it did nothing, else with what
+  // it did (a recv that got bytes returns them: cancel loses none).
+  bool QueueCancel(uint64_t target, uint64_t user_data);
 
   // Hands the queued requests to the kernel. Returns how many it took, or
   // -errno (EINTR and EAGAIN/EBUSY count as 0: try again later).
