@@ -14,6 +14,8 @@
 //   tools/bazel run -c opt //tools/bench:net_bench -- [--quick] [--runs N] [--only NAME]
 //   tools/bazel run -c opt //tools/bench:net_bench_uv -- ...     (needs libuv1-dev)
 //   tools/bazel run -c opt //tools/bench:net_bench_uring -- ...  (needs liburing-dev)
+//       [--client uring]: tcp_echo's load from an io_uring client, cheaper
+//       than the servers (the epoll client bounds them all on two cores)
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
