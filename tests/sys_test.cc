@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "nanorun/sys/linux/uring.h"
+#include "nanorun/sys/linux/uring_buffers.h"
 #endif
 #include "nanorun/sys/coarse_clock.h"
 #include "nanorun/sys/fault_injection.h"
@@ -265,6 +266,45 @@ TEST_CASE("uring stress: recvs cancelled as bytes arrive lose none and duplicate
   // How often each side won (both should, or the race was not exercised;
   // not asserted: a scheduler may make one side win every time).
   WARN("cancelled before the byte came: " << cancelled << " of " << kRounds);
+}
+
+TEST_CASE("uring: recvs from a buffer pool name the buffer they filled; an empty pool is ENOBUFS",
+          "[sys]") {
+  if (!UringRuns()) return;
+  Uring ring;
+  REQUIRE(ring.Open(8, 16).ok());
+  nanorun::sys::UringBufferPool pool;
+  CHECK(pool.Open(ring, 1, 3, 64).code() == absl::StatusCode::kInvalidArgument);  // Not 2^n.
+  REQUIRE(pool.Open(ring, 1, 2, 64).ok());
+  SocketPair pair;
+  // Two recvs wait holding no buffer; data picks one each.
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), /*poll_first=*/true, 1));
+  REQUIRE(ring.Submit() == 1);
+  REQUIRE(write(pair.fd[0], "first", 5) == 5);
+  std::vector<UringCompletion> done = Reap(ring, 1);
+  REQUIRE(done[0].result == 5);
+  REQUIRE(done[0].buffer >= 0);
+  uint16_t a = static_cast<uint16_t>(done[0].buffer);
+  CHECK(std::string(pool.data(a), 5) == "first");
+  REQUIRE(write(pair.fd[0], "second", 6) == 6);
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 2));
+  done = Reap(ring, 1);
+  REQUIRE(done[0].result == 6);
+  uint16_t b = static_cast<uint16_t>(done[0].buffer);
+  CHECK(b != a);
+  CHECK(std::string(pool.data(b), 6) == "second");
+  // Both buffers are out: the next recv finds none, and its bytes stay put.
+  REQUIRE(write(pair.fd[0], "third", 5) == 5);
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 3));
+  done = Reap(ring, 1);
+  CHECK(done[0].result == -ENOBUFS);
+  CHECK(done[0].buffer == -1);
+  pool.Recycle(a);
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 4));
+  done = Reap(ring, 1);
+  REQUIRE(done[0].result == 5);
+  CHECK(done[0].buffer == a);
+  CHECK(std::string(pool.data(a), 5) == "third");
 }
 
 }  // namespace uring_requests

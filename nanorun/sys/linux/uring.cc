@@ -206,6 +206,21 @@ bool Uring::QueueRecv(int fd, void* buffer, size_t length, bool poll_first, uint
   return true;
 }
 
+bool Uring::QueueRecvFromPool(int fd, uint16_t group, bool poll_first, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_RECV;
+  sqe->fd = fd;
+  sqe->flags = IOSQE_BUFFER_SELECT;
+  sqe->buf_group = group;
+  sqe->len = 0;  // The whole buffer the kernel picks.
+  if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  ++queued_;
+  return true;
+}
+
 bool Uring::QueueSend(int fd, const void* data, size_t length, uint64_t user_data) {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) return false;
@@ -294,6 +309,9 @@ int Uring::Harvest(UringCompletion* out, int capacity) {
     out[n].user_data = cqe.user_data;
     out[n].result = cqe.res;
     out[n].more = cqe.flags & IORING_CQE_F_MORE;
+    out[n].buffer = (cqe.flags & IORING_CQE_F_BUFFER)
+                        ? static_cast<int32_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT)
+                        : -1;
     ++n;
     ++head;
   }

@@ -30,6 +30,7 @@ struct UringCompletion {
   uint64_t user_data;
   int32_t result;
   bool more;
+  int32_t buffer;  // The pool buffer a recv filled (UringBufferPool), or -1.
 };
 
 class Uring {
@@ -64,6 +65,10 @@ class Uring {
   // stream, or -errno). `poll_first`: wait for data before trying (the
   // caller expects none yet), instead of trying at submission.
   bool QueueRecv(int fd, void* buffer, size_t length, bool poll_first, uint64_t user_data);
+  // A recv of up to the pool's buffer size into a buffer the kernel picks
+  // from `group` (UringBufferPool) when data comes; the completion names it
+  // (buffer), or fails with -ENOBUFS if the pool was empty.
+  bool QueueRecvFromPool(int fd, uint16_t group, bool poll_first, uint64_t user_data);
   // A send of `length` bytes from `data` (valid until the completion; result:
   // the bytes sent, possibly fewer, or -errno; never SIGPIPE).
   bool QueueSend(int fd, const void* data, size_t length, uint64_t user_data);
