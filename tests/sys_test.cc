@@ -278,7 +278,7 @@ TEST_CASE("uring: recvs from a buffer pool name the buffer they filled; an empty
   REQUIRE(pool.Open(ring, 1, 2, 64).ok());
   SocketPair pair;
   // Two recvs wait holding no buffer; data picks one each.
-  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), /*poll_first=*/true, 1));
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), 0, /*poll_first=*/true, 1));
   REQUIRE(ring.Submit() == 1);
   REQUIRE(write(pair.fd[0], "first", 5) == 5);
   std::vector<UringCompletion> done = Reap(ring, 1);
@@ -287,7 +287,7 @@ TEST_CASE("uring: recvs from a buffer pool name the buffer they filled; an empty
   uint16_t a = static_cast<uint16_t>(done[0].buffer);
   CHECK(std::string(pool.data(a), 5) == "first");
   REQUIRE(write(pair.fd[0], "second", 6) == 6);
-  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 2));
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), 0, false, 2));
   done = Reap(ring, 1);
   REQUIRE(done[0].result == 6);
   uint16_t b = static_cast<uint16_t>(done[0].buffer);
@@ -295,16 +295,20 @@ TEST_CASE("uring: recvs from a buffer pool name the buffer they filled; an empty
   CHECK(std::string(pool.data(b), 6) == "second");
   // Both buffers are out: the next recv finds none, and its bytes stay put.
   REQUIRE(write(pair.fd[0], "third", 5) == 5);
-  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 3));
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), 0, false, 3));
   done = Reap(ring, 1);
   CHECK(done[0].result == -ENOBUFS);
   CHECK(done[0].buffer == -1);
   pool.Recycle(a);
-  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), false, 4));
+  // At most max_length bytes: the rest stays in the socket.
+  REQUIRE(ring.QueueRecvFromPool(pair.fd[1], pool.group(), 3, false, 4));
   done = Reap(ring, 1);
-  REQUIRE(done[0].result == 5);
+  REQUIRE(done[0].result == 3);
   CHECK(done[0].buffer == a);
-  CHECK(std::string(pool.data(a), 5) == "third");
+  CHECK(std::string(pool.data(a), 3) == "thi");
+  char rest[8] = {};
+  CHECK(read(pair.fd[1], rest, sizeof(rest)) == 2);
+  CHECK(std::string(rest) == "rd");
 }
 
 }  // namespace uring_requests

@@ -46,6 +46,19 @@ struct Choice {
   std::function<void(absl::string_view)> log;
 };
 
+// A socket operation the kernel carries out and completes (backends with
+// completion operations: io_uring), instead of an edge and a syscall. The
+// caller owns it and keeps it alive until `done` has run.
+struct RingOp {
+  // Runs exactly once, on the thread that harvested the completion (inside
+  // park(), or in close_all_io()), with the kernel's result: bytes moved
+  // (0 at end of stream), or -errno (-ECANCELED: stopped before doing
+  // anything; -ENOBUFS: a recv found every receive buffer in use, so it
+  // read nothing). For a recv, `data` holds the `result` bytes received,
+  // valid only during the call; it is null for a send.
+  void (*done)(RingOp* op, int32_t result, const char* data) = nullptr;
+};
+
 class Reactor {
  public:
   // Creates the backend `choice` names for this platform. Fails with the OS
@@ -83,8 +96,38 @@ class Reactor {
   // Registrations alive: busy workers poll for I/O only when there are some.
   virtual size_t io_registrations() const { return 0; }
   // Runtime shutdown: closes every registration, so pending operations
-  // fail (CancelledError) instead of waiting for edges nobody will deliver.
+  // fail (CancelledError) instead of waiting for edges nobody will deliver,
+  // and cancels every queued completion operation, returning only once each
+  // one's `done` has run. Called once no thread parks any more.
   virtual void close_all_io() {}
+
+  // Completion operations (io_uring's stage two; docs/architecture.md).
+  // Each queue_* returns false, queueing nothing, where the backend has none
+  // or its queue is full right now: the caller takes the readiness path. A
+  // queued operation goes to the kernel with the next park() or
+  // submit_queued() on any thread; the kernel then carries it out as task
+  // work of the thread that submitted it, so queue from the thread about to
+  // park and call submit_queued() only from one that will park soon.
+  //
+  // A recv of up to `max` bytes from `fd` (into a buffer of the backend's:
+  // none of the caller's memory is held while it waits). `data` of a send
+  // must stay valid until its `done`.
+  virtual bool queue_recv(int fd, size_t max, RingOp* op) {
+    (void)fd, (void)max, (void)op;
+    return false;
+  }
+  virtual bool queue_send(int fd, const void* data, size_t length, RingOp* op) {
+    (void)fd, (void)data, (void)length, (void)op;
+    return false;
+  }
+  // Asks the kernel to stop queued `op`. It still completes once, with what
+  // it did: -ECANCELED if nothing (a recv's bytes are then still in the
+  // socket), else its result. So a cancel loses no byte.
+  virtual void cancel(RingOp* op) { (void)op; }
+  // Hands what was queued to the kernel now, from this thread (one syscall).
+  virtual void submit_queued() {}
+  // Queued operations whose `done` has not run yet.
+  virtual size_t ring_ops_in_flight() const { return 0; }
 
   // The backend's name, for logs and benchmarks ("epoll", "io_uring",
   // "iocp", "fallback").

@@ -1,5 +1,7 @@
-// The Linux io_uring reactor (issue 18, first stage): workers park in
-// io_uring_enter, and readiness comes from an epoll set that the ring polls.
+// The Linux io_uring reactor (issue 18): workers park in io_uring_enter,
+// readiness comes from an epoll set that the ring polls, and sockets' recvs
+// and sends may go into the ring as completion operations (reactor.h's
+// RingOp; stage two), harvested by the parker with the poll's completion.
 //
 // Why readiness stays with epoll: a request in a ring holds a reference to
 // its file, and when it is removed the kernel drops that reference from the
@@ -26,26 +28,40 @@
 // (level with it with one). So the poll is one-shot and belongs to the
 // thread parked now: each park arms one if none is armed by this thread,
 // removing another thread's first, in the same io_uring_enter that waits.
+#include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "nanorun/reactor/backends.h"
 #include "nanorun/reactor/reactor.h"
 #include "nanorun/reactor/epoll_set.h"
+#include "nanorun/sys/happens_before.h"
 #include "nanorun/sys/linux/uring.h"
+#include "nanorun/sys/linux/uring_buffers.h"
+#include "nanorun/sys/spin_lock.h"
 
 namespace nanorun {
 inline namespace v0 {
 namespace reactor {
 namespace {
 
-// Completions: the epoll fd's poll (odd: (generation << 1) | 1; requests to
-// come will be pointers, which are even) and removals.
+// Completions: the epoll fd's poll (odd: (generation << 1) | 1), the
+// completion operations (their RingOp's address: even), and the ring's own
+// bookkeeping requests (poll removals, cancels), whose results say nothing.
 constexpr uint64_t kRemoveToken = ~uint64_t{0} - 1;
+constexpr uint64_t kCancelToken = ~uint64_t{0} - 3;
 constexpr uint32_t kPollIn = 0x001;  // poll(2)'s POLLIN.
+// The receive buffers the kernel picks from when a recv's data comes: as
+// many as recvs that may complete between two harvests (the pool is
+// refilled at each harvest), each the size of the echo example's reads.
+constexpr uint16_t kRecvGroup = 0;
+constexpr unsigned kRecvBuffers = 64;
+constexpr unsigned kRecvBufferSize = 16384;
 
 uint64_t PollToken(uint64_t generation) { return generation << 1 | 1; }
+uint64_t OpToken(RingOp* op) { return reinterpret_cast<uint64_t>(op); }
 
 // Which thread armed the poll: the address of a thread_local is unique among
 // live threads.
@@ -56,31 +72,28 @@ const void* ThisThread() {
 
 class UringReactor final : public Reactor {
  public:
+  ~UringReactor() override { cancel_all_ops(); }  // Before the pool and the ring go.
+
   absl::Status open() {
-    absl::Status s = ring_.Open(/*entries=*/64, /*cq_entries=*/256);
+    absl::Status s = ring_.Open(/*entries=*/256, /*cq_entries=*/1024);
+    if (!s.ok()) return s;
+    s = pool_.Open(ring_, kRecvGroup, kRecvBuffers, kRecvBufferSize);
     if (!s.ok()) return s;
     return set_.open();
   }
 
   void park(absl::Duration timeout) override {
-    arm();  // Only parkers touch the poll's state (one at a time).
+    {
+      std::lock_guard<sys::SpinLock> lock(sq_mu_);
+      arm();  // Only parkers touch the poll's state (one at a time).
+    }
     int64_t timeout_ns = TimeoutNanos(timeout);
     if (!armed_) timeout_ns = 0;  // Could not arm (the ring is full): do not sleep blind.
     ring_.SubmitAndWait(timeout_ns);  // ETIME, EINTR: an early or empty return.
-    bool epoll_ready = timeout_ns == 0;  // Just looking: look at epoll too.
-    sys::UringCompletion done[16];
-    int n;
-    while ((n = ring_.Harvest(done, 16)) > 0) {
-      for (int i = 0; i < n; ++i) {
-        if (done[i].user_data == kRemoveToken) continue;
-        // A poll's completion: events are ready (or it was removed; looking
-        // costs one epoll_wait that finds nothing).
-        epoll_ready = true;
-        if (done[i].user_data == PollToken(generation_)) armed_ = false;
-      }
-    }
-    // The poll reports the set becoming ready once: take every event.
-    if (epoll_ready) count_io_events(set_.deliver(0, /*drain=*/true));
+    bool epoll_ready = harvest();
+    // Just looking: look at epoll too. The poll reports the set becoming
+    // ready once: take every event.
+    if (epoll_ready || timeout_ns == 0) count_io_events(set_.deliver(0, /*drain=*/true));
   }
 
   void wake() override { set_.wake(); }
@@ -89,7 +102,40 @@ class UringReactor final : public Reactor {
   absl::StatusOr<IoRegistration*> register_io(int fd) override { return set_.register_io(fd); }
   void deregister_io(IoRegistration* r) override { set_.deregister_io(r); }
   size_t io_registrations() const override { return set_.live(); }
-  void close_all_io() override { set_.close_all(); }
+  void close_all_io() override {
+    set_.close_all();
+    cancel_all_ops();
+  }
+
+  bool queue_recv(int fd, size_t max, RingOp* op) override {
+    if (max > kRecvBufferSize) max = kRecvBufferSize;
+    sys::HappensBefore(op);  // Its harvester runs `done`, maybe on another thread.
+    std::lock_guard<sys::SpinLock> lock(sq_mu_);
+    if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, /*poll_first=*/false, OpToken(op))) {
+      return false;
+    }
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  bool queue_send(int fd, const void* data, size_t length, RingOp* op) override {
+    sys::HappensBefore(op);
+    std::lock_guard<sys::SpinLock> lock(sq_mu_);
+    if (!ring_.QueueSend(fd, data, length, OpToken(op))) return false;
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+  void cancel(RingOp* op) override {
+    {
+      std::lock_guard<sys::SpinLock> lock(sq_mu_);
+      // Full: hand the queue over (the operation itself may be in it) and retry.
+      while (!ring_.QueueCancel(OpToken(op), kCancelToken)) ring_.Submit();
+    }
+    ring_.Submit();  // Now: a stop should not wait for the next park.
+  }
+  void submit_queued() override { ring_.Submit(); }
+  size_t ring_ops_in_flight() const override {
+    return in_flight_.load(std::memory_order_acquire);
+  }
 
  private:
   // Queues a poll of the epoll fd owned by this thread, unless one is armed
@@ -107,8 +153,58 @@ class UringReactor final : public Reactor {
     owner_ = me;
   }
 
-  sys::Uring ring_;  // Only parkers queue, submit and harvest (one at a time).
+  // Takes every ready completion: runs the operations' `done` and gives
+  // their receive buffers back. True if the epoll fd's poll completed. One
+  // thread at a time (the parker, or shutdown once nobody parks).
+  bool harvest() {
+    bool epoll_ready = false;
+    sys::UringCompletion done[16];
+    int n;
+    while ((n = ring_.Harvest(done, 16)) > 0) {
+      for (int i = 0; i < n; ++i) {
+        const sys::UringCompletion& c = done[i];
+        if (c.user_data == kRemoveToken || c.user_data == kCancelToken) continue;
+        if (c.user_data & 1) {
+          // The poll's completion: events are ready (or it was removed or
+          // cancelled; looking costs one epoll_wait that finds nothing).
+          epoll_ready = true;
+          if (c.user_data == PollToken(generation_)) armed_ = false;
+          continue;
+        }
+        auto* op = reinterpret_cast<RingOp*>(c.user_data);
+        const char* data = c.buffer >= 0 ? pool_.data(static_cast<uint16_t>(c.buffer)) : nullptr;
+        sys::HappensAfter(op);  // Pairs with queue_*'s, through the kernel.
+        op->done(op, c.result, data);  // May free op.
+        if (c.buffer >= 0) pool_.Recycle(static_cast<uint16_t>(c.buffer));
+        in_flight_.fetch_sub(1, std::memory_order_release);
+      }
+    }
+    return epoll_ready;
+  }
+
+  // Shutdown: cancels every request and harvests until each operation's
+  // `done` has run, so no completion can name an operation after this, and
+  // no request holds a socket or a buffer once the ring closes.
+  void cancel_all_ops() {
+    while (in_flight_.load(std::memory_order_acquire) != 0) {
+      {
+        std::lock_guard<sys::SpinLock> lock(sq_mu_);
+        while (!ring_.QueueCancelAll(kCancelToken)) ring_.Submit();
+      }
+      // A request already running (-EALREADY) completes by itself soon.
+      ring_.SubmitAndWait(/*timeout_ns=*/10 * 1000 * 1000);
+      harvest();
+    }
+    armed_ = false;  // Cancelled with the rest, if it was armed.
+  }
+
+  sys::Uring ring_;
+  sys::UringBufferPool pool_;  // Destroyed before ring_, whose group it is.
   EpollSet set_;
+  // Guards queueing into ring_ (any thread); submitting and harvesting do
+  // not need it (see sys/linux/uring.h).
+  sys::SpinLock sq_mu_;
+  std::atomic<size_t> in_flight_{0};  // Queued operations whose done has not run.
   // The epoll fd's poll, for parkers only: armed, by whom, and its
   // generation (in its token, so a removed poll's completion is told apart).
   bool armed_ = false;

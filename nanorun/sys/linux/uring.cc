@@ -188,7 +188,6 @@ bool Uring::QueuePoll(int fd, uint32_t events, uint64_t user_data, bool multisho
   sqe->len = multishot ? IORING_POLL_ADD_MULTI : 0;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
   return true;
 }
 
@@ -202,22 +201,22 @@ bool Uring::QueueRecv(int fd, void* buffer, size_t length, bool poll_first, uint
   if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
   return true;
 }
 
-bool Uring::QueueRecvFromPool(int fd, uint16_t group, bool poll_first, uint64_t user_data) {
+bool Uring::QueueRecvFromPool(int fd, uint16_t group, size_t max_length, bool poll_first,
+                              uint64_t user_data) {
   io_uring_sqe* sqe = next_sqe();
   if (sqe == nullptr) return false;
   sqe->opcode = IORING_OP_RECV;
   sqe->fd = fd;
   sqe->flags = IOSQE_BUFFER_SELECT;
   sqe->buf_group = group;
-  sqe->len = 0;  // The whole buffer the kernel picks.
+  // At most this much of the buffer the kernel picks (0: all of it).
+  sqe->len = static_cast<uint32_t>(max_length);
   if (poll_first) sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
   return true;
 }
 
@@ -231,7 +230,6 @@ bool Uring::QueueSend(int fd, const void* data, size_t length, uint64_t user_dat
   sqe->msg_flags = MSG_NOSIGNAL;  // A reset peer is an EPIPE result, never a signal.
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
   return true;
 }
 
@@ -243,7 +241,17 @@ bool Uring::QueueCancel(uint64_t target, uint64_t user_data) {
   sqe->addr = target;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
+  return true;
+}
+
+bool Uring::QueueCancelAll(uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_ASYNC_CANCEL;
+  sqe->fd = -1;
+  sqe->cancel_flags = IORING_ASYNC_CANCEL_ALL | IORING_ASYNC_CANCEL_ANY;
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
   return true;
 }
 
@@ -255,22 +263,27 @@ bool Uring::QueuePollRemove(uint64_t target, uint64_t user_data) {
   sqe->addr = target;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
-  ++queued_;
   return true;
 }
 
+unsigned Uring::unsubmitted() const {
+  // Queued entries the kernel has not consumed yet: it moves the head as it
+  // takes them, whichever thread's io_uring_enter that was.
+  return LoadAcquire(sq_tail_) - LoadAcquire(sq_head_);
+}
+
 int Uring::Submit() {
-  if (queued_ == 0) return 0;
-  int r = Enter(ring_fd_, queued_, 0, 0, nullptr, 0);
+  unsigned to_submit = unsubmitted();
+  if (to_submit == 0) return 0;
+  int r = Enter(ring_fd_, to_submit, 0, 0, nullptr, 0);
   if (r == -EINTR || r == -EAGAIN || r == -EBUSY) return 0;
-  if (r < 0) return r;
-  queued_ -= static_cast<unsigned>(r) < queued_ ? static_cast<unsigned>(r) : queued_;
   return r;
 }
 
 int Uring::SubmitAndWait(int64_t timeout_ns) {
-  unsigned to_submit = queued_;
-  queued_ = 0;
+  // Entries another thread queues meanwhile wait for the next enter (or
+  // that thread's own Submit); asking for more than are left is harmless.
+  unsigned to_submit = unsubmitted();
   // Nothing to hand over and something to harvest already: no syscall.
   if (to_submit == 0 && LoadAcquire(cq_tail_) != *cq_head_) return 0;
   int r;
@@ -292,11 +305,6 @@ int Uring::SubmitAndWait(int64_t timeout_ns) {
   }
   // The result is how many entries the kernel took, or, when it took none,
   // the wait's outcome; entries it did not take stay queued for next time.
-  if (r < 0) {
-    queued_ += to_submit;
-  } else if (static_cast<unsigned>(r) < to_submit) {
-    queued_ += to_submit - static_cast<unsigned>(r);
-  }
   return r < 0 ? r : 0;
 }
 

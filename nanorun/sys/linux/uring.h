@@ -5,10 +5,11 @@
 // completions) is this file. Nothing here knows about tasks or
 // registrations; it only turns ring operations into absl::Status.
 //
-// Thread safety: the submission side (Queue*, Submit) is not thread-safe:
-// the caller serializes it (the reactor's lock). The completion side
-// (Enter's wait, Harvest) belongs to one thread at a time (the parker). The
-// two may run at once: the kernel consumes submissions under its own lock.
+// Thread safety: Queue* is not thread-safe: the caller serializes it (the
+// reactor's lock). Submit and SubmitAndWait may run on any thread, also
+// while another queues: they hand over what was queued when they looked,
+// and the kernel consumes submissions under its own lock. The completion
+// side (the wait, Harvest) belongs to one thread at a time (the parker).
 #ifndef NANORUN_SYS_LINUX_URING_H_
 #define NANORUN_SYS_LINUX_URING_H_
 
@@ -68,7 +69,8 @@ class Uring {
   // A recv of up to the pool's buffer size into a buffer the kernel picks
   // from `group` (UringBufferPool) when data comes; the completion names it
   // (buffer), or fails with -ENOBUFS if the pool was empty.
-  bool QueueRecvFromPool(int fd, uint16_t group, bool poll_first, uint64_t user_data);
+  bool QueueRecvFromPool(int fd, uint16_t group, size_t max_length, bool poll_first,
+                         uint64_t user_data);
   // A send of `length` bytes from `data` (valid until the completion; result:
   // the bytes sent, possibly fewer, or -errno; never SIGPIPE).
   bool QueueSend(int fd, const void* data, size_t length, uint64_t user_data);
@@ -78,9 +80,14 @@ class Uring {
   // always completes once more: -ECANCELED if it did nothing, else with what
   // it did (a recv that got bytes returns them: cancel loses none).
   bool QueueCancel(uint64_t target, uint64_t user_data);
+  // Cancels every request in the ring (shutdown); its own completion's
+  // result is how many it found, or -errno.
+  bool QueueCancelAll(uint64_t user_data);
 
   // Hands the queued requests to the kernel. Returns how many it took, or
-  // -errno (EINTR and EAGAIN/EBUSY count as 0: try again later).
+  // -errno (EINTR and EAGAIN/EBUSY count as 0: try again later). The
+  // requests' task work (a recv waiting for data) then belongs to the
+  // calling thread.
   int Submit();
 
   // Submits what is queued and waits until a completion is ready or
@@ -96,6 +103,7 @@ class Uring {
 
  private:
   io_uring_sqe* next_sqe();
+  unsigned unsubmitted() const;
 
   int ring_fd_ = -1;
   void* sq_map_ = nullptr;
@@ -111,7 +119,6 @@ class Uring {
   unsigned* sq_array_ = nullptr;
   unsigned sq_mask_ = 0;
   unsigned sq_entries_ = 0;
-  unsigned queued_ = 0;  // Queued since the last Submit.
 
   // Completion ring: the kernel moves tail, we move head.
   unsigned* cq_head_ = nullptr;
