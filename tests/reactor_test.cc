@@ -343,7 +343,7 @@ TEST_CASE("ring ops: only io_uring queues them; the others say no", "[reactor][i
   FOR_EACH_IO_BACKEND(r);
   SocketPair pair;
   Recorder op;
-  bool queued = r->queue_recv(pair.fd[0], 16, &op);
+  bool queued = r->queue_recv(pair.fd[0], 16, /*poll_first=*/false, &op);
   CHECK(queued == (std::string(r->name()) == "io_uring"));
   if (queued) r->cancel(&op);
   r->close_all_io();
@@ -357,7 +357,7 @@ TEST_CASE("ring ops: a send and a recv complete in park with their bytes", "[rea
   SocketPair pair;
   Recorder recv, send;
   const std::string message = "ring ops";
-  REQUIRE(r->queue_recv(pair.fd[1], 64, &recv));
+  REQUIRE(r->queue_recv(pair.fd[1], 64, /*poll_first=*/false, &recv));
   REQUIRE(r->queue_send(pair.fd[0], message.data(), message.size(), &send));
   CHECK(r->ring_ops_in_flight() == 2);
   CHECK(ParkUntilDone(*r, send));
@@ -369,7 +369,7 @@ TEST_CASE("ring ops: a send and a recv complete in park with their bytes", "[rea
   // At most `max` bytes; the rest stays for the next read.
   REQUIRE(write(pair.fd[0], "abcdef", 6) == 6);
   Recorder small;
-  REQUIRE(r->queue_recv(pair.fd[1], 4, &small));
+  REQUIRE(r->queue_recv(pair.fd[1], 4, /*poll_first=*/false, &small));
   CHECK(ParkUntilDone(*r, small));
   CHECK(small.data == "abcd");
   char rest[8] = {};
@@ -377,7 +377,7 @@ TEST_CASE("ring ops: a send and a recv complete in park with their bytes", "[rea
   // End of stream is a result of 0.
   shutdown(pair.fd[0], SHUT_WR);
   Recorder eof;
-  REQUIRE(r->queue_recv(pair.fd[1], 4, &eof));
+  REQUIRE(r->queue_recv(pair.fd[1], 4, /*poll_first=*/false, &eof));
   CHECK(ParkUntilDone(*r, eof));
   CHECK(eof.result == 0);
   CHECK(eof.calls == 1);
@@ -389,7 +389,7 @@ TEST_CASE("ring ops: a cancelled recv read nothing, and the bytes stay in the so
   std::unique_ptr<Reactor> r = Make(Backend::kUring);
   SocketPair pair;
   Recorder recv;
-  REQUIRE(r->queue_recv(pair.fd[1], 64, &recv));
+  REQUIRE(r->queue_recv(pair.fd[1], 64, /*poll_first=*/false, &recv));
   r->submit_queued();
   r->park(absl::ZeroDuration());
   CHECK(recv.calls == 0);  // Waiting for data.
@@ -411,7 +411,7 @@ TEST_CASE("ring ops: shutdown completes every queued one before it returns", "[r
   std::vector<Recorder> ops(kOps);
   for (int i = 0; i < kOps; ++i) {
     pairs.push_back(std::make_unique<SocketPair>());
-    REQUIRE(r->queue_recv(pairs.back()->fd[1], 16, &ops[static_cast<size_t>(i)]));
+    REQUIRE(r->queue_recv(pairs.back()->fd[1], 16, /*poll_first=*/false, &ops[static_cast<size_t>(i)]));
     if (i % 3 == 0) r->submit_queued();  // Some handed over, some still queued.
   }
   CHECK(r->ring_ops_in_flight() == static_cast<size_t>(kOps));
@@ -425,7 +425,7 @@ TEST_CASE("ring ops: shutdown completes every queued one before it returns", "[r
   std::unique_ptr<Reactor> other = Make(Backend::kUring);
   Recorder left;
   SocketPair pair;
-  REQUIRE(other->queue_recv(pair.fd[1], 16, &left));
+  REQUIRE(other->queue_recv(pair.fd[1], 16, /*poll_first=*/false, &left));
   other.reset();
   CHECK(left.calls == 1);
 }
@@ -467,7 +467,7 @@ TEST_CASE("ring ops stress: threads queue while one parks; every op completes on
         std::string message = "t" + std::to_string(t) + "-" + std::to_string(i);
         Counted send, recv;
         send.total = recv.total = &completed;
-        if (!r->queue_recv(pair.fd[1], 64, &recv) ||
+        if (!r->queue_recv(pair.fd[1], 64, /*poll_first=*/false, &recv) ||
             !r->queue_send(pair.fd[0], message.data(), message.size(), &send)) {
           ++bad;
           return;

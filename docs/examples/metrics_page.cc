@@ -66,6 +66,8 @@ std::string PrometheusPage(const nanorun::RuntimeMetrics& m) {
   Add(&out, "io_registrations", "gauge", "Sockets registered with the reactor.",
       d(m.io_registrations));
   Add(&out, "io_events_total", "counter", "Readiness events delivered.", d(m.io_events));
+  Add(&out, "io_ring_completions_total", "counter",
+      "Socket operations completed through the io_uring ring.", d(m.io_ring_completions));
   AddPerWorker(&out, m, "polls_total", "counter", "Task polls on this worker.",
                [](const W& w) { return w.polls; });
   AddPerWorker(&out, m, "tasks_spawned_total", "counter", "Tasks spawned from this worker.",

@@ -60,6 +60,9 @@ struct Worker {
   // While this worker is inside the reactor: I/O wakes are deferred to
   // `deferred_io` (a FIFO), run once it is out (Executor::defer_io).
   bool in_reactor = false;
+  // Completion operations were queued into the reactor during this I/O batch
+  // and wait for its end to be submitted (Executor::defer_ring_submit).
+  bool ring_submit_due = false;
   DeferredIo* deferred_io = nullptr;
   DeferredIo* deferred_io_tail = nullptr;
   // Pending yields (defer_yield), in order; `yields_running` is the batch
@@ -247,6 +250,13 @@ bool Executor::defer_io(DeferredIo* work) {
     w->deferred_io = work;
   }
   w->deferred_io_tail = work;
+  return true;
+}
+
+bool Executor::defer_ring_submit(Executor* owner) {
+  Worker* w = tl_worker;
+  if (w == nullptr || w->executor != owner || !(w->in_reactor || w->collecting_io)) return false;
+  w->ring_submit_due = true;
   return true;
 }
 
@@ -621,6 +631,7 @@ void ExecutorCore::run_worker(Worker* w) {
       t = next_task(w);
     }
     if (t != nullptr) {
+      submit_ring_ops(w);  // The batch's requests must not wait behind a task.
       run_task(w, t);
       continue;
     }
@@ -720,6 +731,16 @@ void ExecutorCore::poll_io_without_blocking() {
 // sleeping peer to steal one costs more (a futex round trip each; strace
 // showed 0.65 per echo round trip) than running it here. Peers are woken
 // only for batches worth sharing.
+// Requests queued into the ring during an I/O batch go to the kernel with
+// the worker's next step: in the io_uring_enter that parks it, if it parks
+// in the reactor (one syscall for the turn, and the requests' task work is
+// then the parked thread's); else before it runs a task or sleeps elsewhere.
+void ExecutorCore::submit_ring_ops(Worker* w) {
+  if (ABSL_PREDICT_TRUE(!w->ring_submit_due)) return;
+  w->ring_submit_due = false;
+  reactor_->submit_queued();
+}
+
 void ExecutorCore::finish_io_batch(Worker* w) {
   constexpr uint32_t kShareBatch = 4;
   w->collecting_io = false;
@@ -789,7 +810,7 @@ void ExecutorCore::park(Worker* w) {
   }
   if (has_park_hooks_ && hooks_.on_park) hooks_.on_park(w->index);
   w->in_reactor = true;  // If this worker sleeps in the reactor.
-  w->parker.park(driver_);
+  w->parker.park(driver_, std::exchange(w->ring_submit_due, false));
   w->in_reactor = false;
   if (has_park_hooks_ && hooks_.on_unpark) hooks_.on_unpark(w->index);
   if (kMetrics) {
@@ -965,6 +986,7 @@ RuntimeMetrics ExecutorCore::metrics() {
   m.timers_fired = timers_.fired();
   m.io_registrations = reactor_->io_registrations();
   m.io_events = reactor_->io_events();
+  m.io_ring_completions = reactor_->ring_completions();
   return m;
 }
 

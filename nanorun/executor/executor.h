@@ -103,6 +103,15 @@ class Executor : public task::Scheduler {
   // kIoBudget deferred operations run in a row; the rest run between tasks.
   static bool defer_io(DeferredIo* work);
 
+  // For completion operations queued into `owner`'s reactor (reactor.h's
+  // RingOp): when the calling thread is one of `owner`'s workers collecting
+  // or running I/O, notes that it must hand the reactor what was queued
+  // (submit_queued()) once its I/O batch is over, and returns true: one
+  // syscall for the batch instead of one per operation, made by the thread
+  // that parks in the reactor next (the kernel runs a request's work on the
+  // thread that submitted it). Otherwise returns false: submit now.
+  static bool defer_ring_submit(Executor* owner);
+
   // For yield_now: when the calling thread is a worker, queues run(arg,
   // false) to run on it once it has no local task left to run (its LIFO slot
   // and queue are empty), or once it has run 61 more tasks if they never

@@ -74,6 +74,7 @@ class ExecutorCore final : public Executor {
   void run_deferred_io(Worker* worker);
   static void run_yields(Worker* worker, bool cancelled);
   void finish_io_batch(Worker* worker);
+  void submit_ring_ops(Worker* worker);  // Those defer_ring_submit() held back.
   void park(Worker* worker);
   bool has_visible_work() const;
   void notify_parked();

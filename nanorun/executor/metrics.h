@@ -105,6 +105,10 @@ struct RuntimeMetrics {
   // events the reactor has delivered (one per socket per wake-up).
   size_t io_registrations = 0;
   uint64_t io_events = 0;
+  // Socket operations the kernel carried out as completion requests (TCP
+  // reads on io_uring; docs/architecture.md), completed so far; always 0 on
+  // the other reactors.
+  uint64_t io_ring_completions = 0;
 
   // One entry per worker, in worker order.
   std::vector<WorkerMetrics> per_worker;

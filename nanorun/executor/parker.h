@@ -40,18 +40,27 @@ class Parker {
  public:
   // Sleeps until unpark() (or, for the driver, until the reactor returns).
   // Returns at once if unpark() was called since the last park().
-  void park(Driver& driver) {
-    if (take_notification()) return;
+  // `submit_ring`: completion requests this worker queued still wait to be
+  // submitted; the reactor's park submits them, so a worker that sleeps
+  // anywhere else submits them first.
+  void park(Driver& driver, bool submit_ring = false) {
+    if (take_notification()) {
+      if (submit_ring) driver.reactor().submit_queued();
+      return;
+    }
     if (driver.try_acquire()) {
       // The reactor's sleeper: it spins only when no socket is registered,
       // since while it spins nobody collects I/O edges (timers have 1 ms
       // ticks, so a spin cannot make one late).
+      bool parked = false;
       if (driver.reactor().io_registrations() != 0 || !spin_for_notification()) {
-        park_on_driver(driver);
+        parked = park_on_driver(driver);
       }
+      if (!parked && submit_ring) driver.reactor().submit_queued();
       driver.release();
-    } else if (!spin_for_notification()) {
-      park_on_condvar();
+    } else {
+      if (submit_ring) driver.reactor().submit_queued();
+      if (!spin_for_notification()) park_on_condvar();
     }
   }
 
@@ -89,17 +98,19 @@ class Parker {
     return take_notification();
   }
 
-  void park_on_driver(Driver& driver) {
+  // True if it parked in the reactor (whose park submits queued requests).
+  bool park_on_driver(Driver& driver) {
     int expected = kEmpty;
     if (!state_.compare_exchange_strong(expected, kParkedDriver,
                                         std::memory_order_acq_rel)) {
       state_.store(kEmpty, std::memory_order_release);  // Was NOTIFIED.
-      return;
+      return false;
     }
     driver.reactor().park(driver.timers().begin_park());
     driver.timers().end_park();
     // Woken by unpark() or by the reactor itself: either way we are awake.
     state_.exchange(kEmpty, std::memory_order_acq_rel);
+    return true;
   }
 
   void park_on_condvar() {

@@ -39,6 +39,8 @@ class EpollSet {
   // Reactor::register_io, deregister_io, io_registrations, close_all_io.
   absl::StatusOr<IoRegistration*> register_io(int fd);
   void deregister_io(IoRegistration* r);
+  // Reactor::reads_by_ring.
+  void watch_writes_only(IoRegistration* r) { (void)poll_.WatchWritesOnly(r->fd(), r->token()); }
   size_t live() const { return slab_.live(); }
   void close_all() { slab_.close_all(); }
 

@@ -109,11 +109,13 @@ class Reactor {
   // work of the thread that submitted it, so queue from the thread about to
   // park and call submit_queued() only from one that will park soon.
   //
-  // A recv of up to `max` bytes from `fd` (into a buffer of the backend's:
-  // none of the caller's memory is held while it waits). `data` of a send
-  // must stay valid until its `done`.
-  virtual bool queue_recv(int fd, size_t max, RingOp* op) {
-    (void)fd, (void)max, (void)op;
+  // A recv of up to `max` bytes (at most ring_recv_limit()) from `fd`, into
+  // a buffer of the backend's: none of the caller's memory is held while it
+  // waits. `poll_first`: the caller believes the socket is empty now, so the
+  // kernel waits for data before it tries (no failed attempt). `data` of a
+  // send must stay valid until its `done`.
+  virtual bool queue_recv(int fd, size_t max, bool poll_first, RingOp* op) {
+    (void)fd, (void)max, (void)poll_first, (void)op;
     return false;
   }
   virtual bool queue_send(int fd, const void* data, size_t length, RingOp* op) {
@@ -126,6 +128,14 @@ class Reactor {
   virtual void cancel(RingOp* op) { (void)op; }
   // Hands what was queued to the kernel now, from this thread (one syscall).
   virtual void submit_queued() {}
+  // The most a recv returns (its buffers' size); 0 where the backend has no
+  // completion operations, so a caller can tell before it builds one.
+  virtual size_t ring_recv_limit() const { return 0; }
+  // Every read of `r`'s socket from now on is a completion operation (a TCP
+  // stream on io_uring): its read edges would only wake the reactor for
+  // nothing, once per arrival, so the backend may stop reporting them.
+  // Write edges (and hang-ups, errors) still come.
+  virtual void reads_by_ring(IoRegistration* r) { (void)r; }
   // Queued operations whose `done` has not run yet.
   virtual size_t ring_ops_in_flight() const { return 0; }
 
@@ -135,6 +145,8 @@ class Reactor {
 
   // Readiness events park() delivered to registrations so far (metrics).
   uint64_t io_events() const { return io_events_.load(std::memory_order_relaxed); }
+  // Completion operations (RingOp) whose `done` has run so far (metrics).
+  uint64_t ring_completions() const { return ring_completions_.load(std::memory_order_relaxed); }
 
  protected:
   // For park(): `n` events were just delivered. Only one thread parks at a
@@ -147,9 +159,18 @@ class Reactor {
     (void)n;
 #endif
   }
+  // For the harvester: `n` completion operations just completed.
+  void count_ring_completions(uint64_t n) {
+#ifndef NANORUN_NO_METRICS
+    if (n != 0) ring_completions_.fetch_add(n, std::memory_order_relaxed);
+#else
+    (void)n;
+#endif
+  }
 
  private:
   std::atomic<uint64_t> io_events_{0};
+  std::atomic<uint64_t> ring_completions_{0};
 };
 
 }  // namespace reactor

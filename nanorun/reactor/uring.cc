@@ -30,6 +30,8 @@
 // removing another thread's first, in the same io_uring_enter that waits.
 #include <atomic>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -75,6 +77,11 @@ class UringReactor final : public Reactor {
   ~UringReactor() override { cancel_all_ops(); }  // Before the pool and the ring go.
 
   absl::Status open() {
+    // NANORUN_URING_SOCKET_OPS=on: TCP reads become ring requests (stage
+    // two). Off by default: measured slower than readiness here (one task
+    // work per arrival on a ring many threads submit to; docs/performance.md).
+    const char* ops = std::getenv("NANORUN_URING_SOCKET_OPS");
+    socket_ops_ = ops != nullptr && std::strcmp(ops, "on") == 0;
     absl::Status s = ring_.Open(/*entries=*/256, /*cq_entries=*/1024);
     if (!s.ok()) return s;
     s = pool_.Open(ring_, kRecvGroup, kRecvBuffers, kRecvBufferSize);
@@ -107,12 +114,14 @@ class UringReactor final : public Reactor {
     cancel_all_ops();
   }
 
-  bool queue_recv(int fd, size_t max, RingOp* op) override {
+  bool queue_recv(int fd, size_t max, bool poll_first, RingOp* op) override {
     if (max > kRecvBufferSize) max = kRecvBufferSize;
     sys::HappensBefore(op);  // Its harvester runs `done`, maybe on another thread.
     std::lock_guard<sys::SpinLock> lock(sq_mu_);
-    if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, /*poll_first=*/false, OpToken(op))) {
-      return false;
+    // Full: hand the queue over from this thread and take a fresh entry.
+    if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, poll_first, OpToken(op))) {
+      ring_.Submit();
+      if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, poll_first, OpToken(op))) return false;
     }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     return true;
@@ -120,7 +129,10 @@ class UringReactor final : public Reactor {
   bool queue_send(int fd, const void* data, size_t length, RingOp* op) override {
     sys::HappensBefore(op);
     std::lock_guard<sys::SpinLock> lock(sq_mu_);
-    if (!ring_.QueueSend(fd, data, length, OpToken(op))) return false;
+    if (!ring_.QueueSend(fd, data, length, OpToken(op))) {
+      ring_.Submit();
+      if (!ring_.QueueSend(fd, data, length, OpToken(op))) return false;
+    }
     in_flight_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
@@ -132,7 +144,9 @@ class UringReactor final : public Reactor {
     }
     ring_.Submit();  // Now: a stop should not wait for the next park.
   }
-  void submit_queued() override { ring_.Submit(); }
+  void submit_queued() override { ring_.Submit(); }  // No syscall if nothing is queued.
+  size_t ring_recv_limit() const override { return socket_ops_ ? kRecvBufferSize : 0; }
+  void reads_by_ring(IoRegistration* r) override { set_.watch_writes_only(r); }
   size_t ring_ops_in_flight() const override {
     return in_flight_.load(std::memory_order_acquire);
   }
@@ -160,6 +174,7 @@ class UringReactor final : public Reactor {
     bool epoll_ready = false;
     sys::UringCompletion done[16];
     int n;
+    uint64_t ops = 0;
     while ((n = ring_.Harvest(done, 16)) > 0) {
       for (int i = 0; i < n; ++i) {
         const sys::UringCompletion& c = done[i];
@@ -177,8 +192,10 @@ class UringReactor final : public Reactor {
         op->done(op, c.result, data);  // May free op.
         if (c.buffer >= 0) pool_.Recycle(static_cast<uint16_t>(c.buffer));
         in_flight_.fetch_sub(1, std::memory_order_release);
+        ++ops;
       }
     }
+    count_ring_completions(ops);
     return epoll_ready;
   }
 
@@ -207,6 +224,7 @@ class UringReactor final : public Reactor {
   std::atomic<size_t> in_flight_{0};  // Queued operations whose done has not run.
   // The epoll fd's poll, for parkers only: armed, by whom, and its
   // generation (in its token, so a removed poll's completion is told apart).
+  bool socket_ops_ = false;  // Offer completion operations to nanorun::net.
   bool armed_ = false;
   const void* owner_ = nullptr;
   uint64_t generation_ = 0;

@@ -101,6 +101,16 @@ absl::Status EventPoll::Add(int fd, uint64_t token) {
   return absl::OkStatus();
 }
 
+absl::Status EventPoll::WatchWritesOnly(int fd, uint64_t token) {
+  struct epoll_event event;
+  event.events = EPOLLOUT | EPOLLET;
+  event.data.u64 = token;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
+    return ErrnoStatus("epoll_ctl(MOD)");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EventPoll::Remove(int fd) {
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr) != 0) {
     return ErrnoStatus("epoll_ctl(DEL)");

@@ -49,6 +49,9 @@ class EventPoll {
   // (!= kWakeToken), or removes it.
   absl::Status Add(int fd, uint64_t token);
   absl::Status Remove(int fd);
+  // From now on only write readiness (and hang-ups and errors) for `fd`:
+  // its reads are completion requests that need no edge.
+  absl::Status WatchWritesOnly(int fd, uint64_t token);
 
   // Makes a Wait that is in progress (or the next one) return. Safe from
   // any thread; a failed write (the counter is saturated) still wakes.
