@@ -26,6 +26,7 @@
 #include "nanorun/future/future.h"
 #include "nanorun/future/runtime.h"
 #include "nanorun/future/timers.h"
+#include "nanorun/net/ring_read_queue.h"
 #include "nanorun/net/socket_addr.h"
 #include "nanorun/reactor/io.h"
 #include "nanorun/sys/socket.h"
@@ -85,13 +86,26 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   // early at a message that carries descriptors or other credentials, with
   // more bytes queued; a short datagram says nothing of the queue. Readers
   // on other threads only ever make it skip less.
-  void trust_short_reads() { short_reads_drain_ = true; }
+  void trust_short_reads() {
+    short_reads_drain_ = true;
+    // TCP streams read through the reactor's ring where it has one: nothing
+    // else on a stream can stop a read early (see ring_read.h).
+    if (ring_recv_limit_ == 0) {
+      ring_recv_limit_ = executor_->reactor().ring_recv_limit();
+      if (ring_recv_limit_ != 0) executor_->reactor().reads_by_ring(registration_);
+    }
+  }
   void note_read_drained(uint64_t seq_before_read) {
     if (short_reads_drain_) read_drained_at_.store(seq_before_read, std::memory_order_relaxed);
   }
   bool read_drained_at(uint64_t seq) const {
     return read_drained_at_.load(std::memory_order_relaxed) == seq;
   }
+
+  // Ring reads (ring_read.h): nonzero, the most one recv returns, when this
+  // stream's reads that would wait go into the reactor's ring instead.
+  size_t ring_recv_limit() const { return ring_recv_limit_; }
+  RingReadQueue& ring_queue() { return ring_queue_; }
 
  private:
   SocketCore(executor::Executor* e, int fd, reactor::IoRegistration* r, std::string label)
@@ -103,6 +117,8 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   std::string label_;
   std::atomic<uint64_t> read_drained_at_{~uint64_t{0}};  // No short read yet.
   bool short_reads_drain_ = false;  // Set before the core is shared.
+  size_t ring_recv_limit_ = 0;      // Likewise.
+  RingReadQueue ring_queue_;
 
 };
 

@@ -1,16 +1,21 @@
 // StreamSocket's operations: each is one non-blocking attempt, retried by
-// IoOp on readiness edges (socket_core.h).
+// IoOp on readiness edges (socket_core.h); a TCP stream's reads that would
+// wait go into the reactor's ring instead where it has one (ring_read.h).
 #include "nanorun/net/stream.h"
 
 #include <algorithm>
+#include <cstring>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
+#include "nanorun/net/ring_read.h"
 
 namespace nanorun {
 inline namespace v0 {
 namespace net {
 
 using detail::IoOp;
+using detail::Result;
 using detail::SocketCore;
 using detail::Step;
 using reactor::Direction;
@@ -22,73 +27,123 @@ absl::Status EmptySocket(const char* op) {
 }
 }  // namespace detail
 
-Future<size_t> StreamSocket::read(absl::Span<char> buf) const {
-  return IoOp<size_t>(core_, Direction::kRead, "read", true, [buf](SocketCore& c) {
+namespace {
+
+// The reads, as ring_read.h's Readers: each tries a plain read(2) first and
+// takes bytes the ring or the stash hands it (TCP on io_uring); elsewhere
+// only the attempt is used, retried on readiness edges by IoOp.
+
+// read(): up to buf.size() bytes into the caller's buffer.
+struct SpanReader {
+  absl::Span<char> buf;
+
+  size_t want() const { return buf.size(); }
+  Step<size_t> attempt(SocketCore& c) {
     sys::IoResult r = sys::Read(c.fd(), buf.data(), buf.size());
     if (r.would_block) return Step<size_t>::would_block();
     if (r.err != 0) return Step<size_t>::done(c.errno_error(r.err, "read from"));
     size_t n = static_cast<size_t>(r.n);
     if (n > 0 && n < buf.size()) return Step<size_t>::done_short_read(n);
     return Step<size_t>::done(n);
-  });
-}
-
-namespace {
+  }
+  std::optional<Result<size_t>> consume(const SocketCore&, const char* data, size_t n) {
+    if (n > 0) std::memcpy(buf.data(), data, n);
+    return Result<size_t>(n);
+  }
+};
 
 // Reads this large or smaller go through the stack: the string is then made
 // to fit what arrived (no allocation at all up to its inline capacity), and a
 // would-block attempt costs no allocation.
 constexpr size_t kStackRead = 16 * 1024;
 
+// read_some() up to kStackRead.
+struct SmallStringReader {
+  size_t max_bytes;
+
+  size_t want() const { return max_bytes; }
+  Step<std::string> attempt(SocketCore& c) {
+    char buf[kStackRead];
+    sys::IoResult r = sys::Read(c.fd(), buf, max_bytes);
+    if (r.would_block) return Step<std::string>::would_block();
+    if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
+    size_t n = static_cast<size_t>(r.n);
+    if (n > 0 && n < max_bytes) return Step<std::string>::done_short_read(std::string(buf, n));
+    return Step<std::string>::done(std::string(buf, n));
+  }
+  std::optional<Result<std::string>> consume(const SocketCore&, const char* data, size_t n) {
+    return Result<std::string>(std::string(data, n));
+  }
+};
+
+// Larger: one buffer for the whole operation, made at the first attempt and
+// kept across would-blocks, handed over as the result.
+struct LargeStringReader {
+  size_t max_bytes;
+  std::string out;
+
+  size_t want() const { return max_bytes; }
+  Step<std::string> attempt(SocketCore& c) {
+    if (out.size() != max_bytes) out.resize(max_bytes);
+    sys::IoResult r = sys::Read(c.fd(), &out[0], out.size());
+    if (r.would_block) return Step<std::string>::would_block();
+    if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
+    size_t n = static_cast<size_t>(r.n);
+    out.resize(n);
+    if (n > 0 && n < max_bytes) return Step<std::string>::done_short_read(std::move(out));
+    return Step<std::string>::done(std::move(out));
+  }
+  std::optional<Result<std::string>> consume(const SocketCore&, const char* data, size_t n) {
+    out.assign(data, n);
+    return Result<std::string>(std::move(out));
+  }
+};
+
+// read_exact(): fills buf, over as many reads as it takes.
+struct ExactReader {
+  absl::Span<char> buf;
+  size_t filled = 0;
+
+  size_t want() const { return buf.size() - filled; }
+  Step<void> attempt(SocketCore& c) {
+    while (filled < buf.size()) {
+      sys::IoResult r = sys::Read(c.fd(), buf.data() + filled, buf.size() - filled);
+      if (r.would_block) return Step<void>::would_block();
+      if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "read_exact from"));
+      if (r.n == 0) return Step<void>::done(ended(c));
+      filled += static_cast<size_t>(r.n);
+    }
+    return Step<void>::done(absl::OkStatus());
+  }
+  std::optional<absl::Status> consume(const SocketCore& c, const char* data, size_t n) {
+    if (n > 0) std::memcpy(buf.data() + filled, data, n);
+    filled += n;
+    if (filled == buf.size()) return absl::OkStatus();
+    if (n == 0) return ended(c);
+    return std::nullopt;  // More to come.
+  }
+  absl::Status ended(const SocketCore& c) const {
+    return absl::OutOfRangeError(absl::StrCat("read_exact from ", c.label(),
+                                              ": the peer closed the stream after ", filled,
+                                              " of ", buf.size(), " bytes"));
+  }
+};
+
 }  // namespace
+
+Future<size_t> StreamSocket::read(absl::Span<char> buf) const {
+  return detail::StreamRead<size_t>(core_, "read", SpanReader{buf});
+}
 
 Future<std::string> StreamSocket::read_some(size_t max_bytes) const {
   if (max_bytes <= kStackRead) {
-    return IoOp<std::string>(core_, Direction::kRead, "read", true, [max_bytes](SocketCore& c) {
-      char buf[kStackRead];
-      sys::IoResult r = sys::Read(c.fd(), buf, max_bytes);
-      if (r.would_block) return Step<std::string>::would_block();
-      if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
-      size_t n = static_cast<size_t>(r.n);
-      if (n > 0 && n < max_bytes) return Step<std::string>::done_short_read(std::string(buf, n));
-      return Step<std::string>::done(std::string(buf, n));
-    });
+    return detail::StreamRead<std::string>(core_, "read", SmallStringReader{max_bytes});
   }
-  // Larger: one buffer for the whole operation, made at the first attempt
-  // and kept across would-blocks, handed over as the result.
-  std::string out;
-  return IoOp<std::string>(core_, Direction::kRead, "read", true,
-                           [max_bytes, out](SocketCore& c) mutable {
-                             if (out.size() != max_bytes) out.resize(max_bytes);
-                             sys::IoResult r = sys::Read(c.fd(), &out[0], out.size());
-                             if (r.would_block) return Step<std::string>::would_block();
-                             if (r.err != 0) return Step<std::string>::done(c.errno_error(r.err, "read from"));
-                             size_t n = static_cast<size_t>(r.n);
-                             out.resize(n);
-                             if (n > 0 && n < max_bytes) {
-                               return Step<std::string>::done_short_read(std::move(out));
-                             }
-                             return Step<std::string>::done(std::move(out));
-                           });
+  return detail::StreamRead<std::string>(core_, "read", LargeStringReader{max_bytes, {}});
 }
 
 Future<void> StreamSocket::read_exact(absl::Span<char> buf) const {
-  size_t filled = 0;
-  return IoOp<void>(core_, Direction::kRead, "read_exact", true,
-                    [buf, filled](SocketCore& c) mutable -> Step<void> {
-                      while (filled < buf.size()) {
-                        sys::IoResult r = sys::Read(c.fd(), buf.data() + filled, buf.size() - filled);
-                        if (r.would_block) return Step<void>::would_block();
-                        if (r.err != 0) return Step<void>::done(c.errno_error(r.err, "read_exact from"));
-                        if (r.n == 0) {
-                          return Step<void>::done(absl::OutOfRangeError(absl::StrCat(
-                              "read_exact from ", c.label(), ": the peer closed the stream after ",
-                              filled, " of ", buf.size(), " bytes")));
-                        }
-                        filled += static_cast<size_t>(r.n);
-                      }
-                      return Step<void>::done(absl::OkStatus());
-                    });
+  return detail::StreamRead<void>(core_, "read_exact", ExactReader{buf});
 }
 
 Future<size_t> StreamSocket::write(absl::Span<const char> data) const {

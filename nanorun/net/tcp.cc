@@ -2,6 +2,8 @@
 // retried by IoOp on readiness edges (socket_core.h).
 #include "nanorun/net/tcp.h"
 
+#include <mutex>
+
 #include "absl/strings/str_cat.h"
 #include "nanorun/net/accept.h"
 
@@ -35,6 +37,17 @@ SocketCore::~SocketCore() {
 
 void SocketCore::close() {
   registration_->close();
+  // A read in the ring sees the close when its cancel completes it. Only the
+  // address is passed (a stale one cancels nothing, or a request that then
+  // sees an unexpected cancel and retries: ring_read.h).
+  if (ring_recv_limit_ != 0) {
+    reactor::RingOp* active;
+    {
+      std::lock_guard<sys::SpinLock> lock(ring_queue_.mu);
+      active = ring_queue_.active;
+    }
+    if (active != nullptr) executor_->reactor().cancel(active);
+  }
   // Wakes the peer and any blocked kernel state; fails harmlessly on a
   // listener or an unconnected socket.
   (void)sys::Shutdown(fd_, 2);

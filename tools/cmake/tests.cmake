@@ -40,6 +40,9 @@ if(NANORUN_HAS_NET)
   if(NOT WIN32)
     list(APPEND NANORUN_TESTS net_unix_test)
   endif()
+  if(CMAKE_SYSTEM_NAME STREQUAL "Linux")
+    list(APPEND NANORUN_TESTS net_ring_test)  # io_uring; skips where it cannot run.
+  endif()
 endif()
 # Tests that make files or sockets put them under the build directory, as
 # under Bazel's TEST_TMPDIR (Windows: the tests' own default).

@@ -1,0 +1,325 @@
+// TCP reads carried out by the io_uring reactor's ring (net/ring_read.h):
+// a read that would wait goes into the ring and gets its bytes; read_some and
+// read_exact too; reads pending together complete in order; a stopped read
+// loses no byte and reorders none (its late bytes go to the next read); a
+// close, a reset and a runtime's destruction settle reads in the ring; a read
+// queued by a thread that then exits still completes; more reads at once
+// than the ring has receive buffers all complete. Linux only; each test
+// skips where io_uring cannot be used (a seccomp filter, an old kernel).
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
+#include "nanorun/nanorun.h"
+#include "tests/catch.h"
+#include "tests/test_util.h"
+
+namespace {
+
+using nanorun::Future;
+using nanorun::Runtime;
+using nanorun::net::SocketAddr;
+using nanorun::net::TcpListener;
+using nanorun::net::TcpStream;
+using nanorun_test::kSanitized;
+
+// A runtime on the io_uring reactor with its socket operations on (they are
+// off by default), or nothing where it cannot run here.
+std::optional<Runtime> UringRuntime(size_t workers = 2) {
+  setenv("NANORUN_URING_SOCKET_OPS", "on", 1);  // Read when the reactor opens.
+  nanorun::RuntimeOptions options;
+  options.workers = workers;
+  options.reactor = nanorun::ReactorBackend::kUring;
+  auto rt = Runtime::create(options);
+  if (!rt.ok()) {
+    WARN("io_uring is not usable here, skipped: " << rt.status());
+    return std::nullopt;
+  }
+  return std::move(*rt);
+}
+
+template <class T>
+nanorun::detail::Result<T> BlockWithin(Runtime& rt, Future<T> f) {
+  return rt.block_on([&f] { return nanorun::time::timeout(absl::Seconds(10), std::move(f)); });
+}
+
+// A plain blocking client socket connected to a nanorun TcpStream.
+struct RawPair {
+  explicit RawPair(Runtime& rt) {
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+    REQUIRE(l.ok());
+    listener = *l;
+    client = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(client >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(listener.local_addr()->port());
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(client, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0);
+    int one = 1;
+    setsockopt(client, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    auto s = BlockWithin(rt, listener.accept());
+    REQUIRE(s.ok());
+    server = s->first;
+  }
+  ~RawPair() {
+    if (client >= 0) close(client);
+  }
+  void send(const std::string& bytes) const {
+    REQUIRE(write(client, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
+  }
+  TcpListener listener;
+  TcpStream server;
+  int client = -1;
+};
+
+uint64_t RingCompletions(Runtime& rt) { return rt.handle().metrics().io_ring_completions; }
+
+void Pause() { std::this_thread::sleep_for(std::chrono::milliseconds(20)); }
+
+TEST_CASE("ring reads: a read that waits is carried out by the ring and gets its bytes",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  RawPair p(*rt);
+  uint64_t before = RingCompletions(*rt);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  Future<size_t> read = p.server.read(absl::MakeSpan(*buf));  // Nothing sent: it waits.
+  Pause();
+  p.send("hello");
+  auto n = BlockWithin(*rt, std::move(read));
+  REQUIRE(n.ok());
+  CHECK(std::string(buf->data(), *n) == "hello");
+  CHECK(RingCompletions(*rt) > before);  // It went through the ring, not read(2).
+}
+
+TEST_CASE("ring reads: read_some, large read_some, and read_exact over several arrivals",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  RawPair p(*rt);
+  Future<std::string> some = p.server.read_some(100);
+  Pause();
+  p.send("some");
+  auto got = BlockWithin(*rt, std::move(some));
+  REQUIRE(got.ok());
+  CHECK(*got == "some");
+
+  Future<std::string> large = p.server.read_some(1 << 20);  // Over the ring's buffer size.
+  Pause();
+  p.send(std::string(300, 'L'));
+  got = BlockWithin(*rt, std::move(large));
+  REQUIRE(got.ok());
+  CHECK(*got == std::string(300, 'L'));
+
+  auto exact = std::make_shared<std::array<char, 10>>();
+  Future<void> filled = p.server.read_exact(absl::MakeSpan(*exact));
+  Pause();
+  p.send("abc");
+  Pause();
+  p.send("defg");
+  Pause();
+  p.send("hij");
+  REQUIRE(BlockWithin(*rt, std::move(filled)).ok());
+  CHECK(std::string(exact->data(), 10) == "abcdefghij");
+
+  // The peer's close ends read_exact with OutOfRange, naming what came.
+  auto rest = std::make_shared<std::array<char, 8>>();
+  Future<void> cut = p.server.read_exact(absl::MakeSpan(*rest));
+  Pause();
+  p.send("xy");
+  Pause();
+  shutdown(p.client, SHUT_WR);
+  absl::Status ended = BlockWithin(*rt, std::move(cut));
+  CHECK(ended.code() == absl::StatusCode::kOutOfRange);
+  CHECK(absl::StrContains(ended.message(), "after 2 of 8 bytes"));
+}
+
+TEST_CASE("ring reads: reads pending together complete in the order they were made",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  RawPair p(*rt);
+  std::vector<std::shared_ptr<std::array<char, 8>>> bufs;
+  std::vector<Future<size_t>> reads;
+  for (int i = 0; i < 4; ++i) {
+    bufs.push_back(std::make_shared<std::array<char, 8>>());
+    reads.push_back(p.server.read(absl::MakeSpan(*bufs.back())));
+  }
+  // The second one stops while it waits behind the first: it reads nothing.
+  { Future<size_t> dropped = std::move(reads[1]); }
+  for (const char* part : {"1", "3", "4"}) {
+    Pause();
+    p.send(part);
+  }
+  std::string order;
+  for (int i : {0, 2, 3}) {
+    auto n = BlockWithin(*rt, std::move(reads[static_cast<size_t>(i)]));
+    REQUIRE(n.ok());
+    order += std::string(bufs[static_cast<size_t>(i)]->data(), *n);
+  }
+  CHECK(order == "134");
+}
+
+// The race the stash is for: a read is dropped while its recv may be getting
+// bytes. Whatever the drop catches it doing, each byte reaches the caller once
+// and in order: through the dropped read's own callback (it had completed),
+// or through the next read (it had not; its bytes went to the stash, or
+// stayed in the socket).
+TEST_CASE("ring reads stress: reads dropped while bytes arrive lose no byte and reorder none",
+          "[net][uring][stress]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  RawPair p(*rt);
+  const int kRounds = kSanitized ? 300 : 2000;
+  std::mutex mu;
+  std::string got;  // Guarded by mu.
+  std::string sent;
+  std::mt19937 rng(2024);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  int taken_by_next = 0;
+  for (int i = 0; i < kRounds; ++i) {
+    std::string chunk(1 + rng() % 8, static_cast<char>('a' + i % 26));
+    {
+      Future<void> first = p.server.read(absl::MakeSpan(*buf)).then([&, buf](size_t n) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.append(buf->data(), n);
+      });
+      if (rng() % 2) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+      p.send(chunk);
+      sent += chunk;
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 100));
+    }  // Dropped: it completed (its callback ran or will), or it read nothing.
+    for (int tries = 0; tries < 400; ++tries) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (got.size() >= sent.size()) break;
+      }
+      auto more = std::make_shared<std::array<char, 64>>();
+      auto n = rt->block_on([&] {
+        return nanorun::time::timeout(absl::Milliseconds(5), p.server.read(absl::MakeSpan(*more)));
+      });
+      if (n.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.append(more->data(), *n);
+        ++taken_by_next;
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(got == sent);
+  }
+  INFO("rounds whose bytes the next read took: " << taken_by_next);
+  CHECK(taken_by_next > 0);  // The drop did catch reads before their bytes.
+}
+
+TEST_CASE("ring reads: close() fails a read in the ring; a reset fails one with the errno text",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  {
+    RawPair p(*rt);
+    auto buf = std::make_shared<std::array<char, 64>>();
+    Future<size_t> read = p.server.read(absl::MakeSpan(*buf));
+    Pause();
+    p.server.close();
+    auto n = BlockWithin(*rt, std::move(read));
+    CHECK(n.status().code() == absl::StatusCode::kCancelled);
+    CHECK(absl::StrContains(n.status().message(), "closed"));
+  }
+  {
+    RawPair p(*rt);
+    auto buf = std::make_shared<std::array<char, 64>>();
+    Future<size_t> read = p.server.read(absl::MakeSpan(*buf));
+    Pause();
+    linger hard{1, 0};  // Close with RST.
+    setsockopt(p.client, SOL_SOCKET, SO_LINGER, &hard, sizeof(hard));
+    close(p.client);
+    p.client = -1;
+    auto n = BlockWithin(*rt, std::move(read));
+    INFO(n.status());
+    CHECK(n.status().code() == absl::StatusCode::kUnavailable);
+    CHECK(absl::StrContains(n.status().message(), "reset"));
+  }
+}
+
+TEST_CASE("ring reads: a read queued by a thread that then exits still completes",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  RawPair p(*rt);
+  auto buf = std::make_shared<std::array<char, 64>>();
+  std::optional<Future<size_t>> read;
+  // Off the runtime, the read is submitted by this thread, whose requests the
+  // kernel cancels when it exits: the read must ask again, not fail.
+  std::thread([&] { read.emplace(p.server.read(absl::MakeSpan(*buf))); }).join();
+  Pause();
+  p.send("still here");
+  auto n = BlockWithin(*rt, std::move(*read));
+  INFO(n.status());
+  REQUIRE(n.ok());
+  CHECK(std::string(buf->data(), *n) == "still here");
+}
+
+TEST_CASE("ring reads: more reads at once than the ring has receive buffers all complete",
+          "[net][uring][stress]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  const int kConnections = 300;  // The reactor has 64 receive buffers.
+  std::vector<std::unique_ptr<RawPair>> pairs;
+  std::vector<std::shared_ptr<std::array<char, 32>>> bufs;
+  std::vector<Future<size_t>> reads;
+  for (int i = 0; i < kConnections; ++i) {
+    pairs.push_back(std::make_unique<RawPair>(*rt));
+    bufs.push_back(std::make_shared<std::array<char, 32>>());
+    reads.push_back(pairs.back()->server.read(absl::MakeSpan(*bufs.back())));
+  }
+  Pause();
+  for (int i = 0; i < kConnections; ++i) pairs[static_cast<size_t>(i)]->send("conn " + std::to_string(i));
+  for (int i = 0; i < kConnections; ++i) {
+    auto n = BlockWithin(*rt, std::move(reads[static_cast<size_t>(i)]));
+    REQUIRE(n.ok());
+    CHECK(std::string(bufs[static_cast<size_t>(i)]->data(), *n) == "conn " + std::to_string(i));
+  }
+}
+
+TEST_CASE("ring reads: a runtime destroyed with reads in the ring fails them, leaking nothing",
+          "[net][uring]") {
+  std::vector<Future<size_t>> reads;
+  std::vector<std::shared_ptr<std::array<char, 16>>> bufs;
+  std::vector<int> clients;
+  {
+    auto rt = UringRuntime();
+    if (!rt) return;
+    for (int i = 0; i < 50; ++i) {
+      RawPair p(*rt);
+      bufs.push_back(std::make_shared<std::array<char, 16>>());
+      reads.push_back(p.server.read(absl::MakeSpan(*bufs.back())));
+      clients.push_back(std::exchange(p.client, -1));  // Kept open: the reads wait.
+    }
+    Pause();
+  }  // The runtime goes with 50 reads in its ring.
+  for (Future<size_t>& read : reads) {
+    auto n = std::move(read).take_result();
+    CHECK(n.status().code() == absl::StatusCode::kCancelled);
+  }
+  for (int fd : clients) close(fd);
+}
+
+}  // namespace
