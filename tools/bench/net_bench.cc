@@ -680,34 +680,51 @@ void AcceptClient(const char* impl, uint16_t port) {
   bench::Report("tcp_accept", total, secs, total / secs, "connections/s");
 }
 
+// NANORUN_BENCH_SERVERS=name,name (raw_epoll, libuv, raw_uring, nanorun,
+// nanorun_uring, nanorun_uring_ring): only those servers, to profile one (strace -c, perf);
+// unset, all of them.
+bool Wanted(const char* server) {
+  static const char* only = getenv("NANORUN_BENCH_SERVERS");
+  if (only == nullptr) return true;
+  std::string list = std::string(",") + only + ",";
+  return list.find(std::string(",") + server + ",") != std::string::npos;
+}
+
 // One run: the client against a fresh raw server, (in net_bench_uv) a fresh
 // libuv server, then a fresh nanorun server, back to back, so noise hits all
 // alike.
 template <void (*Client)(const char*, uint16_t)>
 void BothAgainst() {
-  {
+  if (Wanted("raw_epoll")) {
     RawEchoServer raw;
     Client("raw_epoll", raw.port());
   }
 #if defined(NANORUN_BENCH_LIBUV)
-  {
+  if (Wanted("libuv")) {
     LibuvEchoServer uv;
     Client("libuv", uv.port());
   }
 #endif
 #if defined(NANORUN_BENCH_LIBURING)
-  {
+  if (Wanted("raw_uring")) {
     RawUringEchoServer uring;
     Client("raw_uring", uring.port());
   }
 #endif
-  {
+  if (Wanted("nanorun")) {
     NanorunEchoServer nanorun_server;
     Client("nanorun", nanorun_server.port());
   }
-  if (UringRuns()) {
+  if (Wanted("nanorun_uring") && UringRuns()) {
     NanorunEchoServer nanorun_uring(nanorun::ReactorBackend::kUring);
     Client("nanorun_uring", nanorun_uring.port());
+  }
+  if (Wanted("nanorun_uring_ring") && UringRuns()) {
+    // Stage two: TCP reads as ring requests (NANORUN_URING_SOCKET_OPS=on).
+    setenv("NANORUN_URING_SOCKET_OPS", "on", 1);
+    NanorunEchoServer ring(nanorun::ReactorBackend::kUring);
+    unsetenv("NANORUN_URING_SOCKET_OPS");
+    Client("nanorun_uring_ring", ring.port());
   }
 }
 
