@@ -317,12 +317,18 @@ struct Recorder : nanorun::reactor::RingOp {
   int calls = 0;
   int32_t result = 0;
   std::string data;
+  // Set once the completion is recorded, for a thread other than the
+  // harvester to wait on; `total` (if set) counts completions.
+  std::atomic<int> finished{0};
+  std::atomic<int>* total = nullptr;
   Recorder() {
     done = [](RingOp* op, int32_t result, const char* data) {
       auto* self = static_cast<Recorder*>(op);
       ++self->calls;
       self->result = result;
       if (data != nullptr && result > 0) self->data.assign(data, static_cast<size_t>(result));
+      if (self->total != nullptr) self->total->fetch_add(1);
+      self->finished.store(1, std::memory_order_release);
     };
   }
 };
@@ -442,20 +448,6 @@ TEST_CASE("ring ops stress: threads queue while one parks; every op completes on
   std::thread parker([&] {
     while (!stop.load(std::memory_order_acquire)) r->park(absl::Milliseconds(5));
   });
-  struct Counted : Recorder {
-    std::atomic<int> finished{0};
-    std::atomic<int>* total = nullptr;
-    Counted() {
-      done = [](RingOp* op, int32_t result, const char* data) {
-        auto* self = static_cast<Counted*>(op);
-        ++self->calls;
-        self->result = result;
-        if (data != nullptr && result > 0) self->data.assign(data, static_cast<size_t>(result));
-        self->total->fetch_add(1);
-        self->finished.store(1, std::memory_order_release);
-      };
-    }
-  };
   std::atomic<int> bad{0};
   // Made here: SocketPair REQUIREs, and Catch's assertions are not thread-safe.
   SocketPair pairs[kThreads];
@@ -465,7 +457,7 @@ TEST_CASE("ring ops stress: threads queue while one parks; every op completes on
       SocketPair& pair = pairs[t];
       for (int i = 0; i < kRounds; ++i) {
         std::string message = "t" + std::to_string(t) + "-" + std::to_string(i);
-        Counted send, recv;
+        Recorder send, recv;
         send.total = recv.total = &completed;
         if (!r->queue_recv(pair.fd[1], 64, /*poll_first=*/false, &recv) ||
             !r->queue_send(pair.fd[0], message.data(), message.size(), &send)) {

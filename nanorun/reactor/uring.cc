@@ -116,25 +116,12 @@ class UringReactor final : public Reactor {
 
   bool queue_recv(int fd, size_t max, bool poll_first, RingOp* op) override {
     if (max > kRecvBufferSize) max = kRecvBufferSize;
-    sys::HappensBefore(op);  // Its harvester runs `done`, maybe on another thread.
-    std::lock_guard<sys::SpinLock> lock(sq_mu_);
-    // Full: hand the queue over from this thread and take a fresh entry.
-    if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, poll_first, OpToken(op))) {
-      ring_.Submit();
-      if (!ring_.QueueRecvFromPool(fd, kRecvGroup, max, poll_first, OpToken(op))) return false;
-    }
-    in_flight_.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    return queue_op(op, [&] {
+      return ring_.QueueRecvFromPool(fd, kRecvGroup, max, poll_first, OpToken(op));
+    });
   }
   bool queue_send(int fd, const void* data, size_t length, RingOp* op) override {
-    sys::HappensBefore(op);
-    std::lock_guard<sys::SpinLock> lock(sq_mu_);
-    if (!ring_.QueueSend(fd, data, length, OpToken(op))) {
-      ring_.Submit();
-      if (!ring_.QueueSend(fd, data, length, OpToken(op))) return false;
-    }
-    in_flight_.fetch_add(1, std::memory_order_relaxed);
-    return true;
+    return queue_op(op, [&] { return ring_.QueueSend(fd, data, length, OpToken(op)); });
   }
   void cancel(RingOp* op) override {
     {
@@ -152,6 +139,21 @@ class UringReactor final : public Reactor {
   }
 
  private:
+  // Queues `op` with `queue` (one of ring_'s Queue* calls) under the lock.
+  // A full submission queue is handed to the kernel from this thread, then
+  // the entry is taken again.
+  template <class QueueFn>
+  bool queue_op(RingOp* op, QueueFn queue) {
+    sys::HappensBefore(op);  // Its harvester runs `done`, maybe on another thread.
+    std::lock_guard<sys::SpinLock> lock(sq_mu_);
+    if (!queue()) {
+      ring_.Submit();
+      if (!queue()) return false;
+    }
+    in_flight_.fetch_add(1, std::memory_order_relaxed);
+    return true;
+  }
+
   // Queues a poll of the epoll fd owned by this thread, unless one is armed
   // already; another thread's is removed first. Submitted by the wait.
   void arm() {

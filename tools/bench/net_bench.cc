@@ -448,29 +448,54 @@ int ConnectBlocking(uint16_t port) {
 // The neutral client for tcp_echo: 64 connections, each sends a 64-byte
 // message (its id and sequence number in every byte pattern), waits for all
 // 64 bytes back, checks them, and repeats.
+// What both tcp_echo clients share: the load's shape, each connection's
+// state, its message pattern, and the report.
+namespace echo_load {
+
+constexpr int kConnections = 64;
+constexpr size_t kMessage = 64;
+
+struct Conn {
+  int fd;
+  long done = 0;
+  size_t got = 0;
+  char sent[kMessage];
+  char recv[kMessage];
+  Clock::time_point sent_at;
+
+  // The next message: its connection id and sequence number in every byte.
+  void fill(int id) {
+    for (size_t i = 0; i < kMessage; ++i) sent[i] = static_cast<char>(id * 31 + done * 7 + i);
+    got = 0;
+    sent_at = Clock::now();
+  }
+};
+
+long Rounds() { return 20000 / g_scale; }
+
+// Reports round trips/s and the round-trip percentiles (sorts `rtt_ns`).
+void Report(const char* impl, std::vector<int64_t>& rtt_ns, Clock::time_point start) {
+  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  std::sort(rtt_ns.begin(), rtt_ns.end());
+  auto pct = [&](double p) { return rtt_ns[static_cast<size_t>(p * (rtt_ns.size() - 1))] / 1000.0; };
+  long n = static_cast<long>(rtt_ns.size());
+  char extra[128];
+  std::snprintf(extra, sizeof(extra), ", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f", pct(0.5), pct(0.99));
+  bench::g_impl = impl;
+  bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
+}
+
+}  // namespace echo_load
+
 void EchoClient(const char* impl, uint16_t port) {
-  constexpr int kConnections = 64;
-  constexpr size_t kMessage = 64;
-  const long rounds = 20000 / g_scale;
-  struct Conn {
-    int fd;
-    long done = 0;
-    size_t got = 0;
-    char sent[kMessage];
-    char recv[kMessage];
-    Clock::time_point sent_at;
-  };
+  using namespace echo_load;
+  const long rounds = Rounds();
   std::vector<Conn> conns(kConnections);
   int ep = epoll_create1(EPOLL_CLOEXEC);
   std::vector<int64_t> rtt_ns;
   rtt_ns.reserve(static_cast<size_t>(kConnections * rounds));
-  auto fill = [](Conn& c, int id) {
-    for (size_t i = 0; i < kMessage; ++i) c.sent[i] = static_cast<char>(id * 31 + c.done * 7 + i);
-  };
   auto send_one = [&](Conn& c, int id) {
-    fill(c, id);
-    c.got = 0;
-    c.sent_at = Clock::now();
+    c.fill(id);
     Check(send(c.fd, c.sent, kMessage, MSG_NOSIGNAL) == static_cast<ssize_t>(kMessage), "send");
   };
   for (int i = 0; i < kConnections; ++i) {
@@ -509,16 +534,9 @@ void EchoClient(const char* impl, uint16_t port) {
       }
     }
   }
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  Report(impl, rtt_ns, start);
   for (auto& c : conns) close(c.fd);
   close(ep);
-  std::sort(rtt_ns.begin(), rtt_ns.end());
-  auto pct = [&](double p) { return rtt_ns[static_cast<size_t>(p * (rtt_ns.size() - 1))] / 1000.0; };
-  long n = static_cast<long>(rtt_ns.size());
-  char extra[128];
-  std::snprintf(extra, sizeof(extra), ", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f", pct(0.5), pct(0.99));
-  bench::g_impl = impl;
-  bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
 }
 
 #if defined(NANORUN_BENCH_LIBURING)
@@ -529,17 +547,8 @@ void EchoClient(const char* impl, uint16_t port) {
 // that finds EAGAIN), more than the servers make, so on two cores it bounds
 // every server alike; this one shows the servers' own ceiling.
 void UringEchoClient(const char* impl, uint16_t port) {
-  constexpr int kConnections = 64;
-  constexpr size_t kMessage = 64;
-  const long rounds = 20000 / g_scale;
-  struct Conn {
-    int fd;
-    long done = 0;
-    size_t got = 0;
-    char sent[kMessage];
-    char recv[kMessage];
-    Clock::time_point sent_at;
-  };
+  using namespace echo_load;
+  const long rounds = Rounds();
   std::vector<Conn> conns(kConnections);
   io_uring ring;
   io_uring_params params{};
@@ -557,9 +566,7 @@ void UringEchoClient(const char* impl, uint16_t port) {
   };
   auto send_one = [&](int id) {
     Conn& c = conns[id];
-    for (size_t i = 0; i < kMessage; ++i) c.sent[i] = static_cast<char>(id * 31 + c.done * 7 + i);
-    c.got = 0;
-    c.sent_at = Clock::now();
+    c.fill(id);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring);
     Check(sqe != nullptr, "client io_uring_get_sqe");
     io_uring_prep_send(sqe, c.fd, c.sent, kMessage, MSG_NOSIGNAL);
@@ -603,16 +610,9 @@ void UringEchoClient(const char* impl, uint16_t port) {
     }
     io_uring_cq_advance(&ring, seen);
   }
-  double secs = std::chrono::duration<double>(Clock::now() - start).count();
+  Report(impl, rtt_ns, start);
   io_uring_queue_exit(&ring);
   for (auto& c : conns) close(c.fd);
-  std::sort(rtt_ns.begin(), rtt_ns.end());
-  auto pct = [&](double p) { return rtt_ns[static_cast<size_t>(p * (rtt_ns.size() - 1))] / 1000.0; };
-  long n = static_cast<long>(rtt_ns.size());
-  char extra[128];
-  std::snprintf(extra, sizeof(extra), ", \"rtt_p50_us\": %.1f, \"rtt_p99_us\": %.1f", pct(0.5), pct(0.99));
-  bench::g_impl = impl;
-  bench::Report("tcp_echo", n, secs, n / secs, "round trips/s", extra);
 }
 #endif  // NANORUN_BENCH_LIBURING
 
