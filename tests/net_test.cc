@@ -20,6 +20,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -1066,7 +1067,13 @@ TEST_CASE("EINTR is retried in accept, connect, read and write") {
   INFO(echoed.status());
   REQUIRE(echoed.ok());
   CHECK(*echoed == "hello");
+  // With io_uring's socket operations on, writes are ring sends: no write(2)
+  // to interrupt (reads still try read(2) first).
+  const char* ops = std::getenv("NANORUN_URING_SOCKET_OPS");
+  bool ring_writes = std::string(rt.handle().reactor_name()) == "io_uring" && ops != nullptr &&
+                     std::string(ops) == "on";
   for (auto op : {fault::Op::kAccept, fault::Op::kConnect, fault::Op::kRead, fault::Op::kWrite}) {
+    if (op == fault::Op::kWrite && ring_writes) continue;
     CHECK(fault::Remaining(op) == 0);
   }
 }

@@ -102,10 +102,12 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
     return read_drained_at_.load(std::memory_order_relaxed) == seq;
   }
 
-  // Ring reads (ring_read.h): nonzero, the most one recv returns, when this
-  // stream's reads that would wait go into the reactor's ring instead.
+  // Ring operations (ring_read.h, ring_write.h): nonzero, the most one recv
+  // returns, when this stream's reads that would wait, and its writes, go
+  // into the reactor's ring instead.
   size_t ring_recv_limit() const { return ring_recv_limit_; }
   RingReadQueue& ring_queue() { return ring_queue_; }
+  RingReadQueue& ring_write_queue() { return ring_write_queue_; }  // ring_write.h
 
  private:
   SocketCore(executor::Executor* e, int fd, reactor::IoRegistration* r, std::string label)
@@ -119,6 +121,7 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   bool short_reads_drain_ = false;  // Set before the core is shared.
   size_t ring_recv_limit_ = 0;      // Likewise.
   RingReadQueue ring_queue_;
+  RingReadQueue ring_write_queue_;
 
 };
 

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nanorun/net/ring_read.h"
+#include "nanorun/net/ring_write.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -146,7 +147,19 @@ Future<void> StreamSocket::read_exact(absl::Span<char> buf) const {
   return detail::StreamRead<void>(core_, "read_exact", ExactReader{buf});
 }
 
+namespace {
+
+// Whether this stream's writes are ring requests (ring_write.h).
+bool WritesByRing(const std::shared_ptr<SocketCore>& core) {
+  return core != nullptr && core->ring_recv_limit() != 0;
+}
+
+}  // namespace
+
 Future<size_t> StreamSocket::write(absl::Span<const char> data) const {
+  if (WritesByRing(core_)) {
+    return detail::RingWriteNode<size_t>::Start(core_, std::string(data.data(), data.size()));
+  }
   return IoOp<size_t>(core_, Direction::kWrite, "write", true, [data](SocketCore& c) {
     sys::IoResult r = sys::Write(c.fd(), data.data(), data.size());
     if (r.would_block) return Step<size_t>::would_block();
@@ -212,6 +225,9 @@ Step<void> WriteSomeVectored(SocketCore& c, const std::vector<Part>& parts, Vect
 }  // namespace
 
 Future<void> StreamSocket::write_all(absl::Span<const char> data) const {
+  if (WritesByRing(core_)) {
+    return detail::RingWriteNode<void>::Start(core_, std::string(data.data(), data.size()));
+  }
   size_t sent = 0;
   return IoOp<void>(core_, Direction::kWrite, "write", true,
                     [data, sent](SocketCore& c) mutable {
@@ -220,6 +236,7 @@ Future<void> StreamSocket::write_all(absl::Span<const char> data) const {
 }
 
 Future<void> StreamSocket::write_all(std::string data) const {
+  if (WritesByRing(core_)) return detail::RingWriteNode<void>::Start(core_, std::move(data));
   size_t sent = 0;
   return IoOp<void>(core_, Direction::kWrite, "write", true,
                     [data = std::move(data), sent](SocketCore& c) mutable {
@@ -227,7 +244,23 @@ Future<void> StreamSocket::write_all(std::string data) const {
                     });
 }
 
+namespace {
+
+// A vectored write as one ring send: the parts joined (they are copied anyway).
+template <class Part>
+std::string Joined(const std::vector<Part>& parts) {
+  size_t total = 0;
+  for (const Part& p : parts) total += p.size();
+  std::string out;
+  out.reserve(total);
+  for (const Part& p : parts) out.append(p.data(), p.size());
+  return out;
+}
+
+}  // namespace
+
 Future<void> StreamSocket::write_all_vectored(std::vector<absl::Span<const char>> parts) const {
+  if (WritesByRing(core_)) return detail::RingWriteNode<void>::Start(core_, Joined(parts));
   VectorPosition pos;
   return IoOp<void>(core_, Direction::kWrite, "write", true,
                     [parts = std::move(parts), pos](SocketCore& c) mutable {
@@ -236,6 +269,7 @@ Future<void> StreamSocket::write_all_vectored(std::vector<absl::Span<const char>
 }
 
 Future<void> StreamSocket::write_all_vectored(std::vector<std::string> parts) const {
+  if (WritesByRing(core_)) return detail::RingWriteNode<void>::Start(core_, Joined(parts));
   VectorPosition pos;
   return IoOp<void>(core_, Direction::kWrite, "write", true,
                     [parts = std::move(parts), pos](SocketCore& c) mutable {

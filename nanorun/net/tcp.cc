@@ -37,16 +37,18 @@ SocketCore::~SocketCore() {
 
 void SocketCore::close() {
   registration_->close();
-  // A read in the ring sees the close when its cancel completes it. Only the
+  // A read or write in the ring sees the close when its cancel completes it. Only the
   // address is passed (a stale one cancels nothing, or a request that then
   // sees an unexpected cancel and retries: ring_read.h).
   if (ring_recv_limit_ != 0) {
-    reactor::RingOp* active;
-    {
-      std::lock_guard<sys::SpinLock> lock(ring_queue_.mu);
-      active = ring_queue_.active;
+    for (RingReadQueue* q : {&ring_queue_, &ring_write_queue_}) {
+      reactor::RingOp* active;
+      {
+        std::lock_guard<sys::SpinLock> lock(q->mu);
+        active = q->active;
+      }
+      if (active != nullptr) executor_->reactor().cancel(active);
     }
-    if (active != nullptr) executor_->reactor().cancel(active);
   }
   // Wakes the peer and any blocked kernel state; fails harmlessly on a
   // listener or an unconnected socket.

@@ -77,9 +77,9 @@ class UringReactor final : public Reactor {
   ~UringReactor() override { cancel_all_ops(); }  // Before the pool and the ring go.
 
   absl::Status open() {
-    // NANORUN_URING_SOCKET_OPS=on: TCP reads become ring requests (stage
-    // two). Off by default: measured slower than readiness here (one task
-    // work per arrival on a ring many threads submit to; docs/performance.md).
+    // NANORUN_URING_SOCKET_OPS=on: TCP reads and writes become ring
+    // requests (stage two). Off by default: level with readiness on
+    // tcp_echo here, behind it on tcp_accept (docs/performance.md).
     const char* ops = std::getenv("NANORUN_URING_SOCKET_OPS");
     socket_ops_ = ops != nullptr && std::strcmp(ops, "on") == 0;
     absl::Status s = ring_.Open(/*entries=*/256, /*cq_entries=*/1024);
