@@ -17,7 +17,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -480,6 +482,278 @@ TEST_CASE("ring writes stress: writes stopped mid-send leave a prefix each, in o
   }
   CHECK(at == got.size());  // Nothing else arrived.
   CHECK(stopped > 0);       // The stops did catch sends.
+}
+
+
+// --- accepts through the ring (ring_accept.h) --------------------------------
+
+// A blocking client connected to `port` on loopback; its local port, which the
+// server sees as the peer's, in *local_port.
+int ConnectRaw(uint16_t port, uint16_t* local_port = nullptr) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  if (local_port != nullptr) {
+    sockaddr_in local{};
+    socklen_t len = sizeof(local);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0);
+    *local_port = ntohs(local.sin_port);
+  }
+  return fd;
+}
+
+TcpListener BindLoopback(Runtime& rt) {
+  auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
+  REQUIRE(l.ok());
+  return *l;
+}
+
+uint16_t PortOf(const TcpListener& l) { return l.local_addr()->port(); }
+
+// Accepts with a short timeout until `want` connections came or one waited
+// in vain `idle_limit` times in a row; returns the peers' ports in order.
+std::vector<uint16_t> AcceptPorts(Runtime& rt, const TcpListener& l, size_t want,
+                                  std::vector<TcpStream>* keep = nullptr) {
+  std::vector<uint16_t> ports;
+  int idle = 0;
+  while (ports.size() < want && idle < 200) {
+    auto a = rt.block_on(
+        [&] { return nanorun::time::timeout(absl::Milliseconds(10), l.accept()); });
+    if (!a.ok()) {
+      REQUIRE(a.status().code() == absl::StatusCode::kDeadlineExceeded);
+      ++idle;
+      continue;
+    }
+    idle = 0;
+    ports.push_back(a->second.port());
+    if (keep != nullptr) keep->push_back(a->first);
+  }
+  return ports;
+}
+
+TEST_CASE("ring accepts: connections come through the ring, each usable, with its peer",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  // An accept that waits arms the ring's request.
+  Future<std::pair<TcpStream, SocketAddr>> first = l.accept();
+  Pause();
+  uint64_t before = RingCompletions(*rt);
+  uint16_t client_port = 0;
+  int client = ConnectRaw(PortOf(l), &client_port);
+  REQUIRE(client >= 0);
+  auto accepted = BlockWithin(*rt, std::move(first));
+  REQUIRE(accepted.ok());
+  CHECK(RingCompletions(*rt) > before);  // The ring accepted it, not accept4.
+  CHECK(accepted->second.port() == client_port);
+  CHECK(accepted->second.ToString() == "127.0.0.1:" + std::to_string(client_port));
+  // The stream works both ways.
+  REQUIRE(write(client, "ping", 4) == 4);
+  auto buf = std::make_shared<std::array<char, 4>>();
+  REQUIRE(BlockWithin(*rt, accepted->first.read_exact(absl::MakeSpan(*buf))).ok());
+  CHECK(std::string(buf->data(), 4) == "ping");
+  REQUIRE(BlockWithin(*rt, accepted->first.write_all(std::string("pong"))).ok());
+  char back[4];
+  REQUIRE(read(client, back, 4) == 4);
+  CHECK(std::string(back, 4) == "pong");
+  close(client);
+
+  // Many at once, from a thread, while an accept loop runs: each exactly once.
+  constexpr int kClients = 200;
+  std::vector<uint16_t> want;
+  std::vector<int> clients;
+  std::thread connector([&] {
+    for (int i = 0; i < kClients; ++i) {
+      uint16_t port = 0;
+      int fd = ConnectRaw(PortOf(l), &port);
+      REQUIRE(fd >= 0);
+      clients.push_back(fd);
+      want.push_back(port);
+    }
+  });
+  std::vector<uint16_t> got = AcceptPorts(*rt, l, kClients);
+  connector.join();
+  for (int fd : clients) close(fd);
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == want);
+}
+
+// The race a stopped accept must survive: the ring accepted a connection for
+// it as it stopped. Whatever the stop catches, every connection is accepted
+// exactly once, by the stopped accept (it had completed) or by a later one.
+TEST_CASE("ring accepts stress: accepts stopped while connections arrive lose none",
+          "[net][uring][stress]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  const int kRounds = kSanitized ? 100 : 400;
+  std::mt19937 rng(7);
+  std::mutex mu;
+  std::vector<uint16_t> got;  // Guarded by mu.
+  std::vector<uint16_t> want;
+  std::vector<int> clients;
+  for (int i = 0; i < kRounds; ++i) {
+    {
+      Future<void> pending = l.accept().then([&](std::pair<TcpStream, SocketAddr> a) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.push_back(a.second.port());
+      });
+      if (rng() % 2) std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+      if (i % 4 == 0) { Future<void> gone = std::move(pending); }  // Stopped first.
+      uint16_t port = 0;
+      int fd = ConnectRaw(PortOf(l), &port);
+      REQUIRE(fd >= 0);
+      clients.push_back(fd);
+      want.push_back(port);
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 200));
+    }  // Dropped: it accepted (its callback ran or will), or it took nothing.
+    for (int tries = 0; tries < 400; ++tries) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        if (got.size() >= want.size()) break;
+      }
+      auto a = rt->block_on(
+          [&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); });
+      if (a.ok()) {
+        std::lock_guard<std::mutex> lock(mu);
+        got.push_back(a->second.port());
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    REQUIRE(got.size() == want.size());
+  }
+  for (int fd : clients) close(fd);
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == want);
+}
+
+TEST_CASE("ring accepts: more connections than wait in the listener's queue are all accepted",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  // Arm the request, then let three times its queue's worth arrive with no
+  // accept running: it stops at the limit and the kernel's backlog keeps the rest.
+  { auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); }); }
+  constexpr int kClients = 192;
+  std::vector<uint16_t> want;
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    uint16_t port = 0;
+    int fd = ConnectRaw(PortOf(l), &port);
+    REQUIRE(fd >= 0);
+    clients.push_back(fd);
+    want.push_back(port);
+  }
+  Pause();
+  std::vector<uint16_t> got = AcceptPorts(*rt, l, kClients);
+  for (int fd : clients) close(fd);
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == want);
+}
+
+// A peer of a connection the listener never accepted sees it end: a reset or
+// an end of stream, as for a connection left in the kernel's backlog.
+bool PeerSeesEnd(int fd) {
+  timeval tv{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  char c;
+  ssize_t r = read(fd, &c, 1);
+  return r == 0 || (r < 0 && errno == ECONNRESET);
+}
+
+TEST_CASE("ring accepts: close() refuses connects at once and ends the connections waiting",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  uint16_t port = PortOf(l);
+  { auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); }); }
+  std::vector<int> waiting;
+  std::vector<uint16_t> ports;
+  for (int i = 0; i < 3; ++i) {
+    uint16_t local = 0;
+    int fd = ConnectRaw(port, &local);
+    REQUIRE(fd >= 0);
+    waiting.push_back(fd);
+    ports.push_back(local);
+  }
+  Pause();  // The ring has accepted them: they wait in the listener's queue.
+  auto first = BlockWithin(*rt, l.accept());
+  REQUIRE(first.ok());  // One is taken; two still wait.
+  l.close();
+  int late = ConnectRaw(port);
+  int late_errno = errno;
+  if (late >= 0) close(late);
+  CHECK(late < 0);
+  CHECK(late_errno == ECONNREFUSED);
+  auto after = BlockWithin(*rt, l.accept());
+  CHECK(after.status().code() == absl::StatusCode::kCancelled);
+  // The two never accepted end; the accepted one is still open.
+  int ended = 0;
+  for (size_t i = 0; i < waiting.size(); ++i) {
+    if (ports[i] != first->second.port()) ended += PeerSeesEnd(waiting[i]) ? 1 : 0;
+    close(waiting[i]);
+  }
+  CHECK(ended == 2);
+}
+
+TEST_CASE("ring accepts: a listener dropped while its request is armed stops listening",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  uint16_t port;
+  {
+    TcpListener l = BindLoopback(*rt);
+    port = PortOf(l);
+    auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); });
+    CHECK(none.status().code() == absl::StatusCode::kDeadlineExceeded);
+  }  // The last handle goes, without close().
+  int late = ConnectRaw(port);
+  int late_errno = errno;
+  if (late >= 0) close(late);
+  CHECK(late < 0);
+  CHECK(late_errno == ECONNREFUSED);
+}
+
+TEST_CASE("ring accepts: a runtime destroyed with an accept armed and connections waiting",
+          "[net][uring]") {
+  std::vector<int> clients;
+  {
+    auto rt = UringRuntime();
+    if (!rt) return;
+    TcpListener l = BindLoopback(*rt);
+    Future<std::pair<TcpStream, SocketAddr>> pending = l.accept();
+    Pause();
+    for (int i = 0; i < 4; ++i) {
+      int fd = ConnectRaw(PortOf(l));
+      REQUIRE(fd >= 0);
+      clients.push_back(fd);
+    }
+    Pause();
+    rt.reset();  // The runtime goes first; the listener and the pending accept after.
+  }
+  // Each connection ends: those waiting in the listener's queue closed with
+  // it, the one `pending` may have accepted dropped with it.
+  int ended = 0;
+  for (int fd : clients) {
+    ended += PeerSeesEnd(fd) ? 1 : 0;
+    close(fd);
+  }
+  CHECK(ended == 4);
 }
 
 }  // namespace

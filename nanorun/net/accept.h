@@ -1,7 +1,8 @@
 // The accept loop TcpListener and UnixListener share: one non-blocking
 // accept per attempt, skipping connections that failed in the backlog and
 // backing off (not spinning, not failing) while the process is out of
-// descriptors or kernel memory. Internal to net.
+// descriptors or kernel memory; a TCP listener whose accepts go through the
+// reactor's ring takes the connections it accepted first. Internal to net.
 #ifndef NANORUN_NET_ACCEPT_H_
 #define NANORUN_NET_ACCEPT_H_
 
@@ -9,6 +10,7 @@
 #include <memory>
 
 #include "absl/time/time.h"
+#include "nanorun/net/ring_accept.h"
 #include "nanorun/net/socket_core.h"
 
 namespace nanorun {
@@ -21,6 +23,8 @@ namespace detail {
 // while the condition lasts. Failing the accept instead would end the
 // typical accept loop, and the server with it, over a passing shortage.
 constexpr absl::Duration kFirstAcceptBackoff = absl::Milliseconds(10);
+// How long accept waits when the reactor's ring had no room for its request.
+constexpr absl::Duration kRingFullPause = absl::Milliseconds(1);
 
 // The next connection on `listener`. `on_accepted(SocketCore& listener, int
 // fd, const sys::IpAddress& peer) -> Step<R>` owns the new fd (peer is
@@ -33,8 +37,32 @@ Future<R> AcceptNext(const std::shared_ptr<SocketCore>& listener, bool ip_peer,
                  [backoff, ip_peer, on_accepted](SocketCore& c) mutable -> Step<R> {
                    for (;;) {
                      sys::IpAddress peer;
+                     RingAccept* ring = c.ring_accept();
+                     if (ring != nullptr) {
+                       // A connection the ring accepted already (ring_accept.h).
+                       int fd = ring->take();
+                       if (fd >= 0) {
+                         if (ip_peer) {
+                           absl::StatusOr<sys::IpAddress> p = sys::PeerAddress(fd);
+                           if (!p.ok()) {  // Reset before we looked: as ECONNABORTED.
+                             sys::Close(fd);
+                             continue;
+                           }
+                           peer = *p;
+                         }
+                         backoff = kFirstAcceptBackoff;
+                         return on_accepted(c, fd, peer);
+                       }
+                     }
                      sys::IoResult r = sys::Accept(c.fd(), ip_peer ? &peer : nullptr);
-                     if (r.would_block) return Step<R>::would_block();
+                     if (r.would_block) {
+                       // Every wait has a request armed behind it: the ring's
+                       // completions are this listener's only read edges.
+                       if (ring != nullptr && !ring->arm(c)) {
+                         return Step<R>::retry_after(kRingFullPause);
+                       }
+                       return Step<R>::would_block();
+                     }
                      if (r.err != 0) {
                        switch (sys::ClassifyAcceptError(r.err)) {
                          case sys::AcceptFailure::kSkip:

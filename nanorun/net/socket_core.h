@@ -40,6 +40,8 @@ namespace detail {
 
 using nanorun::detail::Result;
 
+class RingAccept;  // ring_accept.h
+
 class SocketCore : public std::enable_shared_from_this<SocketCore> {
  public:
   // Registers `fd` (non-blocking, now owned: closed on failure too) with
@@ -109,6 +111,12 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   RingReadQueue& ring_queue() { return ring_queue_; }
   RingReadQueue& ring_write_queue() { return ring_write_queue_; }  // ring_write.h
 
+  // A TCP listener's accepts through the reactor's ring (ring_accept.h),
+  // where the reactor has completion operations; else nothing happens and
+  // ring_accept() stays null. Before the core is shared.
+  void accept_by_ring();
+  RingAccept* ring_accept() const { return ring_accept_.get(); }
+
  private:
   SocketCore(executor::Executor* e, int fd, reactor::IoRegistration* r, std::string label)
       : executor_(e), fd_(fd), registration_(r), label_(std::move(label)) {}
@@ -122,6 +130,7 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   size_t ring_recv_limit_ = 0;      // Likewise.
   RingReadQueue ring_queue_;
   RingReadQueue ring_write_queue_;
+  std::shared_ptr<RingAccept> ring_accept_;  // Set before the core is shared.
 
 };
 

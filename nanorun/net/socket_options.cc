@@ -205,6 +205,7 @@ absl::StatusOr<int> TcpStream::ttl() const { return detail::GetOption(core_, Soc
 absl::StatusOr<TcpListener> TcpListener::from_native(int fd, const Handle& handle) {
   auto core = detail::AdoptIpSocket(fd, sys::SocketRole::kListening, handle, "TcpListener::from_native");
   if (!core.ok()) return core.status();
+  (*core)->accept_by_ring();
   return TcpListener(*std::move(core));
 }
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "nanorun/net/accept.h"
+#include "nanorun/net/ring_accept.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -28,6 +29,12 @@ absl::StatusOr<std::shared_ptr<SocketCore>> SocketCore::Register(executor::Execu
 }
 
 SocketCore::~SocketCore() {
+  if (ring_accept_ != nullptr) {
+    // Dropped without close(): its ring's request still holds the file, so
+    // stop the listener now (see ring_accept.h), not when that request ends.
+    (void)sys::Shutdown(fd_, 2);
+    ring_accept_->close(executor_->reactor());
+  }
   // Deregister before closing, so the fd number is free only once no event
   // or waker can refer to it any more.
   executor_->reactor().deregister_io(registration_);
@@ -50,9 +57,19 @@ void SocketCore::close() {
       if (active != nullptr) executor_->reactor().cancel(active);
     }
   }
-  // Wakes the peer and any blocked kernel state; fails harmlessly on a
-  // listener or an unconnected socket.
+  // Wakes the peer and any blocked kernel state; fails harmlessly on an
+  // unconnected socket. On Linux it also stops a TCP listener at once
+  // (connects are refused from here on), which a listener accepting through
+  // the ring needs: the request keeps the file open until it ends.
   (void)sys::Shutdown(fd_, 2);
+  if (ring_accept_ != nullptr) ring_accept_->close(executor_->reactor());
+}
+
+void SocketCore::accept_by_ring() {
+  if (executor_->reactor().ring_recv_limit() == 0) return;  // No completion operations.
+  ring_accept_ = std::make_shared<RingAccept>();
+  // Every connection comes as an edge from the ring; epoll's would double them.
+  executor_->reactor().reads_by_ring(registration_);
 }
 
 std::string BoundLabel(int fd, const SocketAddr& requested) {
@@ -173,6 +190,7 @@ absl::StatusOr<TcpListener> TcpListener::bind(const SocketAddr& addr, const TcpL
   absl::StatusOr<std::shared_ptr<SocketCore>> core =
       SocketCore::Register(e, *fd, detail::BoundLabel(*fd, addr));
   if (!core.ok()) return core.status();
+  (*core)->accept_by_ring();
   return TcpListener(*std::move(core));
 }
 

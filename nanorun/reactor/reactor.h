@@ -57,6 +57,10 @@ struct RingOp {
   // read nothing). For a recv, `data` holds the `result` bytes received,
   // valid only during the call; it is null for a send.
   void (*done)(RingOp* op, int32_t result, const char* data) = nullptr;
+  // Set by the backend before each `done` of a multishot request
+  // (queue_accept): true while the request stays armed and completes again;
+  // the `done` with false is its last. Always false for a recv or a send.
+  bool more = false;
 };
 
 class Reactor {
@@ -120,6 +124,17 @@ class Reactor {
   }
   virtual bool queue_send(int fd, const void* data, size_t length, RingOp* op) {
     (void)fd, (void)data, (void)length, (void)op;
+    return false;
+  }
+  // A multishot accept on the listening socket `fd`: `done` runs once per
+  // connection the kernel accepts (result: the new fd, non-blocking and
+  // close-on-exec, now the caller's), with `op->more` set while the request
+  // stays armed, and a last time with `more` false when it ends (an error
+  // such as -EMFILE, the listener shut down, or a cancel: -ECANCELED). While
+  // armed it holds the listener's file: shut the socket down (shutdown(2)
+  // stops a TCP listener at once) as well as cancelling it.
+  virtual bool queue_accept(int fd, RingOp* op) {
+    (void)fd, (void)op;
     return false;
   }
   // Asks the kernel to stop queued `op`. It still completes once, with what

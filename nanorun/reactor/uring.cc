@@ -123,6 +123,9 @@ class UringReactor final : public Reactor {
   bool queue_send(int fd, const void* data, size_t length, RingOp* op) override {
     return queue_op(op, [&] { return ring_.QueueSend(fd, data, length, OpToken(op)); });
   }
+  bool queue_accept(int fd, RingOp* op) override {
+    return queue_op(op, [&] { return ring_.QueueAcceptMultishot(fd, OpToken(op)); });
+  }
   void cancel(RingOp* op) override {
     {
       std::lock_guard<sys::SpinLock> lock(sq_mu_);
@@ -191,9 +194,11 @@ class UringReactor final : public Reactor {
         auto* op = reinterpret_cast<RingOp*>(c.user_data);
         const char* data = c.buffer >= 0 ? pool_.data(static_cast<uint16_t>(c.buffer)) : nullptr;
         sys::HappensAfter(op);  // Pairs with queue_*'s, through the kernel.
-        op->done(op, c.result, data);  // May free op.
+        op->more = c.more;
+        op->done(op, c.result, data);  // May free op (on its last completion).
         if (c.buffer >= 0) pool_.Recycle(static_cast<uint16_t>(c.buffer));
-        in_flight_.fetch_sub(1, std::memory_order_release);
+        // A multishot request is one operation in flight until its last.
+        if (!c.more) in_flight_.fetch_sub(1, std::memory_order_release);
         ++ops;
       }
     }
@@ -223,7 +228,7 @@ class UringReactor final : public Reactor {
   // Guards queueing into ring_ (any thread); submitting and harvesting do
   // not need it (see sys/linux/uring.h).
   sys::SpinLock sq_mu_;
-  std::atomic<size_t> in_flight_{0};  // Queued operations whose done has not run.
+  std::atomic<size_t> in_flight_{0};  // Queued operations whose last done has not run.
   // The epoll fd's poll, for parkers only: armed, by whom, and its
   // generation (in its token, so a removed poll's completion is told apart).
   bool socket_ops_ = false;  // Offer completion operations to nanorun::net.

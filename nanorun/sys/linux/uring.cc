@@ -100,7 +100,8 @@ absl::Status Uring::Probe() {
           absl::StrCat("io_uring_register(PROBE): ", strerror(errno)));
     } else {
       const int needed_ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
-                                IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND};
+                                IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND,
+                                IORING_OP_ACCEPT};
       for (int op : needed_ops) {
         if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED)) {
           status = absl::UnavailableError(absl::StrCat("io_uring lacks operation ", op));
@@ -228,6 +229,20 @@ bool Uring::QueueSend(int fd, const void* data, size_t length, uint64_t user_dat
   sqe->addr = reinterpret_cast<uint64_t>(data);
   sqe->len = static_cast<uint32_t>(length);
   sqe->msg_flags = MSG_NOSIGNAL;  // A reset peer is an EPIPE result, never a signal.
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  return true;
+}
+
+bool Uring::QueueAcceptMultishot(int fd, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_ACCEPT;
+  sqe->fd = fd;
+  // No address: one request serves many connections, and a shared buffer
+  // would be overwritten by the next; the caller asks getpeername.
+  sqe->accept_flags = SOCK_NONBLOCK | SOCK_CLOEXEC;
+  sqe->ioprio = IORING_ACCEPT_MULTISHOT;
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
   return true;

@@ -74,6 +74,12 @@ class Uring {
   // A send of `length` bytes from `data` (valid until the completion; result:
   // the bytes sent, possibly fewer, or -errno; never SIGPIPE).
   bool QueueSend(int fd, const void* data, size_t length, uint64_t user_data);
+  // A multishot accept on listening socket `fd`: one completion per
+  // connection (result: the new fd, non-blocking and close-on-exec), each
+  // with `more` while the request stays armed; it ends (`more` false) with
+  // an error (-EMFILE, -EINVAL once the listener is shut down, ...), or
+  // -ECANCELED. Holds a reference to the listener's file until it ends.
+  bool QueueAcceptMultishot(int fd, uint64_t user_data);
   // Asks the kernel to cancel the request queued with `target`. Its own
   // completion (`user_data`) says 0 (found and cancelled), -ENOENT (already
   // completed) or -EALREADY (running; it completes by itself). The target
