@@ -48,8 +48,8 @@ using nanorun_test::kSanitized;
 
 // A runtime on the io_uring reactor with its socket operations on (they are
 // off by default), or nothing where it cannot run here.
-std::optional<Runtime> UringRuntime(size_t workers = 2) {
-  setenv("NANORUN_URING_SOCKET_OPS", "on", 1);  // Read when the reactor opens.
+std::optional<Runtime> UringRuntime(size_t workers = 2, const char* ops = "on") {
+  setenv("NANORUN_URING_SOCKET_OPS", ops, 1);  // Read when the reactor opens.
   nanorun::RuntimeOptions options;
   options.workers = workers;
   options.reactor = nanorun::ReactorBackend::kUring;
@@ -542,7 +542,7 @@ std::vector<uint16_t> AcceptPorts(Runtime& rt, const TcpListener& l, size_t want
 
 TEST_CASE("ring accepts: connections come through the ring, each usable, with its peer",
           "[net][uring]") {
-  auto rt = UringRuntime();
+  auto rt = UringRuntime(2, "all");
   if (!rt) return;
   TcpListener l = BindLoopback(*rt);
   // An accept that waits arms the ring's request.
@@ -592,9 +592,45 @@ TEST_CASE("ring accepts: connections come through the ring, each usable, with it
 // The race a stopped accept must survive: the ring accepted a connection for
 // it as it stopped. Whatever the stop catches, every connection is accepted
 // exactly once, by the stopped accept (it had completed) or by a later one.
+TEST_CASE("ring accepts: only with NANORUN_URING_SOCKET_OPS=all; with =on accept4 takes them",
+          "[net][uring]") {
+  auto rt = UringRuntime(2, "on");
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  Future<std::pair<TcpStream, SocketAddr>> first = l.accept();
+  Pause();
+  uint64_t before = RingCompletions(*rt);
+  int client = ConnectRaw(PortOf(l));
+  REQUIRE(client >= 0);
+  auto accepted = BlockWithin(*rt, std::move(first));
+  REQUIRE(accepted.ok());
+  CHECK(RingCompletions(*rt) == before);  // A readiness edge, then accept4.
+  close(client);
+}
+
+TEST_CASE("NANORUN_URING_SOCKET_OPS with a value that is no choice fails the runtime, naming them",
+          "[net][uring]") {
+  if (!UringRuntime()) return;  // io_uring cannot run here at all.
+  setenv("NANORUN_URING_SOCKET_OPS", "yes", 1);
+  nanorun::RuntimeOptions options;
+  options.reactor = nanorun::ReactorBackend::kUring;
+  auto rt = Runtime::create(options);
+  unsetenv("NANORUN_URING_SOCKET_OPS");
+  REQUIRE_FALSE(rt.ok());
+  CHECK(rt.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(absl::StrContains(rt.status().message(), "NANORUN_URING_SOCKET_OPS=yes is not a choice"));
+  CHECK(absl::StrContains(rt.status().message(), "use on"));
+  // kAuto too: a bad setting is no reason to fall back to epoll.
+  setenv("NANORUN_URING_SOCKET_OPS", "yes", 1);
+  options.reactor = nanorun::ReactorBackend::kAuto;
+  auto automatic = Runtime::create(options);
+  unsetenv("NANORUN_URING_SOCKET_OPS");
+  CHECK(automatic.status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("ring accepts stress: accepts stopped while connections arrive lose none",
           "[net][uring][stress]") {
-  auto rt = UringRuntime();
+  auto rt = UringRuntime(2, "all");
   if (!rt) return;
   TcpListener l = BindLoopback(*rt);
   const int kRounds = kSanitized ? 100 : 400;
@@ -641,7 +677,7 @@ TEST_CASE("ring accepts stress: accepts stopped while connections arrive lose no
 
 TEST_CASE("ring accepts: more connections than wait in the listener's queue are all accepted",
           "[net][uring]") {
-  auto rt = UringRuntime();
+  auto rt = UringRuntime(2, "all");
   if (!rt) return;
   TcpListener l = BindLoopback(*rt);
   // Arm the request, then let three times its queue's worth arrive with no
@@ -677,7 +713,7 @@ bool PeerSeesEnd(int fd) {
 
 TEST_CASE("ring accepts: close() refuses connects at once and ends the connections waiting",
           "[net][uring]") {
-  auto rt = UringRuntime();
+  auto rt = UringRuntime(2, "all");
   if (!rt) return;
   TcpListener l = BindLoopback(*rt);
   uint16_t port = PortOf(l);
@@ -713,7 +749,7 @@ TEST_CASE("ring accepts: close() refuses connects at once and ends the connectio
 
 TEST_CASE("ring accepts: a listener dropped while its request is armed stops listening",
           "[net][uring]") {
-  auto rt = UringRuntime();
+  auto rt = UringRuntime(2, "all");
   if (!rt) return;
   uint16_t port;
   {
@@ -733,7 +769,7 @@ TEST_CASE("ring accepts: a runtime destroyed with an accept armed and connection
           "[net][uring]") {
   std::vector<int> clients;
   {
-    auto rt = UringRuntime();
+    auto rt = UringRuntime(2, "all");
     if (!rt) return;
     TcpListener l = BindLoopback(*rt);
     Future<std::pair<TcpStream, SocketAddr>> pending = l.accept();

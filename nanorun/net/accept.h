@@ -40,7 +40,10 @@ Future<R> AcceptNext(const std::shared_ptr<SocketCore>& listener, bool ip_peer,
                      RingAccept* ring = c.ring_accept();
                      if (ring != nullptr) {
                        // A connection the ring accepted already (ring_accept.h).
-                       int fd = ring->take();
+                       bool armed = false;
+                       int fd = ring->take(&armed);
+                       // None yet, and the ring's request will take the next.
+                       if (fd < 0 && armed) return Step<R>::would_block();
                        if (fd >= 0) {
                          if (ip_peer) {
                            absl::StatusOr<sys::IpAddress> p = sys::PeerAddress(fd);

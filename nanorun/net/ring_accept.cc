@@ -22,8 +22,9 @@ RingAccept::~RingAccept() {
   for (int fd : ready_) sys::Close(fd);
 }
 
-int RingAccept::take() {
+int RingAccept::take(bool* armed) {
   std::lock_guard<sys::SpinLock> lock(mu_);
+  *armed = armed_;
   if (ready_.empty()) return -1;
   int fd = ready_.front();
   ready_.pop_front();

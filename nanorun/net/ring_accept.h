@@ -9,11 +9,13 @@
 // registration (IoRegistration::on_ready), so an accept waiting in IoOp
 // retries, takes the fd from here, and never knows a ring was involved; the
 // listener's own epoll read edges are turned off (Reactor::reads_by_ring),
-// as they would only wake it twice per connection. An accept arms the
-// request only after accept4 found nothing waiting, so every wait has a
-// request armed behind it, and a request that ends (an error, a cancel) is
-// an edge too: the waiters retry accept4 and take its error, its backoff
-// (EMFILE) or the next arming.
+// as they would only wake it twice per connection. While a request is armed
+// an accept that finds nothing here waits at once (accept4 would race the
+// request for the same connections and find none); when none is armed it
+// tries accept4, and arms one only after accept4 found nothing waiting, so
+// every wait has a request armed behind it. A request that ends (an error,
+// a cancel) is an edge too: the waiters retry accept4 and take its error,
+// its backoff (EMFILE) or the next arming.
 //
 // Stopping loses no connection: an accept that stops waits in IoOp and
 // holds nothing of the ring; a connection accepted meanwhile waits here for
@@ -56,8 +58,10 @@ class RingAccept final : public reactor::RingOp,
   RingAccept(const RingAccept&) = delete;
   RingAccept& operator=(const RingAccept&) = delete;
 
-  // The oldest connection the ring accepted and no accept took yet, or -1.
-  int take();
+  // The oldest connection the ring accepted and no accept took yet, or -1;
+  // *armed: whether a request is in the ring (it takes the next
+  // connection, and its completion is the edge to wait for).
+  int take(bool* armed);
   // Makes sure a multishot accept for `listener` (whose ring_accept() this
   // is) is in the ring; call it after accept4 found nothing waiting, before
   // waiting for an edge. False if the ring's queue was full: nothing will

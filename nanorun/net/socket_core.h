@@ -112,8 +112,8 @@ class SocketCore : public std::enable_shared_from_this<SocketCore> {
   RingReadQueue& ring_write_queue() { return ring_write_queue_; }  // ring_write.h
 
   // A TCP listener's accepts through the reactor's ring (ring_accept.h),
-  // where the reactor has completion operations; else nothing happens and
-  // ring_accept() stays null. Before the core is shared.
+  // where the reactor offers them (Reactor::accepts_by_ring); else nothing
+  // happens and ring_accept() stays null. Before the core is shared.
   void accept_by_ring();
   RingAccept* ring_accept() const { return ring_accept_.get(); }
 

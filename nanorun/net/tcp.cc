@@ -66,7 +66,7 @@ void SocketCore::close() {
 }
 
 void SocketCore::accept_by_ring() {
-  if (executor_->reactor().ring_recv_limit() == 0) return;  // No completion operations.
+  if (!executor_->reactor().accepts_by_ring()) return;
   ring_accept_ = std::make_shared<RingAccept>();
   // Every connection comes as an edge from the ring; epoll's would double them.
   executor_->reactor().reads_by_ring(registration_);

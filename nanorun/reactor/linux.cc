@@ -40,7 +40,9 @@ absl::Status Reactor::Create(const Choice& choice, std::unique_ptr<Reactor>* out
   }
   if (usable.ok()) {
     usable = CreateUringReactor(out);
-    if (usable.ok()) return usable;
+    // A bad setting (NANORUN_URING_SOCKET_OPS) is the caller's to fix, not
+    // a reason to fall back.
+    if (usable.ok() || absl::IsInvalidArgument(usable)) return usable;
   }
   if (!g_fallback_logged.exchange(true, std::memory_order_relaxed)) {
     Log(choice, absl::StrCat("io_uring is not usable (", usable.message(),

@@ -137,6 +137,9 @@ class Reactor {
     (void)fd, (void)op;
     return false;
   }
+  // Whether queue_accept is offered (io_uring with
+  // NANORUN_URING_SOCKET_OPS=all), so a listener can tell before it waits.
+  virtual bool accepts_by_ring() const { return false; }
   // Asks the kernel to stop queued `op`. It still completes once, with what
   // it did: -ECANCELED if nothing (a recv's bytes are then still in the
   // socket), else its result. So a cancel loses no byte.
