@@ -519,6 +519,21 @@ TcpListener BindLoopback(Runtime& rt) {
 
 uint16_t PortOf(const TcpListener& l) { return l.local_addr()->port(); }
 
+// An accept that waits in vain for a moment: it leaves the ring's request armed.
+absl::Status ArmByWaiting(Runtime& rt, const TcpListener& l) {
+  return rt.block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); })
+      .status();
+}
+
+// Closes the clients; every port they connected from was accepted exactly once.
+void ExpectEachOnce(std::vector<uint16_t> want, std::vector<uint16_t> got,
+                    const std::vector<int>& clients) {
+  for (int fd : clients) close(fd);
+  std::sort(want.begin(), want.end());
+  std::sort(got.begin(), got.end());
+  CHECK(got == want);
+}
+
 // Accepts with a short timeout until `want` connections came or one waited
 // in vain `idle_limit` times in a row; returns the peers' ports in order.
 std::vector<uint16_t> AcceptPorts(Runtime& rt, const TcpListener& l, size_t want,
@@ -542,92 +557,59 @@ std::vector<uint16_t> AcceptPorts(Runtime& rt, const TcpListener& l, size_t want
 
 TEST_CASE("ring accepts: connections come through the ring, each usable, with its peer",
           "[net][uring]") {
-  auto rt = UringRuntime(2, "all");
-  if (!rt) return;
-  TcpListener l = BindLoopback(*rt);
-  // An accept that waits arms the ring's request.
-  Future<std::pair<TcpStream, SocketAddr>> first = l.accept();
-  Pause();
-  uint64_t before = RingCompletions(*rt);
-  uint16_t client_port = 0;
-  int client = ConnectRaw(PortOf(l), &client_port);
-  REQUIRE(client >= 0);
-  auto accepted = BlockWithin(*rt, std::move(first));
-  REQUIRE(accepted.ok());
-  CHECK(RingCompletions(*rt) > before);  // The ring accepted it, not accept4.
-  CHECK(accepted->second.port() == client_port);
-  CHECK(accepted->second.ToString() == "127.0.0.1:" + std::to_string(client_port));
-  // The stream works both ways.
-  REQUIRE(write(client, "ping", 4) == 4);
-  auto buf = std::make_shared<std::array<char, 4>>();
-  REQUIRE(BlockWithin(*rt, accepted->first.read_exact(absl::MakeSpan(*buf))).ok());
-  CHECK(std::string(buf->data(), 4) == "ping");
-  REQUIRE(BlockWithin(*rt, accepted->first.write_all(std::string("pong"))).ok());
-  char back[4];
-  REQUIRE(read(client, back, 4) == 4);
-  CHECK(std::string(back, 4) == "pong");
-  close(client);
+  // With =on the listener keeps readiness (an edge, then accept4): the same
+  // results, and no ring completion.
+  for (const char* ops : {"all", "on"}) {
+    CAPTURE(ops);
+    auto rt = UringRuntime(2, ops);
+    if (!rt) return;
+    TcpListener l = BindLoopback(*rt);
+    // An accept that waits arms the ring's request.
+    Future<std::pair<TcpStream, SocketAddr>> first = l.accept();
+    Pause();
+    uint64_t before = RingCompletions(*rt);
+    uint16_t client_port = 0;
+    int client = ConnectRaw(PortOf(l), &client_port);
+    REQUIRE(client >= 0);
+    auto accepted = BlockWithin(*rt, std::move(first));
+    REQUIRE(accepted.ok());
+    // The ring accepted it, not accept4 (only with =all).
+    CHECK((RingCompletions(*rt) > before) == (std::string(ops) == "all"));
+    CHECK(accepted->second.port() == client_port);
+    CHECK(accepted->second.ToString() == "127.0.0.1:" + std::to_string(client_port));
+    // The stream works both ways.
+    REQUIRE(write(client, "ping", 4) == 4);
+    auto buf = std::make_shared<std::array<char, 4>>();
+    REQUIRE(BlockWithin(*rt, accepted->first.read_exact(absl::MakeSpan(*buf))).ok());
+    CHECK(std::string(buf->data(), 4) == "ping");
+    REQUIRE(BlockWithin(*rt, accepted->first.write_all(std::string("pong"))).ok());
+    char back[4];
+    REQUIRE(read(client, back, 4) == 4);
+    CHECK(std::string(back, 4) == "pong");
+    close(client);
 
-  // Many at once, from a thread, while an accept loop runs: each exactly once.
-  constexpr int kClients = 200;
-  std::vector<uint16_t> want;
-  std::vector<int> clients;
-  std::thread connector([&] {
-    for (int i = 0; i < kClients; ++i) {
-      uint16_t port = 0;
-      int fd = ConnectRaw(PortOf(l), &port);
-      REQUIRE(fd >= 0);
-      clients.push_back(fd);
-      want.push_back(port);
-    }
-  });
-  std::vector<uint16_t> got = AcceptPorts(*rt, l, kClients);
-  connector.join();
-  for (int fd : clients) close(fd);
-  std::sort(want.begin(), want.end());
-  std::sort(got.begin(), got.end());
-  CHECK(got == want);
+    // Many at once, from a thread, while an accept loop runs: each exactly once.
+    constexpr int kClients = 200;
+    std::vector<uint16_t> want;
+    std::vector<int> clients;
+    std::thread connector([&] {
+      for (int i = 0; i < kClients; ++i) {
+        uint16_t port = 0;
+        int fd = ConnectRaw(PortOf(l), &port);
+        REQUIRE(fd >= 0);
+        clients.push_back(fd);
+        want.push_back(port);
+      }
+    });
+    std::vector<uint16_t> got = AcceptPorts(*rt, l, kClients);
+    connector.join();
+    ExpectEachOnce(std::move(want), std::move(got), clients);
+  }
 }
 
 // The race a stopped accept must survive: the ring accepted a connection for
 // it as it stopped. Whatever the stop catches, every connection is accepted
 // exactly once, by the stopped accept (it had completed) or by a later one.
-TEST_CASE("ring accepts: only with NANORUN_URING_SOCKET_OPS=all; with =on accept4 takes them",
-          "[net][uring]") {
-  auto rt = UringRuntime(2, "on");
-  if (!rt) return;
-  TcpListener l = BindLoopback(*rt);
-  Future<std::pair<TcpStream, SocketAddr>> first = l.accept();
-  Pause();
-  uint64_t before = RingCompletions(*rt);
-  int client = ConnectRaw(PortOf(l));
-  REQUIRE(client >= 0);
-  auto accepted = BlockWithin(*rt, std::move(first));
-  REQUIRE(accepted.ok());
-  CHECK(RingCompletions(*rt) == before);  // A readiness edge, then accept4.
-  close(client);
-}
-
-TEST_CASE("NANORUN_URING_SOCKET_OPS with a value that is no choice fails the runtime, naming them",
-          "[net][uring]") {
-  if (!UringRuntime()) return;  // io_uring cannot run here at all.
-  setenv("NANORUN_URING_SOCKET_OPS", "yes", 1);
-  nanorun::RuntimeOptions options;
-  options.reactor = nanorun::ReactorBackend::kUring;
-  auto rt = Runtime::create(options);
-  unsetenv("NANORUN_URING_SOCKET_OPS");
-  REQUIRE_FALSE(rt.ok());
-  CHECK(rt.status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(absl::StrContains(rt.status().message(), "NANORUN_URING_SOCKET_OPS=yes is not a choice"));
-  CHECK(absl::StrContains(rt.status().message(), "use on"));
-  // kAuto too: a bad setting is no reason to fall back to epoll.
-  setenv("NANORUN_URING_SOCKET_OPS", "yes", 1);
-  options.reactor = nanorun::ReactorBackend::kAuto;
-  auto automatic = Runtime::create(options);
-  unsetenv("NANORUN_URING_SOCKET_OPS");
-  CHECK(automatic.status().code() == absl::StatusCode::kInvalidArgument);
-}
-
 TEST_CASE("ring accepts stress: accepts stopped while connections arrive lose none",
           "[net][uring][stress]") {
   auto rt = UringRuntime(2, "all");
@@ -669,10 +651,7 @@ TEST_CASE("ring accepts stress: accepts stopped while connections arrive lose no
     std::lock_guard<std::mutex> lock(mu);
     REQUIRE(got.size() == want.size());
   }
-  for (int fd : clients) close(fd);
-  std::sort(want.begin(), want.end());
-  std::sort(got.begin(), got.end());
-  CHECK(got == want);
+  ExpectEachOnce(std::move(want), std::move(got), clients);
 }
 
 TEST_CASE("ring accepts: more connections than wait in the listener's queue are all accepted",
@@ -682,7 +661,7 @@ TEST_CASE("ring accepts: more connections than wait in the listener's queue are 
   TcpListener l = BindLoopback(*rt);
   // Arm the request, then let three times its queue's worth arrive with no
   // accept running: it stops at the limit and the kernel's backlog keeps the rest.
-  { auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); }); }
+  REQUIRE(ArmByWaiting(*rt, l).code() == absl::StatusCode::kDeadlineExceeded);
   constexpr int kClients = 192;
   std::vector<uint16_t> want;
   std::vector<int> clients;
@@ -695,10 +674,7 @@ TEST_CASE("ring accepts: more connections than wait in the listener's queue are 
   }
   Pause();
   std::vector<uint16_t> got = AcceptPorts(*rt, l, kClients);
-  for (int fd : clients) close(fd);
-  std::sort(want.begin(), want.end());
-  std::sort(got.begin(), got.end());
-  CHECK(got == want);
+  ExpectEachOnce(std::move(want), std::move(got), clients);
 }
 
 // A peer of a connection the listener never accepted sees it end: a reset or
@@ -717,7 +693,7 @@ TEST_CASE("ring accepts: close() refuses connects at once and ends the connectio
   if (!rt) return;
   TcpListener l = BindLoopback(*rt);
   uint16_t port = PortOf(l);
-  { auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); }); }
+  REQUIRE(ArmByWaiting(*rt, l).code() == absl::StatusCode::kDeadlineExceeded);
   std::vector<int> waiting;
   std::vector<uint16_t> ports;
   for (int i = 0; i < 3; ++i) {
@@ -755,8 +731,7 @@ TEST_CASE("ring accepts: a listener dropped while its request is armed stops lis
   {
     TcpListener l = BindLoopback(*rt);
     port = PortOf(l);
-    auto none = rt->block_on([&] { return nanorun::time::timeout(absl::Milliseconds(5), l.accept()); });
-    CHECK(none.status().code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK(ArmByWaiting(*rt, l).code() == absl::StatusCode::kDeadlineExceeded);
   }  // The last handle goes, without close().
   int late = ConnectRaw(port);
   int late_errno = errno;
