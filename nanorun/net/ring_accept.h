@@ -1,5 +1,5 @@
 // A TCP listener's accepts that the reactor's ring carries out (io_uring with
-// its socket operations on; docs/architecture.md, "Stage two"). One
+// NANORUN_URING_SOCKET_OPS=all; docs/architecture.md, "Stage two"). One
 // multishot accept request per listener: the kernel accepts each connection
 // as it arrives and posts its fd, with no syscall of ours; the fds wait here,
 // in arrival order, until accept() takes them (accept.h).
@@ -23,8 +23,8 @@
 // and the kernel's backlog holds the rest (as it does without a ring) until
 // accept() catches up and arms it again. Closing the listener shuts it down
 // (no connection can arrive after close(), as with epoll), cancels the
-// request, and closes the fds waiting here: their peers see a reset, as do
-// the connections in the kernel's backlog.
+// request, and closes the fds waiting here: their peers see the connection
+// end, as do those left in the kernel's backlog.
 //
 // Who keeps what alive: the listener's SocketCore holds this object; an
 // armed request holds it too (self_) until its last completion, which may

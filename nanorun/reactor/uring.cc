@@ -11,9 +11,11 @@
 // (seen as a flaky test: a listener closed, then its path still answered
 // connect). epoll holds no reference, so close() stays immediate, exactly as
 // in the epoll reactor, and so do every edge case of io.h. The ring holds one
-// request of its own, a poll on the epoll fd; the completion operations to
-// come (send, recv, accept) are single requests that live no longer than
-// the operation, which holds the socket.
+// request of its own, a poll on the epoll fd; the completion operations
+// (send, recv) are single requests that live no longer than the operation,
+// which holds the socket. A listener's multishot accept (=all) lives while
+// the listener does, so closing one shuts it down first (shutdown(2) stops
+// a TCP listener at once) and then cancels the request (net/ring_accept.h).
 //
 // park() submits and waits in one io_uring_enter, the timeout as its
 // argument (no timer request); a completion of the epoll fd's poll means
