@@ -914,10 +914,6 @@ TEST_CASE("accept under EMFILE backs off without spinning and recovers") {
       auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt.handle());
       if (!l.ok()) _exit(10);
       uint16_t port = l->local_addr()->port();
-      std::atomic<bool> accepted{false};
-      (void)rt.handle().spawn([&accepted, l = *l] {
-        return l.accept().then([&accepted](std::pair<TcpStream, SocketAddr>) { accepted = true; });
-      });
       // A client connection waits in the backlog; then use up every fd.
       int client = -1;
       sockaddr_in sin{};
@@ -935,7 +931,14 @@ TEST_CASE("accept under EMFILE backs off without spinning and recovers") {
       client = socket(AF_INET, SOCK_STREAM, 0);
       if (client < 0) _exit(11);
       if (connect(client, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) _exit(12);
-      // ...and none for the accepted one: accept hits EMFILE.
+      // ...and none for the accepted one: accept hits EMFILE. The accept
+      // starts only now: accept4 takes a descriptor slot before it looks
+      // for a connection and gives it back on EAGAIN, so an accept running
+      // beside the loop above could hold the slot it counted as taken.
+      std::atomic<bool> accepted{false};
+      (void)rt.handle().spawn([&accepted, l = *l] {
+        return l.accept().then([&accepted](std::pair<TcpStream, SocketAddr>) { accepted = true; });
+      });
       double before = CpuSeconds();
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       double used = CpuSeconds() - before;
