@@ -53,8 +53,10 @@ struct RingOp {
   // Runs exactly once, on the thread that harvested the completion (inside
   // park(), or in close_all_io()), with the kernel's result: bytes moved
   // (0 at end of stream), or -errno (-ECANCELED: stopped before doing
-  // anything; -ENOBUFS: a recv found every receive buffer in use, so it
-  // read nothing). For a recv, `data` holds the `result` bytes received,
+  // anything, by a cancel or because the thread whose syscall handed it to
+  // the kernel exited first, which io_uring treats as a cancel: queue it
+  // again; -ENOBUFS: a recv found every receive buffer in use, so it read
+  // nothing). For a recv, `data` holds the `result` bytes received,
   // valid only during the call; it is null for a send.
   void (*done)(RingOp* op, int32_t result, const char* data) = nullptr;
   // Set by the backend before each `done` of a multishot request
