@@ -175,6 +175,53 @@ TEST_CASE("uring: a send and a recv complete with their byte counts", "[sys]") {
   CHECK(done[0].result == -EPIPE);
 }
 
+// The ring runs a completion's task work cooperatively (COOP_TASKRUN): the
+// thread that submitted a request is not interrupted while it runs, but one
+// asleep in a blocking syscall is still woken to complete it, and its
+// syscall goes on undisturbed (no EINTR).
+TEST_CASE("uring: a request whose submitter sleeps elsewhere still completes", "[sys]") {
+  if (!UringRuns()) return;
+  Uring ring;
+  REQUIRE(ring.Open(8, 16).ok());
+  CHECK(ring.cooperative_task_work());  // The probe asks for 5.19, which has it.
+  SocketPair pair;
+  int pipe_fds[2];
+  REQUIRE(pipe(pipe_fds) == 0);
+  char in[16] = {};
+  std::atomic<bool> submitted{false};
+  ssize_t slept_read = 0;
+  int slept_errno = 0;
+  std::thread submitter([&] {
+    // Nothing to read yet: the recv waits on an internal poll whose wakeup
+    // is this thread's task work.
+    if (ring.QueueRecv(pair.fd[1], in, sizeof(in), /*poll_first=*/true, 1)) ring.Submit();
+    submitted.store(true, std::memory_order_release);
+    char byte;
+    slept_read = read(pipe_fds[0], &byte, 1);  // Asleep until the test ends.
+    slept_errno = errno;
+  });
+  while (!submitted.load(std::memory_order_acquire)) std::this_thread::yield();
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // Let it fall asleep.
+  const char out[] = "wake";
+  REQUIRE(write(pair.fd[0], out, sizeof(out)) == static_cast<ssize_t>(sizeof(out)));
+  std::vector<UringCompletion> got;
+  for (int i = 0; i < 3 && got.empty(); ++i) {
+    ring.SubmitAndWait(/*timeout_ns=*/2'000'000'000);
+    UringCompletion batch[8];
+    int n;
+    while ((n = ring.Harvest(batch, 8)) > 0) got.insert(got.end(), batch, batch + n);
+  }
+  REQUIRE(write(pipe_fds[1], "x", 1) == 1);
+  submitter.join();
+  close(pipe_fds[0]);
+  close(pipe_fds[1]);
+  REQUIRE(got.size() == 1);
+  CHECK(got[0].result == static_cast<int32_t>(sizeof(out)));
+  CHECK(std::string(in) == out);
+  INFO("errno " << slept_errno);
+  CHECK(slept_read == 1);
+}
+
 TEST_CASE("uring: a recv cancelled while waiting got nothing; the bytes sent later stay queued",
           "[sys]") {
   if (!UringRuns()) return;

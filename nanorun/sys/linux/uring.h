@@ -106,12 +106,15 @@ class Uring {
   int Harvest(UringCompletion* out, int capacity);
 
   int fd() const { return ring_fd_; }
+  // Whether the ring was set up with IORING_SETUP_COOP_TASKRUN (see Open).
+  bool cooperative_task_work() const { return cooperative_task_work_; }
 
  private:
   io_uring_sqe* next_sqe();
   unsigned unsubmitted() const;
 
   int ring_fd_ = -1;
+  bool cooperative_task_work_ = false;
   void* sq_map_ = nullptr;
   size_t sq_map_size_ = 0;
   void* cq_map_ = nullptr;  // == sq_map_ with IORING_FEAT_SINGLE_MMAP.
