@@ -83,9 +83,9 @@ class UringReactor final : public Reactor {
     // NANORUN_URING_SOCKET_OPS=on: TCP reads and writes become ring
     // requests (stage two). Off by default: level with readiness on
     // tcp_echo here, behind it on tcp_accept (docs/performance.md).
-    // =all: TCP listeners' accepts too (a multishot accept each), slower
-    // than readiness accepts on this shared ring (0.85x on tcp_accept), so
-    // kept apart for the per-worker ring to come.
+    // =all: TCP listeners' accepts too (a multishot accept each): level
+    // with `on` since the ring runs completions cooperatively, still behind
+    // readiness accepts with two workers (docs/performance.md), so apart.
     const char* ops = std::getenv("NANORUN_URING_SOCKET_OPS");
     if (ops != nullptr && *ops != '\0') {
       accept_ops_ = std::strcmp(ops, "all") == 0;
