@@ -11,6 +11,7 @@
 // ring. Linux only; each test
 // skips where io_uring cannot be used (a seccomp filter, an old kernel).
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <netinet/tcp.h>
@@ -768,3 +769,171 @@ TEST_CASE("ring accepts: a runtime destroyed with an accept armed and connection
 }
 
 }  // namespace
+
+// --- connects through the ring (ring_connect.h) ------------------------------
+
+// A connect made inside a task, so on one of the runtime's workers: the ring
+// carries it out where socket operations are on.
+Future<TcpStream> ConnectInTask(Runtime& rt, SocketAddr addr) {
+  return rt.handle().spawn([addr] { return TcpStream::connect(addr); }).into_future();
+}
+
+// How many descriptors this process has open (a connect's socket must not
+// outlive a failed or stopped connect).
+size_t OpenFdCount() {
+  size_t n = 0;
+  for (int fd = 0; fd < 4096; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1) ++n;
+  }
+  return n;
+}
+
+// A raw listener that takes no more connections: its backlog of 0 is full
+// once one waits, so the kernel drops later handshakes' SYNs and a connect
+// to it waits (for the SYN's retry, a second away).
+struct FullListener {
+  FullListener() {
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd >= 0);
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) == 0);
+    REQUIRE(listen(fd, 0) == 0);
+    socklen_t len = sizeof(sin);
+    REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len) == 0);
+    port = ntohs(sin.sin_port);
+    waiting = ConnectRaw(port);  // Fills the backlog.
+    REQUIRE(waiting >= 0);
+  }
+  ~FullListener() {
+    close(waiting);
+    close(fd);
+  }
+  int fd = -1;
+  int waiting = -1;
+  uint16_t port = 0;
+};
+
+TEST_CASE("ring connects: a connect in a task is the ring's; a refused one names its errno",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  TcpListener l = BindLoopback(*rt);
+  uint64_t before = RingCompletions(*rt);
+  auto s = BlockWithin(*rt, ConnectInTask(*rt, SocketAddr::loopback_v4(PortOf(l))));
+  REQUIRE(s.ok());
+  CHECK(RingCompletions(*rt) > before);
+  auto a = BlockWithin(*rt, l.accept());
+  REQUIRE(a.ok());
+  CHECK(a->second.port() == s->local_addr()->port());
+  // The stream is registered and works both ways.
+  REQUIRE(BlockWithin(*rt, s->write_all(std::string("ping"))).ok());
+  auto buf = std::make_shared<std::array<char, 4>>();
+  REQUIRE(BlockWithin(*rt, a->first.read_exact(absl::MakeSpan(*buf))).ok());
+  CHECK(std::string(buf->data(), 4) == "ping");
+  REQUIRE(BlockWithin(*rt, a->first.write_all(std::string("pong"))).ok());
+  REQUIRE(BlockWithin(*rt, s->read_exact(absl::MakeSpan(*buf))).ok());
+  CHECK(std::string(buf->data(), 4) == "pong");
+
+  // Refused: nobody listens on the port any more. The socket is closed.
+  uint16_t port = PortOf(l);
+  l.close();
+  size_t fds = OpenFdCount();
+  auto refused = BlockWithin(*rt, ConnectInTask(*rt, SocketAddr::loopback_v4(port)));
+  REQUIRE(!refused.ok());
+  INFO(refused.status());
+  CHECK(absl::StrContains(refused.status().message(), "connect 127.0.0.1:" + std::to_string(port)));
+  CHECK(absl::StrContains(refused.status().message(), "refused"));
+  CHECK(OpenFdCount() == fds);
+}
+
+TEST_CASE("ring connects: a connect stopped while its handshake waits closes its socket",
+          "[net][uring]") {
+  auto rt = UringRuntime();
+  if (!rt) return;
+  FullListener full;
+  size_t fds = OpenFdCount();
+  SocketAddr addr = SocketAddr::loopback_v4(full.port);
+  auto start = std::chrono::steady_clock::now();
+  auto stopped = BlockWithin(*rt, rt->handle()
+                                      .spawn([addr] {
+                                        return nanorun::time::timeout(absl::Milliseconds(50),
+                                                                      TcpStream::connect(addr));
+                                      })
+                                      .into_future());
+  auto waited = std::chrono::steady_clock::now() - start;
+  REQUIRE(!stopped.ok());
+  INFO(stopped.status());
+  CHECK(stopped.status().code() == absl::StatusCode::kDeadlineExceeded);
+  // The stop did not wait for the SYN's retry (a second): the cancel ended it.
+  CHECK(waited < std::chrono::milliseconds(900));
+  // The request completed and the socket is closed.
+  for (int i = 0; i < 100 && OpenFdCount() != fds; ++i) Pause();
+  CHECK(OpenFdCount() == fds);
+  // The runtime still connects.
+  TcpListener l = BindLoopback(*rt);
+  CHECK(BlockWithin(*rt, ConnectInTask(*rt, SocketAddr::loopback_v4(PortOf(l)))).ok());
+}
+
+TEST_CASE("ring connects: a runtime destroyed with connects waiting fails them, leaking nothing",
+          "[net][uring]") {
+  FullListener full;
+  size_t fds = OpenFdCount();
+  std::vector<Future<TcpStream>> connects;
+  {
+    auto rt = UringRuntime();
+    if (!rt) return;
+    for (int i = 0; i < 8; ++i) {
+      connects.push_back(ConnectInTask(*rt, SocketAddr::loopback_v4(full.port)));
+    }
+    Pause();
+  }  // The runtime goes with the connects in its ring.
+  for (Future<TcpStream>& c : connects) {
+    auto s = std::move(c).take_result();
+    INFO(s.status());
+    CHECK(s.status().code() == absl::StatusCode::kCancelled);
+  }
+  CHECK(OpenFdCount() == fds);
+}
+
+// Stops racing completions: connects that a timeout of a few microseconds
+// stops, some before the kernel answers and some after. Each settles once
+// (connected, or DeadlineExceeded) and no socket outlives its connect.
+TEST_CASE("ring connects stress: connects stopped as they complete leave no socket behind",
+          "[net][uring][stress]") {
+  size_t fds = OpenFdCount();
+  {
+    auto rt = UringRuntime();
+    if (!rt) return;
+    auto l = TcpListener::bind(SocketAddr::loopback_v4(0), rt->handle());
+    REQUIRE(l.ok());
+    SocketAddr addr = SocketAddr::loopback_v4(PortOf(*l));
+    constexpr int kConnects = 300;
+    std::vector<Future<TcpStream>> outcomes;
+    for (int i = 0; i < kConnects; ++i) {
+      absl::Duration limit = absl::Microseconds(i % 7 == 0 ? 0 : (i * 37) % 150);
+      outcomes.push_back(rt->handle()
+                             .spawn([addr, limit] {
+                               return nanorun::time::timeout(limit, TcpStream::connect(addr));
+                             })
+                             .into_future());
+      // Keep the backlog from filling: take what has arrived now and then.
+      if (i % 50 == 49) {
+        while (BlockWithin(*rt, nanorun::time::timeout(absl::Milliseconds(2), l->accept())).ok()) {
+        }
+      }
+    }
+    int settled = 0;
+    for (Future<TcpStream>& f : outcomes) {
+      auto s = BlockWithin(*rt, std::move(f));
+      INFO(s.status());
+      // Connected, or stopped: nothing else.
+      CHECK((s.ok() || s.status().code() == absl::StatusCode::kDeadlineExceeded));
+      ++settled;
+    }
+    CHECK(settled == kConnects);
+    l->close();
+  }
+  CHECK(OpenFdCount() == fds);
+}

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "nanorun/net/accept.h"
 #include "nanorun/net/ring_accept.h"
+#include "nanorun/net/ring_connect.h"
 
 namespace nanorun {
 inline namespace v0 {
@@ -99,6 +100,11 @@ Future<TcpStream> ConnectOn(executor::Executor* e, const SocketAddr& addr) {
   std::string label = addr.ToString();
   absl::StatusOr<int> fd = sys::OpenSocket(detail::NetAccess::ip(addr), sys::SocketType::kStream);
   if (!fd.ok()) return make_error_future<TcpStream>(fd.status());
+  // Socket operations in the ring, and started on one of its workers (see
+  // ring_connect.h): one connect request instead of the syscalls below.
+  if (e->reactor().ring_recv_limit() != 0 && executor::Executor::current() == e) {
+    return RingConnect(e, *fd, detail::NetAccess::ip(addr), std::move(label));
+  }
   int err = sys::StartConnect(*fd, detail::NetAccess::ip(addr));
   if (err != 0 && err != sys::kErrInProgress) {
     sys::Close(*fd);

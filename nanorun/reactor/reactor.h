@@ -128,6 +128,13 @@ class Reactor {
     (void)fd, (void)data, (void)length, (void)op;
     return false;
   }
+  // A connect of the non-blocking socket `fd` to the socket address of
+  // `length` bytes at `addr`, which stays valid until `done`: result 0 once
+  // connected, else -errno. Offered with the other socket operations.
+  virtual bool queue_connect(int fd, const void* addr, size_t length, RingOp* op) {
+    (void)fd, (void)addr, (void)length, (void)op;
+    return false;
+  }
   // A multishot accept on the listening socket `fd`: `done` runs once per
   // connection the kernel accepts (result: the new fd, non-blocking and
   // close-on-exec, now the caller's), with `op->more` set while the request

@@ -138,6 +138,12 @@ class UringReactor final : public Reactor {
   bool queue_send(int fd, const void* data, size_t length, RingOp* op) override {
     return queue_op(op, [&] { return ring_.QueueSend(fd, data, length, OpToken(op)); });
   }
+  bool queue_connect(int fd, const void* addr, size_t length, RingOp* op) override {
+    if (!socket_ops_) return false;
+    return queue_op(op, [&] {
+      return ring_.QueueConnect(fd, addr, static_cast<uint32_t>(length), OpToken(op));
+    });
+  }
   bool queue_accept(int fd, RingOp* op) override {
     if (!accept_ops_) return false;
     return queue_op(op, [&] { return ring_.QueueAcceptMultishot(fd, OpToken(op)); });

@@ -13,6 +13,15 @@ namespace nanorun {
 inline namespace v0 {
 namespace sys {
 
+RawSocketAddress ToRawSocketAddress(const IpAddress& addr) {
+  static_assert(sizeof(RawSocketAddress::bytes) == sizeof(sockaddr_storage), "one size");
+  sockaddr_storage ss;
+  RawSocketAddress raw;
+  raw.length = static_cast<uint32_t>(ToSockaddr(addr, &ss));
+  std::memcpy(raw.bytes, &ss, sizeof(ss));
+  return raw;
+}
+
 SockaddrLength ToSockaddr(const IpAddress& addr, sockaddr_storage* out) {
   std::memset(out, 0, sizeof(*out));
   if (addr.v6) {

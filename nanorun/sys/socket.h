@@ -117,6 +117,14 @@ IoResult Accept(int fd, IpAddress* peer);
 int StartConnect(int fd, const IpAddress& addr);
 // After writability: 0 if connected, else the errno (SO_ERROR).
 int ConnectResult(int fd);
+// A socket address in the OS's own form (a sockaddr_in or sockaddr_in6 in
+// `bytes`), for a request that hands it to the kernel later and must own it
+// until then (an io_uring connect).
+struct RawSocketAddress {
+  alignas(8) unsigned char bytes[128];  // sizeof(sockaddr_storage).
+  uint32_t length = 0;
+};
+RawSocketAddress ToRawSocketAddress(const IpAddress& addr);
 IoResult SendTo(int fd, const char* buf, size_t len, const IpAddress& to);
 IoResult RecvFrom(int fd, char* buf, size_t len, IpAddress* from);
 

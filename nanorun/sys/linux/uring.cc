@@ -101,7 +101,7 @@ absl::Status Uring::Probe() {
     } else {
       const int needed_ops[] = {IORING_OP_POLL_ADD, IORING_OP_POLL_REMOVE,
                                 IORING_OP_ASYNC_CANCEL, IORING_OP_RECV, IORING_OP_SEND,
-                                IORING_OP_ACCEPT};
+                                IORING_OP_ACCEPT, IORING_OP_CONNECT};
       for (int op : needed_ops) {
         if (op > probe->last_op || !(probe->ops[op].flags & IO_URING_OP_SUPPORTED)) {
           status = absl::UnavailableError(absl::StrCat("io_uring lacks operation ", op));
@@ -244,6 +244,18 @@ bool Uring::QueueSend(int fd, const void* data, size_t length, uint64_t user_dat
   sqe->addr = reinterpret_cast<uint64_t>(data);
   sqe->len = static_cast<uint32_t>(length);
   sqe->msg_flags = MSG_NOSIGNAL;  // A reset peer is an EPIPE result, never a signal.
+  sqe->user_data = user_data;
+  StoreRelease(sq_tail_, *sq_tail_ + 1);
+  return true;
+}
+
+bool Uring::QueueConnect(int fd, const void* addr, uint32_t length, uint64_t user_data) {
+  io_uring_sqe* sqe = next_sqe();
+  if (sqe == nullptr) return false;
+  sqe->opcode = IORING_OP_CONNECT;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(addr);
+  sqe->off = length;  // The address length goes where a file offset would.
   sqe->user_data = user_data;
   StoreRelease(sq_tail_, *sq_tail_ + 1);
   return true;

@@ -74,6 +74,10 @@ class Uring {
   // A send of `length` bytes from `data` (valid until the completion; result:
   // the bytes sent, possibly fewer, or -errno; never SIGPIPE).
   bool QueueSend(int fd, const void* data, size_t length, uint64_t user_data);
+  // A connect of socket `fd` (non-blocking) to the `length`-byte socket
+  // address at `addr` (valid until the completion): result 0 once connected,
+  // or -errno (-ECONNREFUSED, ...). The kernel waits for the handshake.
+  bool QueueConnect(int fd, const void* addr, uint32_t length, uint64_t user_data);
   // A multishot accept on listening socket `fd`: one completion per
   // connection (result: the new fd, non-blocking and close-on-exec), each
   // with `more` while the request stays armed; it ends (`more` false) with
