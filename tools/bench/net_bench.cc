@@ -43,6 +43,7 @@
 #endif
 #if defined(NANORUN_BENCH_LIBURING)
 #include <liburing.h>
+#include <sys/mman.h>
 #endif
 
 #include "docs/examples/echo.h"
@@ -268,134 +269,222 @@ class LibuvEchoServer {
 // own 16 KiB buffer (the raw epoll server's read size), then a send of what
 // came, then the next recv; everything queued goes to the kernel in the one
 // io_uring_submit_and_wait that also waits, so a loop turn makes one syscall
-// for all the connections it serves. A last connection, closed at once, wakes
-// it to stop.
+// for all the connections it serves. Shutting its listener down wakes it to
+// stop (the accept completes with an error).
+//
+// With `threads` > 1 (raw_uring_rings: as many as nanorun's workers), a ring
+// per thread, each with its own listener on the one port (SO_REUSEPORT: the
+// kernel spreads connections over them): what rings owned by one thread each
+// can do on these cores, the ceiling of a runtime with a ring per worker.
+// With `multishot_recv` (raw_uring_multishot), one multishot recv per
+// connection into buffers the kernel picks (a provided-buffer ring), each
+// echoed straight from its buffer and given back once sent: no recv request
+// per message. It relies on the benchmark's clients, which wait for each
+// echo before they send again (one buffer per connection in use at a time).
 class RawUringEchoServer {
  public:
-  RawUringEchoServer() {
-    listen_fd_ = ListenOnFreePort(&port_);
-    std::atomic<bool> ready{false};
-    thread_ = std::thread([this, &ready] {
-      // The ring belongs to this thread (SINGLE_ISSUER), and the kernel runs
-      // completions' task work only when it enters to wait (DEFER_TASKRUN,
-      // 6.1+): no interrupts, the setup liburing's authors recommend for a
-      // thread-per-ring server.
-      io_uring_params params{};
-      params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
-      Check(io_uring_queue_init_params(1024, &ring_, &params) == 0, "io_uring_queue_init");
-      ready.store(true);
-      Run();
-      io_uring_queue_exit(&ring_);
-    });
-    while (!ready.load()) std::this_thread::yield();
+  explicit RawUringEchoServer(int threads = 1, bool multishot_recv = false) {
+    loops_.resize(static_cast<size_t>(threads));
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      loops_[i].listen_fd = Listen(threads > 1, &port_);
+      loops_[i].multishot = multishot_recv;
+    }
+    std::atomic<int> ready{0};
+    for (Loop& loop : loops_) {
+      loop.thread = std::thread([this, &loop, &ready] {
+        // The ring belongs to this thread (SINGLE_ISSUER), and the kernel
+        // runs completions' task work only when it enters to wait
+        // (DEFER_TASKRUN, 6.1+): no interrupts, the setup liburing's authors
+        // recommend for a thread-per-ring server.
+        io_uring_params params{};
+        params.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+        Check(io_uring_queue_init_params(1024, &loop.ring, &params) == 0, "io_uring_queue_init");
+        if (loop.multishot) loop.ProvideBuffers();
+        ready.fetch_add(1);
+        loop.Run(stop_);
+        io_uring_queue_exit(&loop.ring);
+      });
+    }
+    while (ready.load() != threads) std::this_thread::yield();
   }
   ~RawUringEchoServer() {
     stop_.store(true);
-    // Wakes the loop: a connection that closes at once (its recv completes).
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in sin = Loopback(port_);
-    (void)connect(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin));
-    close(fd);
-    thread_.join();
-    close(listen_fd_);
+    for (Loop& loop : loops_) {
+      shutdown(loop.listen_fd, SHUT_RDWR);  // Its accept completes: the loop wakes.
+      loop.thread.join();
+      close(loop.listen_fd);
+      if (loop.buffers != nullptr) {
+        munmap(loop.buffer_ring, Loop::kBuffers * sizeof(io_uring_buf));
+        delete[] loop.buffers;
+      }
+    }
   }
   uint16_t port() const { return port_; }
 
  private:
+  // A listener on *port (0: a free one, stored there), with SO_REUSEPORT
+  // when several share it.
+  static int Listen(bool reuse_port, uint16_t* port) {
+    if (!reuse_port) return ListenOnFreePort(port);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    sockaddr_in sin = Loopback(*port);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) Die("bind");
+    if (listen(fd, 1024) != 0) Die("listen");
+    socklen_t len = sizeof(sin);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&sin), &len);
+    *port = ntohs(sin.sin_port);
+    return fd;
+  }
+
   enum Kind : uint64_t { kAccept = 0, kRecv = 1, kSend = 2 };
   struct Conn {
     int fd;
     char buf[16384];
     size_t len = 0, sent = 0;
+    char* data = buf;  // What is being echoed: buf, or a provided buffer.
+    int buffer_id = -1;  // That provided buffer's id, or -1.
   };
   static uint64_t Tag(Conn* c, Kind k) { return reinterpret_cast<uint64_t>(c) | k; }
 
-  io_uring_sqe* Sqe() {
-    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
-    if (sqe == nullptr) {  // Full: hand the queue over and take a fresh entry.
-      io_uring_submit(&ring_);
-      sqe = io_uring_get_sqe(&ring_);
-    }
-    Check(sqe != nullptr, "io_uring_get_sqe");
-    return sqe;
-  }
-  void Accept() {
-    io_uring_sqe* sqe = Sqe();
-    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, kAccept);
-  }
-  void Recv(Conn* c) {
-    io_uring_sqe* sqe = Sqe();
-    io_uring_prep_recv(sqe, c->fd, c->buf, sizeof(c->buf), 0);
-    // The next message comes only after this echo reached the client: wait
-    // for data first instead of trying a recv that would find none.
-    sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
-    io_uring_sqe_set_data64(sqe, Tag(c, kRecv));
-  }
-  void Send(Conn* c) {
-    io_uring_sqe* sqe = Sqe();
-    io_uring_prep_send(sqe, c->fd, c->buf + c->sent, c->len - c->sent, MSG_NOSIGNAL);
-    io_uring_sqe_set_data64(sqe, Tag(c, kSend));
-  }
-  void Close(Conn* c) {
-    close(c->fd);
-    delete c;
-  }
+  // One thread's ring, listener and connections.
+  struct Loop {
+    io_uring ring;
+    int listen_fd = -1;
+    std::thread thread;
+    // multishot: the provided buffers (group 0), kBuffers of kBufferSize.
+    static constexpr unsigned kBuffers = 256, kBufferSize = 16384;
+    bool multishot = false;
+    io_uring_buf_ring* buffer_ring = nullptr;
+    char* buffers = nullptr;
 
-  void Run() {
-    Accept();
-    std::vector<Conn*> open;
-    while (!stop_.load()) {
-      io_uring_submit_and_wait(&ring_, 1);
-      io_uring_cqe* cqe;
-      unsigned head, seen = 0;
-      io_uring_for_each_cqe(&ring_, head, cqe) {
-        ++seen;
-        uint64_t data = io_uring_cqe_get_data64(cqe);
-        auto* c = reinterpret_cast<Conn*>(data & ~uint64_t{3});
-        switch (static_cast<Kind>(data & 3)) {
-          case kAccept:
-            if (cqe->res >= 0) {
-              auto* conn = new Conn;
-              conn->fd = cqe->res;
-              int one = 1;
-              setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-              open.push_back(conn);
-              Recv(conn);
-            }
-            if (!(cqe->flags & IORING_CQE_F_MORE)) Accept();
-            break;
-          case kRecv:
-            if (cqe->res <= 0) {
-              open.erase(std::find(open.begin(), open.end(), c));
-              Close(c);
-              break;
-            }
-            c->len = static_cast<size_t>(cqe->res);
-            c->sent = 0;
-            Send(c);
-            break;
-          case kSend:
-            if (cqe->res <= 0) break;  // The peer went away; its recv ends it.
-            c->sent += static_cast<size_t>(cqe->res);
-            if (c->sent < c->len) {
-              Send(c);
-            } else {
-              Recv(c);
-            }
-            break;
-        }
+    void ProvideBuffers() {
+      void* mem = mmap(nullptr, kBuffers * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      Check(mem != MAP_FAILED, "mmap buffer ring");
+      buffer_ring = static_cast<io_uring_buf_ring*>(mem);
+      buffers = new char[size_t{kBuffers} * kBufferSize];
+      io_uring_buf_reg reg{};
+      reg.ring_addr = reinterpret_cast<uint64_t>(buffer_ring);
+      reg.ring_entries = kBuffers;
+      reg.bgid = 0;
+      Check(io_uring_register_buf_ring(&ring, &reg, 0) == 0, "io_uring_register_buf_ring");
+      io_uring_buf_ring_init(buffer_ring);
+      for (unsigned i = 0; i < kBuffers; ++i) GiveBack(static_cast<int>(i));
+    }
+    void GiveBack(int id) {
+      io_uring_buf_ring_add(buffer_ring, buffers + static_cast<size_t>(id) * kBufferSize,
+                            kBufferSize, static_cast<unsigned short>(id),
+                            io_uring_buf_ring_mask(kBuffers), 0);
+      io_uring_buf_ring_advance(buffer_ring, 1);
+    }
+
+    io_uring_sqe* Sqe() {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring);
+      if (sqe == nullptr) {  // Full: hand the queue over and take a fresh entry.
+        io_uring_submit(&ring);
+        sqe = io_uring_get_sqe(&ring);
       }
-      io_uring_cq_advance(&ring_, seen);
+      Check(sqe != nullptr, "io_uring_get_sqe");
+      return sqe;
     }
-    for (Conn* c : open) Close(c);
-  }
+    void Accept() {
+      io_uring_sqe* sqe = Sqe();
+      io_uring_prep_multishot_accept(sqe, listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      io_uring_sqe_set_data64(sqe, kAccept);
+    }
+    void Recv(Conn* c) {
+      io_uring_sqe* sqe = Sqe();
+      if (multishot) {
+        io_uring_prep_recv_multishot(sqe, c->fd, nullptr, 0, 0);
+        sqe->flags |= IOSQE_BUFFER_SELECT;
+        sqe->buf_group = 0;
+        io_uring_sqe_set_data64(sqe, Tag(c, kRecv));
+        return;
+      }
+      io_uring_prep_recv(sqe, c->fd, c->buf, sizeof(c->buf), 0);
+      // The next message comes only after this echo reached the client: wait
+      // for data first instead of trying a recv that would find none.
+      sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+      io_uring_sqe_set_data64(sqe, Tag(c, kRecv));
+    }
+    void Send(Conn* c) {
+      io_uring_sqe* sqe = Sqe();
+      io_uring_prep_send(sqe, c->fd, c->data + c->sent, c->len - c->sent, MSG_NOSIGNAL);
+      io_uring_sqe_set_data64(sqe, Tag(c, kSend));
+    }
+    static void Close(Conn* c) {
+      close(c->fd);
+      delete c;
+    }
 
-  io_uring ring_;
-  int listen_fd_ = -1;
+    void Run(const std::atomic<bool>& stop) {
+      Accept();
+      std::vector<Conn*> open;
+      while (!stop.load()) {
+        io_uring_submit_and_wait(&ring, 1);
+        io_uring_cqe* cqe;
+        unsigned head, seen = 0;
+        io_uring_for_each_cqe(&ring, head, cqe) {
+          ++seen;
+          uint64_t data = io_uring_cqe_get_data64(cqe);
+          auto* c = reinterpret_cast<Conn*>(data & ~uint64_t{3});
+          switch (static_cast<Kind>(data & 3)) {
+            case kAccept:
+              if (cqe->res >= 0) {
+                auto* conn = new Conn;
+                conn->fd = cqe->res;
+                int one = 1;
+                setsockopt(conn->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+                open.push_back(conn);
+                Recv(conn);
+              }
+              // Re-armed unless the listener is shut down (we are stopping).
+              if (!(cqe->flags & IORING_CQE_F_MORE) && !stop.load()) Accept();
+              break;
+            case kRecv:
+              if (multishot && cqe->res == -ENOBUFS) {  // Every buffer in use: ask again.
+                if (!(cqe->flags & IORING_CQE_F_MORE)) Recv(c);
+                break;
+              }
+              if (cqe->res <= 0) {
+                open.erase(std::find(open.begin(), open.end(), c));
+                Close(c);
+                break;
+              }
+              c->len = static_cast<size_t>(cqe->res);
+              c->sent = 0;
+              if (cqe->flags & IORING_CQE_F_BUFFER) {
+                c->buffer_id = static_cast<int>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+                c->data = buffers + static_cast<size_t>(c->buffer_id) * kBufferSize;
+              }
+              Send(c);
+              if (multishot && !(cqe->flags & IORING_CQE_F_MORE)) Recv(c);  // It ended: re-arm.
+              break;
+            case kSend:
+              if (cqe->res <= 0) break;  // The peer went away; its recv ends it.
+              c->sent += static_cast<size_t>(cqe->res);
+              if (c->sent < c->len) {
+                Send(c);
+              } else if (c->buffer_id >= 0) {
+                GiveBack(std::exchange(c->buffer_id, -1));  // The multishot recv stays armed.
+              } else {
+                Recv(c);
+              }
+              break;
+          }
+        }
+        io_uring_cq_advance(&ring, seen);
+      }
+      for (Conn* c : open) Close(c);
+    }
+  };
+
+  std::vector<Loop> loops_;
   uint16_t port_ = 0;
   std::atomic<bool> stop_{false};
-  std::thread thread_;
 };
 #endif  // NANORUN_BENCH_LIBURING
 
@@ -680,7 +769,7 @@ void AcceptClient(const char* impl, uint16_t port) {
   bench::Report("tcp_accept", total, secs, total / secs, "connections/s");
 }
 
-// NANORUN_BENCH_SERVERS=name,name (raw_epoll, libuv, raw_uring, nanorun,
+// NANORUN_BENCH_SERVERS=name,name (raw_epoll, libuv, raw_uring, raw_uring_multishot, raw_uring_rings, nanorun,
 // nanorun_uring, nanorun_uring_ring, nanorun_uring_all): only those servers, to profile one (strace -c, perf);
 // unset, all of them.
 bool Wanted(const char* server) {
@@ -709,6 +798,14 @@ void BothAgainst() {
   if (Wanted("raw_uring")) {
     RawUringEchoServer uring;
     Client("raw_uring", uring.port());
+  }
+  if (Wanted("raw_uring_multishot")) {
+    RawUringEchoServer multishot(1, /*multishot_recv=*/true);
+    Client("raw_uring_multishot", multishot.port());
+  }
+  if (Wanted("raw_uring_rings")) {
+    RawUringEchoServer rings(bench::g_workers);
+    Client("raw_uring_rings", rings.port());
   }
 #endif
   if (Wanted("nanorun")) {
