@@ -1,5 +1,5 @@
 // A TCP listener's accepts that the reactor's ring carries out (io_uring with
-// NANORUN_URING_SOCKET_OPS=all; docs/architecture.md, "Stage two"). One
+// NANORUN_URING_SOCKET_OPS=on; docs/architecture.md, "Stage two"). One
 // multishot accept request per listener: the kernel accepts each connection
 // as it arrives and posts its fd, with no syscall of ours; the fds wait here,
 // in arrival order, until accept() takes them (accept.h).

@@ -1,5 +1,5 @@
 // TCP connects the reactor's ring carries out (io_uring with socket
-// operations on: NANORUN_URING_SOCKET_OPS=on or all; docs/architecture.md,
+// operations on: NANORUN_URING_SOCKET_OPS=on; docs/architecture.md,
 // "Stage two"). Instead of connect(2), a wait for the socket to become
 // writable and getsockopt(SO_ERROR), one connect request: the kernel waits
 // for the handshake and completes it with 0 or the error, and the socket is

@@ -147,7 +147,7 @@ class Reactor {
     return false;
   }
   // Whether queue_accept is offered (io_uring with
-  // NANORUN_URING_SOCKET_OPS=all), so a listener can tell before it waits.
+  // NANORUN_URING_SOCKET_OPS=on), so a listener can tell before it waits.
   virtual bool accepts_by_ring() const { return false; }
   // Asks the kernel to stop queued `op`. It still completes once, with what
   // it did: -ECANCELED if nothing (a recv's bytes are then still in the

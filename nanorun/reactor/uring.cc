@@ -13,7 +13,7 @@
 // in the epoll reactor, and so do every edge case of io.h. The ring holds one
 // request of its own, a poll on the epoll fd; the completion operations
 // (send, recv) are single requests that live no longer than the operation,
-// which holds the socket. A listener's multishot accept (=all) lives while
+// which holds the socket. A listener's multishot accept (=on) lives while
 // the listener does, so closing one shuts it down first (shutdown(2) stops
 // a TCP listener at once) and then cancels the request (net/ring_accept.h).
 //
@@ -80,21 +80,21 @@ class UringReactor final : public Reactor {
   ~UringReactor() override { cancel_all_ops(); }  // Before the pool and the ring go.
 
   absl::Status open() {
-    // NANORUN_URING_SOCKET_OPS=on: TCP reads and writes become ring
-    // requests (stage two). Off by default: level with readiness on
-    // tcp_echo here, behind it on tcp_accept (docs/performance.md).
-    // =all: TCP listeners' accepts too (a multishot accept each): level
-    // with `on` since the ring runs completions cooperatively, still behind
-    // readiness accepts with two workers (docs/performance.md), so apart.
+    // NANORUN_URING_SOCKET_OPS=on: TCP reads, writes, connects and
+    // listeners' accepts (a multishot accept each) become ring requests
+    // (stage two). Off by default: level with readiness on tcp_echo here,
+    // behind it on tcp_accept with two workers (docs/performance.md). `all`
+    // is the same: it named the set with accepts while they measured slower
+    // than the rest, which they no longer do since the ring runs completions
+    // cooperatively (docs/performance.md, session 18).
     const char* ops = std::getenv("NANORUN_URING_SOCKET_OPS");
     if (ops != nullptr && *ops != '\0') {
-      accept_ops_ = std::strcmp(ops, "all") == 0;
-      socket_ops_ = accept_ops_ || std::strcmp(ops, "on") == 0;
+      socket_ops_ = std::strcmp(ops, "on") == 0 || std::strcmp(ops, "all") == 0;
       if (!socket_ops_ && std::strcmp(ops, "off") != 0) {
         return absl::InvalidArgumentError(absl::StrCat(
             "NANORUN_URING_SOCKET_OPS=", ops,
-            " is not a choice: use on (TCP reads and writes through the ring), all (and "
-            "accepts), or off (or unset it)"));
+            " is not a choice: use on (TCP reads, writes, connects and accepts through the "
+            "ring; `all` means the same) or off (or unset it)"));
       }
     }
     absl::Status s = ring_.Open(/*entries=*/256, /*cq_entries=*/1024);
@@ -145,10 +145,10 @@ class UringReactor final : public Reactor {
     });
   }
   bool queue_accept(int fd, RingOp* op) override {
-    if (!accept_ops_) return false;
+    if (!socket_ops_) return false;
     return queue_op(op, [&] { return ring_.QueueAcceptMultishot(fd, OpToken(op)); });
   }
-  bool accepts_by_ring() const override { return accept_ops_; }
+  bool accepts_by_ring() const override { return socket_ops_; }
   void cancel(RingOp* op) override {
     {
       std::lock_guard<sys::SpinLock> lock(sq_mu_);
@@ -255,7 +255,6 @@ class UringReactor final : public Reactor {
   // The epoll fd's poll, for parkers only: armed, by whom, and its
   // generation (in its token, so a removed poll's completion is told apart).
   bool socket_ops_ = false;  // Offer completion operations to nanorun::net.
-  bool accept_ops_ = false;  // And accepts among them.
   bool armed_ = false;
   const void* owner_ = nullptr;
   uint64_t generation_ = 0;
