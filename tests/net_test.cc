@@ -1212,6 +1212,18 @@ TEST_CASE("stop stress: reads under short timeouts lose no byte and reorder none
   CHECK(*timeouts > 0);  // The race was exercised.
 }
 
+// Bytes waiting in `fd`'s receive queue, for a failure's message (-1 where
+// it cannot tell).
+int QueuedBytes(int fd) {
+#if defined(_WIN32)
+  (void)fd;
+  return -1;
+#else
+  char peek[4096];
+  return static_cast<int>(recv(fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT));
+#endif
+}
+
 // The short-read hint (net/socket_core.h): after a read that got fewer bytes
 // than it asked for, the next read waits for an edge instead of trying. Each
 // message here arrives in two writes with a random gap between, so the second
@@ -1262,7 +1274,16 @@ TEST_CASE("short reads: bytes arriving while or after a short read completes are
       return nanorun::time::timeout(absl::Seconds(10), p.client.read(absl::MakeSpan(*ack)));
     });
     INFO("round " << round << ": " << n.status());
-    REQUIRE(n.ok());
+    if (!n.ok()) {
+      // Which side stalled: bytes still queued at the server mean its read
+      // waited for an edge that never came; at the client, its read did.
+      INFO("bytes queued at the server: " << QueuedBytes(p.server.native_handle())
+                                          << ", at the client: "
+                                          << QueuedBytes(p.client.native_handle()));
+      INFO("I/O events delivered: " << rt.handle().metrics().io_events);
+      INFO(rt.handle().dump().to_string());
+      FAIL("the message or its acknowledgement was left waiting");
+    }
     REQUIRE(*n == 1);
   }
   absl::Status done = rt.block_on(std::move(server));
