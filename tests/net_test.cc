@@ -1270,11 +1270,18 @@ TEST_CASE("short reads: bytes arriving while or after a short read completes are
     while (std::chrono::steady_clock::now() < gap_until) {
     }
     REQUIRE(rt.block_on(p.client.write_all(message.substr(split))).ok());
+    auto waited_from = std::chrono::steady_clock::now();
     auto n = rt.block_on([&] {
       return nanorun::time::timeout(absl::Seconds(10), p.client.read(absl::MakeSpan(*ack)));
     });
     INFO("round " << round << ": " << n.status());
     if (!n.ok()) {
+      // A timeout that fired well before 10 s of steady_clock passed would
+      // point at the clock (a paused machine resuming), not at the socket.
+      INFO("the wait lasted " << std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                                              waited_from)
+                                     .count()
+                              << " s by steady_clock");
       // Which side stalled: bytes still queued at the server mean its read
       // waited for an edge that never came; at the client, its read did.
       INFO("bytes queued at the server: " << QueuedBytes(p.server.native_handle())
